@@ -1,0 +1,30 @@
+/** The command line: one module per command, registered here. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { demoCommand } from './demo.js';
+import { emulatorCommand } from './emulator.js';
+import { EXIT } from './exit-codes.js';
+import { runCommand } from './run.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
+  const cli = yargs(argv)
+    .scriptName('senseye-agent')
+    .usage('$0 <command> [options]\n\nMoves machine readings from files into Senseye\'s Internal Hub through a durable SQLite outbox.')
+    .command(runCommand)
+    .command(emulatorCommand)
+    .command(demoCommand)
+    .demandCommand(1, 'Name a command (see the list above).')
+    .strict()
+    .version(VERSION)
+    .alias('h', 'help')
+    .alias('V', 'version')
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 75 stopped before finishing (data kept), 78 configuration error.')
+    .fail((message, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help === undefined ? '' : ''}senseye-agent: ${message}\nRun senseye-agent --help for usage.\n`);
+      process.exit(EXIT.config);
+    });
+  await cli.parseAsync();
+}

@@ -1,0 +1,121 @@
+/**
+ * `senseye-agent run --config FILE`: the daemon in the foreground.
+ * SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once.
+ */
+import type { CommandModule } from 'yargs';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { TokenFormatError } from '../auth/claims.js';
+import { TokenLoadError } from '../auth/token.js';
+import { Agent } from '../daemon/agent.js';
+import { OutboxOpenError } from '../outbox/db.js';
+import { createLogger } from '../observability/logger.js';
+import { EXIT } from './exit-codes.js';
+import { VERSION } from './version.js';
+
+export interface RunArgs {
+  config: string;
+  'log-level'?: string | undefined;
+  'exit-when-idle': boolean;
+}
+
+export interface RunOptions {
+  config: Config;
+  logLevel?: string | undefined;
+  exitWhenIdle: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Called once the agent is caught up (with --exit-when-idle) or stopped. */
+  onStopped?: (agent: Agent) => void | Promise<void>;
+}
+
+/** Runs the agent until a signal (or until idle); returns the exit code. */
+export async function runAgent(options: RunOptions): Promise<number> {
+  const { config } = options;
+  const logger = createLogger({ level: (options.logLevel ?? config.log.level) as never });
+  let agent: Agent;
+  try {
+    agent = new Agent({ config, logger, env: options.env, version: VERSION });
+  } catch (err) {
+    if (err instanceof TokenLoadError || err instanceof TokenFormatError || err instanceof OutboxOpenError) {
+      logger.fatal({ event: 'startup_failed', code: err.code }, err.message);
+      logger.flush();
+      process.stderr.write(`senseye-agent: ${err.message}\n`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+  agent.start();
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    let idleTimer: NodeJS.Timeout | null = null;
+    const finish = async (code: number) => {
+      if (idleTimer !== null) clearInterval(idleTimer);
+      await agent.stop();
+      await options.onStopped?.(agent);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      logger.flush();
+      resolve(code);
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        logger.info({ event: 'signal', signal }, `${signal}: stopping gracefully (send it again to stop at once)`);
+        void finish(EXIT.ok);
+      } else {
+        logger.warn({ event: 'signal', signal }, `${signal} again: stopping at once; the outbox stays consistent`);
+        agent.abort();
+        logger.flush();
+        process.exit(EXIT.ok);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    if (options.exitWhenIdle) {
+      agent.flushNow();
+      let quietChecks = 0;
+      idleTimer = setInterval(() => {
+        // Two consecutive idle looks: nothing was mid-way between source, outbox and hub.
+        quietChecks = agent.isCaughtUp() ? quietChecks + 1 : 0;
+        if (quietChecks >= 2) {
+          logger.info({ event: 'caught_up' }, 'all sources read to their end and the outbox is empty: exiting');
+          void finish(EXIT.ok);
+        }
+      }, 200);
+    }
+  });
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run',
+  describe: 'Run the agent in the foreground: read the sources into the outbox and deliver it to the hub',
+  builder: (y) =>
+    y
+      .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'Path of the YAML configuration file' })
+      .option('log-level', {
+        type: 'string',
+        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+        describe: 'Overrides log.level from the config',
+      })
+      .option('exit-when-idle', {
+        type: 'boolean',
+        default: false,
+        describe: 'Exit 0 once every source is read to its end and the outbox is empty (demos, one-off runs)',
+      }) as never,
+  handler: async (args) => {
+    let config: Config;
+    try {
+      config = loadConfig(args.config).config;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        process.exitCode = EXIT.config;
+        return;
+      }
+      throw err;
+    }
+    process.exitCode = await runAgent({ config, logLevel: args['log-level'], exitWhenIdle: args['exit-when-idle'] });
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * The composition root: builds every part from the config and wires them; start() does the
+ * I/O, stop() is ordered, idempotent and bounded:
+ *   1. sources stop reading and what was read is committed (positions with it);
+ *   2. the shipper finishes the requests in flight (abandoning them at the deadline: they
+ *      stay in the outbox);
+ *   3. the database is checkpointed and closed.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { loadToken, type MachineToken } from '../auth/token.js';
+import { HubClient } from '../hub/client.js';
+import { SensorDirectory } from '../hub/sensors.js';
+import { Shipper } from '../hub/shipper.js';
+import { Outbox } from '../outbox/outbox.js';
+import { LIVE_LANE } from '../outbox/types.js';
+import { IngestPipeline } from '../pipeline/pipeline.js';
+import { OutboxWriter } from '../pipeline/writer.js';
+import { FileSource } from '../sources/file/file-source.js';
+import type { Source } from '../sources/source.js';
+import { describeState } from '../hub/delivery-state.js';
+
+export interface AgentOptions {
+  config: Config;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  version?: string;
+}
+
+export class Agent {
+  readonly outbox: Outbox;
+  readonly shipper: Shipper;
+  private readonly pipeline: IngestPipeline;
+  private readonly client: HubClient;
+  private token: MachineToken;
+  private stopping: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: AgentOptions) {
+    const { config, logger } = opts;
+    this.log = logger.child({ component: 'agent' });
+    this.token = loadToken({ tokenFile: config.hub.token_file, env: opts.env });
+    this.outbox = Outbox.inStateDir(config.state_dir, { synchronous: config.outbox.synchronous });
+    this.client = new HubClient({
+      url: config.hub.url,
+      token: () => this.token,
+      timeoutMs: config.hub.timeout,
+      paths: config.hub.paths,
+      connections: config.hub.concurrency + 1,
+      userAgent: `senseye-agent/${opts.version ?? 'dev'}`,
+    });
+    const sensors = new SensorDirectory({
+      addressing: config.hub.addressing,
+      overrides: config.sensors,
+      outbox: this.outbox,
+      client: this.client,
+      logger: logger.child({ component: 'sensors' }),
+    });
+    this.shipper = new Shipper({
+      outbox: this.outbox,
+      client: this.client,
+      sensors,
+      token: () => this.token,
+      lane: LIVE_LANE,
+      logger: logger.child({ component: 'shipper' }),
+      maxPoints: config.hub.batch.max_points,
+      maxBytes: config.hub.batch.max_bytes,
+      maxWaitMs: config.hub.batch.max_wait,
+      concurrency: config.hub.concurrency,
+      retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
+    });
+    const sources: Source[] = config.sources.map(
+      (source) =>
+        new FileSource({
+          config: source,
+          lane: LIVE_LANE,
+          checkpoints: this.outbox.checkpoints(source.name),
+          logger: logger.child({ component: 'source' }),
+        }),
+    );
+    const writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }));
+    writer.onCommitted = () => this.shipper.notify();
+    this.pipeline = new IngestPipeline({
+      sources,
+      writer,
+      batchSize: config.pipeline.batch_size,
+      maxWaitMs: config.pipeline.max_wait,
+      logger: logger.child({ component: 'pipeline' }),
+    });
+  }
+
+  start(): void {
+    const { config } = this.opts;
+    const t = this.token;
+    this.log.info(
+      {
+        event: 'agent_started',
+        hub: config.hub.url,
+        addressing: config.hub.addressing,
+        state_dir: config.state_dir,
+        sources: config.sources.map((s) => s.name),
+        token: { fingerprint: t.fingerprint, kind: t.claims.kind, origin: t.origin, expires_at: t.claims.expiresAt?.toISOString() ?? null, permissions: t.claims.permissions },
+        outbox: this.outbox.counts(),
+      },
+      'agent started',
+    );
+    this.pipeline.start();
+    this.shipper.start();
+  }
+
+  /** True when every source is at its end, everything read is committed and the outbox lane is empty. */
+  isCaughtUp(): boolean {
+    return this.pipeline.isCaughtUp() && this.shipper.isIdle();
+  }
+
+  /** From now on send partial batches at once (used by --exit-when-idle and at shutdown). */
+  flushNow(): void {
+    this.shipper.setFlushNow(true);
+  }
+
+  stop(deadlineMs: number = this.opts.config.shutdown_timeout): Promise<void> {
+    this.stopping ??= this.doStop(deadlineMs);
+    return this.stopping;
+  }
+
+  /** At a second signal: stop at once; SQLite's WAL keeps the database consistent. */
+  abort(): void {
+    this.pipeline.abort();
+    if (this.outbox.db.open) this.outbox.db.close();
+  }
+
+  private async doStop(deadlineMs: number): Promise<void> {
+    const started = Date.now();
+    this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
+    await this.pipeline.drain();
+    await this.shipper.stop(Math.max(0, deadlineMs - (Date.now() - started)));
+    await this.client.close().catch(() => undefined);
+    const counts = this.outbox.counts();
+    this.outbox.close();
+    this.log.info(
+      { event: 'agent_stopped', ms: Date.now() - started, outbox: counts, delivery: describeState(this.shipper.state) },
+      `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
+    );
+  }
+}

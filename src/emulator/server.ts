@@ -1,0 +1,325 @@
+/**
+ * The hub emulator's HTTP server (node:http, 127.0.0.1, ephemeral port by default).
+ *
+ * Order of work for a hub request, and why:
+ *   1. route and method (404 / 405);
+ *   2. body, bounded by maxBodyBytes (413 with Connection: close);
+ *   3. injected faults and the rate limit, so a throttled or failed request stores nothing;
+ *   4. bearer token (401), then the endpoint handler, which checks permissions and input and
+ *      stores all or nothing in one synchronous step;
+ *   5. `phase: 'after'` faults (answer lost after storing), then latencyMs, then the answer.
+ * Every hub request, whatever its fate, gets one request-log entry with a fingerprint of its
+ * token, never the token. close() aborts pending delays and drops open sockets, so it is prompt.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PERMISSION } from '../auth/permissions.js';
+import type { HubConfig, HubHandler, HubReply, ResponseShape } from './context.js';
+import { handleControl } from './control.js';
+import { describeFault, FaultPlan, type ActiveFault, type HubEndpoint } from './faults.js';
+import { header, parseJson, readBody, restError, send, type JsonParse } from './http.js';
+import { handleGraphql } from './routes/graphql.js';
+import { handleCreateSensor } from './routes/sensors.js';
+import { handleSpectra } from './routes/spectra.js';
+import { EmulatorStore, type RecordMode, type RequestLogEntry } from './store.js';
+import { TokenAuthority, tokenFingerprint, type MintOptions } from './tokens.js';
+
+export interface EmulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+  /** Permissions of the default token; default [Internal Hub Write, Internal Hub Create]. */
+  permissions?: string[];
+  /** Milliseconds until the default token expires; null = permanent (no exp claim). Default null. */
+  expiresIn?: number | null;
+  /** Bodies above this answer 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** GraphQL success shape: standard `{data:{storeSensorMeasureData:{clientMutationId}}}` (default) or documented `{data:{clientMutationId}}`. */
+  responseShape?: ResponseShape;
+  /** 'full' keeps every accepted data point (default); 'count' keeps counters only. */
+  record?: RecordMode;
+  /** Permissions needed in addition to Internal Hub Write to address by mappingId. Default External ID Read + Write. */
+  mappingIdPermissions?: string[];
+  /** Added before every hub answer. Default 0. */
+  latencyMs?: number;
+  /** Request-log entries kept; default unlimited in 'full' mode, 10,000 in 'count' mode. */
+  requestLogLimit?: number;
+  /** Serve /_emulator/ control endpoints. Default true. */
+  controlEndpoints?: boolean;
+  /** Called once per hub request after it was answered (or reset). */
+  onRequest?: (entry: RequestLogEntry) => void;
+}
+
+export interface HubEmulator {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** The default token. */
+  token: string;
+  /** k4.public PASERK of the signing key, so the agent can verify token signatures. */
+  publicKeyPaserk: string;
+  mintToken(opts: MintOptions): Promise<string>;
+  revoke(token: string): void;
+  store: EmulatorStore;
+  faults: FaultPlan;
+  /** Closes the server and every open socket; idempotent. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+const ROUTES: Record<string, { endpoint: HubEndpoint; handler: HubHandler }> = {
+  '/v1/hub/sensors': { endpoint: 'sensors', handler: handleCreateSensor },
+  '/v1/graphql': { endpoint: 'graphql', handler: handleGraphql },
+  '/v1/hub/spectra': { endpoint: 'spectra', handler: handleSpectra },
+};
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** What the request log can tell about a body without trusting it. */
+function peek(endpoint: HubEndpoint, json: JsonParse): { clientMutationId: string | null; pointCount: number | null } {
+  if (!json.ok) return { clientMutationId: null, pointCount: null };
+  const v = json.value as Record<string, unknown> | null;
+  if (endpoint === 'spectra') return { clientMutationId: null, pointCount: Array.isArray(v) ? v.length : null };
+  if (endpoint !== 'graphql' || typeof v !== 'object' || v === null) return { clientMutationId: null, pointCount: null };
+  const vars = v.variables;
+  if (typeof vars !== 'object' || vars === null) return { clientMutationId: null, pointCount: null };
+  for (const input of Object.values(vars as Record<string, unknown>)) {
+    if (typeof input === 'object' && input !== null && 'dataPoints' in input) {
+      const i = input as Record<string, unknown>;
+      return {
+        clientMutationId: typeof i.clientMutationId === 'string' ? i.clientMutationId : null,
+        pointCount: Array.isArray(i.dataPoints) ? i.dataPoints.length : null,
+      };
+    }
+  }
+  return { clientMutationId: null, pointCount: null };
+}
+
+function faultReply(fault: ActiveFault, endpoint: HubEndpoint): HubReply {
+  const status = fault.status as number;
+  const headers = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : undefined;
+  if (fault.body !== undefined) return { status, body: fault.body, ...(headers ? { headers } : {}), errorCode: 'fault' };
+  if (endpoint === 'graphql' && status === 200) {
+    return {
+      status,
+      body: { errors: [{ message: 'injected fault', extensions: { code: 'INTERNAL_SERVER_ERROR' } }], data: null },
+      errorCode: 'INTERNAL_SERVER_ERROR',
+    };
+  }
+  const name = status === 429 ? 'too_many_requests' : status === 503 ? 'service_unavailable' : 'injected_fault';
+  return { ...restError(status, name, `injected fault: HTTP ${status}`, headers), errorCode: name };
+}
+
+export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<HubEmulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const latencyMs = opts.latencyMs ?? 0;
+  const controlEnabled = opts.controlEndpoints ?? true;
+  const config: HubConfig = {
+    responseShape: opts.responseShape ?? 'standard',
+    mappingIdPermissions: opts.mappingIdPermissions ?? [PERMISSION.externalIdRead, PERMISSION.externalIdWrite],
+  };
+  const tokens = await TokenAuthority.create();
+  const store = new EmulatorStore({
+    record: opts.record ?? 'full',
+    ...(opts.requestLogLimit !== undefined ? { requestLogLimit: opts.requestLogLimit } : {}),
+  });
+  const faults = new FaultPlan();
+  const token = await tokens.mint({
+    permissions: opts.permissions ?? [PERMISSION.hubWrite, PERMISSION.hubCreate],
+    expiresIn: opts.expiresIn ?? null,
+  });
+  const closing = new AbortController();
+
+  /** Waits, unless the emulator is closing; returns false if it is. */
+  const wait = async (ms: number): Promise<boolean> => {
+    if (ms <= 0) return !closing.signal.aborted;
+    try {
+      await sleep(ms, undefined, { signal: closing.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  async function serveControl(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const body = await readBody(req, maxBodyBytes);
+    if (body.kind === 'aborted') return;
+    if (body.kind === 'too-large') {
+      send(res, restError(413, 'payload_too_large', `body exceeds ${maxBodyBytes} bytes`, { connection: 'close' }));
+      return;
+    }
+    try {
+      send(res, await handleControl({ store, faults, tokens }, req.method ?? 'GET', url, body.body));
+    } catch (err) {
+      send(res, restError(500, 'internal_error', (err as Error).message));
+    }
+  }
+
+  async function serveHub(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    const authorization = header(req, 'authorization');
+    const bearer = authorization ? BEARER.exec(authorization) : null;
+    const entry: RequestLogEntry = {
+      seq: store.nextSeq(),
+      method,
+      path: url.pathname,
+      status: 0,
+      receivedAt: Date.now(),
+      finishedAt: 0,
+      clientMutationId: null,
+      idempotencyKey: header(req, 'idempotency-key'),
+      pointCount: null,
+      authFingerprint: bearer?.[1] ? tokenFingerprint(bearer[1]) : authorization ? tokenFingerprint(authorization) : null,
+      contentType: header(req, 'content-type'),
+      errorCode: null,
+      fault: null,
+    };
+    const finish = (status: number, errorCode: string | null): void => {
+      entry.status = status;
+      entry.errorCode = errorCode;
+      entry.finishedAt = Date.now();
+      store.logRequest(entry);
+      opts.onRequest?.(entry);
+    };
+    const reset = (): void => {
+      req.socket.destroy();
+      finish(0, 'reset');
+    };
+
+    const route = ROUTES[url.pathname];
+    let reply: HubReply | undefined;
+    let after: ActiveFault | undefined;
+    if (!route) reply = { ...restError(404, 'not_found', `no hub endpoint ${url.pathname}`), errorCode: 'not_found' };
+    else if (method !== 'POST') {
+      reply = { ...restError(405, 'method_not_allowed', `${url.pathname} accepts POST only`, { allow: 'POST' }), errorCode: 'method_not_allowed' };
+    } else {
+      const body = await readBody(req, maxBodyBytes);
+      if (body.kind === 'aborted') return finish(0, 'client_aborted');
+      if (body.kind === 'too-large') {
+        reply = {
+          ...restError(413, 'payload_too_large', `request body exceeds ${maxBodyBytes} bytes`, { connection: 'close' }),
+          errorCode: 'payload_too_large',
+        };
+      } else {
+        const json = parseJson(body.body);
+        Object.assign(entry, peek(route.endpoint, json));
+        const outcome = await handle(route.endpoint, route.handler, json, bearer, authorization, entry);
+        if (!outcome.reply) return reset();
+        reply = outcome.reply;
+        after = outcome.after;
+      }
+    }
+    if (after) {
+      if (after.delayMs !== undefined && !(await wait(after.delayMs))) return reset();
+      if (after.reset) return reset();
+      if (after.status !== undefined) reply = faultReply(after, route?.endpoint ?? 'graphql');
+    }
+    if (latencyMs > 0 && !(await wait(latencyMs))) return reset();
+    send(res, reply);
+    finish(reply.status, reply.errorCode ?? null);
+  }
+
+  /**
+   * Faults, rate limit, auth, handler. No reply means: reset the socket. `after` is a fault to
+   * apply once the handler has run.
+   */
+  async function handle(
+    endpoint: HubEndpoint,
+    handler: HubHandler,
+    json: JsonParse,
+    bearer: RegExpExecArray | null,
+    authorization: string | null,
+    entry: RequestLogEntry,
+  ): Promise<{ reply?: HubReply; after?: ActiveFault }> {
+    const fault = faults.take(endpoint);
+    let after: ActiveFault | undefined;
+    if (fault) {
+      store.counters.faultsInjected += 1;
+      entry.fault = describeFault(fault);
+      if (fault.phase === 'after') after = fault;
+      else {
+        if (fault.delayMs !== undefined && !(await wait(fault.delayMs))) return {};
+        if (fault.reset) return {};
+        if (fault.status !== undefined) return { reply: faultReply(fault, endpoint) };
+      }
+    }
+    const reply = await authorizeAndRun(endpoint, handler, json, bearer, authorization, entry);
+    return after ? { reply, after } : { reply };
+  }
+
+  async function authorizeAndRun(
+    endpoint: HubEndpoint,
+    handler: HubHandler,
+    json: JsonParse,
+    bearer: RegExpExecArray | null,
+    authorization: string | null,
+    entry: RequestLogEntry,
+  ): Promise<HubReply> {
+    const throttle = faults.throttle(endpoint);
+    if (throttle) {
+      store.counters.rateLimited += 1;
+      entry.fault = entry.fault ? `${entry.fault},rate-limit` : 'rate-limit';
+      const name = throttle.status === 429 ? 'too_many_requests' : 'service_unavailable';
+      return {
+        ...restError(throttle.status, name, 'rate limit exceeded', { 'retry-after': throttle.retryAfter }),
+        errorCode: name,
+      };
+    }
+    const unauthorized = (message: string): HubReply => ({
+      ...restError(401, 'unauthorized', message, { 'www-authenticate': 'Bearer error="invalid_token"' }),
+      errorCode: 'unauthorized',
+    });
+    if (!authorization) return unauthorized('missing Authorization header; expected "Bearer <machine token>"');
+    if (!bearer?.[1]) return unauthorized('malformed Authorization header; expected "Bearer <machine token>"');
+    const auth = await tokens.authenticate(bearer[1]);
+    if (!auth.ok) return unauthorized(`token rejected (${auth.reason}): ${auth.message}`);
+    return handler({
+      seq: entry.seq,
+      json,
+      idempotencyKey: entry.idempotencyKey,
+      permissions: auth.permissions,
+      store,
+      config,
+    });
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    const work = controlEnabled && url.pathname.startsWith('/_emulator/') ? serveControl(req, res, url) : serveHub(req, res, url);
+    work.catch((err: unknown) => {
+      send(res, restError(500, 'internal_error', err instanceof Error ? err.message : String(err)));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    token,
+    publicKeyPaserk: tokens.publicKeyPaserk,
+    mintToken: (o) => tokens.mint(o),
+    revoke: (t) => tokens.revoke(t),
+    store,
+    faults,
+    close(): Promise<void> {
+      closed ??= new Promise<void>((resolve) => {
+        closing.abort();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

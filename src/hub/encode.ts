@@ -1,0 +1,73 @@
+/**
+ * Request bodies for the hub. One storeSensorMeasureData mutation addresses one sensor; its
+ * clientMutationId is the batch id, derived from the outbox rows it carries, so a retry or a
+ * resend after a crash carries the same id and the hub (or an auditor) can recognise it.
+ */
+import { createHash } from 'node:crypto';
+import type { ClaimedReading } from '../outbox/types.js';
+import { formatTimestamp } from '../parse/timestamp.js';
+
+export const STORE_MUTATION =
+  'mutation storeSensorMeasureData($input: StoreSensorMeasureDataInput!) { storeSensorMeasureData(input: $input) { clientMutationId } }';
+
+export type SensorAddress = { sensorId: string } | { mappingId: string };
+
+/** The JSON of one DataPoint, e.g. {"measureName":"t","timestamp":"…Z","floatValue":1.5}. */
+export function encodeDataPoint(r: ClaimedReading): string {
+  const head = `{"measureName":${JSON.stringify(r.measure)},"timestamp":"${formatTimestamp(r.ts)}",`;
+  switch (r.kind) {
+    case 'float':
+      return `${head}"floatValue":${JSON.stringify(r.value)}}`;
+    case 'boolean':
+      return `${head}"booleanValue":${r.value ? 'true' : 'false'}}`;
+    default:
+      return `${head}"stringValue":${JSON.stringify(r.value)}}`;
+  }
+}
+
+export function batchId(lane: number, sensor: string, readings: readonly ClaimedReading[]): string {
+  const hash = createHash('sha256').update(`${lane}\u0000${sensor}\u0000`);
+  for (const r of readings) hash.update(`${r.id},`);
+  return `sa-${hash.digest('hex').slice(0, 24)}`;
+}
+
+export function encodeMutation(address: SensorAddress, clientMutationId: string, encodedPoints: readonly string[]): string {
+  const addr = 'sensorId' in address ? `"sensorId":${JSON.stringify(address.sensorId)}` : `"mappingId":${JSON.stringify(address.mappingId)}`;
+  return (
+    `{"query":${JSON.stringify(STORE_MUTATION)},"variables":{"input":{${addr},` +
+    `"clientMutationId":${JSON.stringify(clientMutationId)},"dataPoints":[${encodedPoints.join(',')}]}}}`
+  );
+}
+
+/** Bytes of a mutation body apart from its data points (generous: ids and addresses vary). */
+export const MUTATION_OVERHEAD_BYTES = 512;
+
+export interface PlannedBatch {
+  readings: ClaimedReading[];
+  points: string[];
+}
+
+/**
+ * Splits one sensor's readings (in commit order) into request-sized batches: at most
+ * `maxPoints` points and `maxBytes` of body each. A single point larger than the limit still
+ * gets a batch of its own (the hub then answers 413 and it is dead-lettered with that reason).
+ */
+export function planBatches(readings: readonly ClaimedReading[], maxPoints: number, maxBytes: number): PlannedBatch[] {
+  const out: PlannedBatch[] = [];
+  let current: PlannedBatch = { readings: [], points: [] };
+  let bytes = MUTATION_OVERHEAD_BYTES;
+  for (const r of readings) {
+    const point = encodeDataPoint(r);
+    const size = Buffer.byteLength(point) + 1;
+    if (current.readings.length > 0 && (current.readings.length >= maxPoints || bytes + size > maxBytes)) {
+      out.push(current);
+      current = { readings: [], points: [] };
+      bytes = MUTATION_OVERHEAD_BYTES;
+    }
+    current.readings.push(r);
+    current.points.push(point);
+    bytes += size;
+  }
+  if (current.readings.length > 0) out.push(current);
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * Schema migrations, numbered by `PRAGMA user_version`. Each step runs in one transaction with
+ * the version bump, so a crash mid-migration leaves the previous version intact. Append new
+ * steps; never edit a released one.
+ *
+ * Why the shapes:
+ * - readings is narrow (lane, stream, ts, value): sensor/measure/kind live once in `streams`,
+ *   which keeps a backlog of millions of readings small on disk (bytes per reading matter at the edge).
+ * - AUTOINCREMENT: ids never go back, even after every row was delivered and deleted; the
+ *   shipper's cursor and the batch ids derived from row ids rely on that.
+ * - STRICT + ANY keeps a value's storage class (a string "42" stays a string).
+ */
+import type { Database } from 'better-sqlite3';
+
+const MIGRATIONS: string[] = [
+  // 1: the outbox, file positions, dead letters, sensors, counters.
+  `
+  CREATE TABLE sensors (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    ingest     TEXT NOT NULL DEFAULT 'timeseries',
+    hub_id     TEXT,
+    created_at INTEGER
+  ) STRICT;
+
+  CREATE TABLE streams (
+    id        INTEGER PRIMARY KEY,
+    sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+    measure   TEXT NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('float', 'string', 'boolean')),
+    UNIQUE (sensor_id, measure, kind)
+  ) STRICT;
+
+  CREATE TABLE readings (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    lane   INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    ts     INTEGER NOT NULL,
+    value  ANY NOT NULL
+  ) STRICT;
+  CREATE INDEX readings_by_lane ON readings (lane, id);
+
+  CREATE TABLE checkpoints (
+    source       TEXT NOT NULL,
+    file_key     TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    offset       INTEGER NOT NULL,
+    line         INTEGER NOT NULL,
+    head_len     INTEGER NOT NULL,
+    head_hash    TEXT NOT NULL,
+    parser_state TEXT,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (source, file_key)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE dead_letters (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    stage   TEXT NOT NULL CHECK (stage IN ('parse', 'hub')),
+    source  TEXT NOT NULL,
+    origin  TEXT,
+    line    INTEGER,
+    reason  TEXT NOT NULL,
+    raw     TEXT,
+    lane    INTEGER,
+    sensor  TEXT,
+    measure TEXT,
+    ts      INTEGER,
+    value   ANY
+  ) STRICT;
+
+  CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > SCHEMA_VERSION) {
+    throw Object.assign(
+      new Error(
+        `outbox schema version ${from} is newer than this agent understands (${SCHEMA_VERSION}): ` +
+          'an older agent was started on a newer state directory; upgrade the agent',
+      ),
+      { code: 'SENSEYE_OUTBOX_TOO_NEW' },
+    );
+  }
+  for (let version = from; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+  return { from, to: SCHEMA_VERSION };
+}

@@ -1,0 +1,59 @@
+/**
+ * The ingest pipeline, wiring only: sources → parse → group → outbox writer.
+ *   merge(sources' chunks) → map(parseChunk) → batchForOutbox → writer.write (sync commit, then ack)
+ */
+import { map, merge, type Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Source } from '../sources/source.js';
+import { batchForOutbox } from './batch.js';
+import { parseChunk } from './parse-chunk.js';
+import type { OutboxWriter } from './writer.js';
+
+export interface PipelineOptions {
+  sources: Source[];
+  writer: OutboxWriter;
+  batchSize: number;
+  maxWaitMs: number;
+  logger: Logger;
+}
+
+export class IngestPipeline {
+  private subscription: Subscription | null = null;
+  private completed: Promise<void> | null = null;
+
+  constructor(private readonly opts: PipelineOptions) {}
+
+  start(): void {
+    if (this.subscription) return;
+    const { sources, writer, batchSize, maxWaitMs, logger } = this.opts;
+    this.completed = new Promise<void>((resolve) => {
+      this.subscription = merge(...sources.map((s) => s.chunks$))
+        .pipe(map(parseChunk), batchForOutbox(batchSize, maxWaitMs))
+        .subscribe({
+          next: (group) => writer.write(group),
+          error: (err: unknown) => {
+            logger.error({ event: 'pipeline_failed', err }, 'ingest pipeline stopped on an unexpected error');
+            resolve();
+          },
+          complete: () => resolve(),
+        });
+    });
+  }
+
+  isCaughtUp(): boolean {
+    return this.opts.writer.pendingCount === 0 && this.opts.sources.every((s) => s.isCaughtUp());
+  }
+
+  /** Stops reading, commits everything already read, and resolves when it is durable. */
+  async drain(): Promise<void> {
+    await Promise.all(this.opts.sources.map((s) => s.drain()));
+    await this.completed;
+    await this.opts.writer.flushed();
+  }
+
+  /** Immediate stop: what was read but not committed is simply read again next start. */
+  abort(): void {
+    this.subscription?.unsubscribe();
+    this.opts.writer.abandon();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What every source emits: chunks of raw lines with where they came from and, for files, the
+ * position just after them. A chunk becomes readings in the pipeline's parse step; the source
+ * learns it was consumed only through `ack()`, called after the outbox transaction holding its
+ * readings (and its position) committed. Sources bound the chunks they have outstanding, so a
+ * slow outbox pauses reading instead of growing memory (RxJS itself has no backpressure).
+ */
+import type { Observable } from 'rxjs';
+import type { LineParser } from '../parse/parser.js';
+import type { FileCheckpoint } from '../outbox/types.js';
+
+export interface LineChunk {
+  source: string;
+  lane: number;
+  /** File path or peer address, for dead letters. */
+  origin: string;
+  lines: string[];
+  /** Line number of lines[0] (1-based). */
+  firstLine: number;
+  /** The parser of this file/connection; it keeps per-file state such as a CSV header. */
+  parser: LineParser;
+  /** Lines refused before parsing (e.g. longer than the source's limit). */
+  refused?: RefusedLine[] | undefined;
+  /** Position after these lines; parserState is filled in after parsing. */
+  checkpoint?: Omit<FileCheckpoint, 'parserState'> | undefined;
+  /** Called once the chunk's readings and position are durable. */
+  ack(): void;
+}
+
+export interface Source {
+  readonly name: string;
+  /** Cold: subscribing starts the source; unsubscribing stops it at once (no more chunks). */
+  readonly chunks$: Observable<LineChunk>;
+  /** Finish the current chunk and complete chunks$; resolves when completed. Idempotent. */
+  drain(): Promise<void>;
+  /** True when every input was read to its end and every chunk was acknowledged. */
+  isCaughtUp(): boolean;
+}
+
+/**
+ * Limits the chunks a source has in flight. `acquire()` resolves when a slot is free;
+ * the chunk's ack releases it.
+ */
+export class InFlightLimit {
+  private inFlight = 0;
+  private waiters: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+
+  get count(): number {
+    return this.inFlight;
+  }
+
+  async acquire(): Promise<void> {
+    while (this.inFlight >= this.max) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.inFlight++;
+  }
+
+  release(): void {
+    this.inFlight--;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves when nothing is in flight. */
+  async idle(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/** A line the source itself refused (too long to hold): dead-lettered with its line number. */
+export interface RefusedLine {
+  line: number;
+  raw: string;
+  reason: string;
+}
