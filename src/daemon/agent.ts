@@ -99,7 +99,7 @@ export class Agent {
         addressing: config.hub.addressing,
         state_dir: config.state_dir,
         sources: config.sources.map((s) => s.name),
-        token: { fingerprint: t.fingerprint, kind: t.claims.kind, origin: t.origin, expires_at: t.claims.expiresAt?.toISOString() ?? null, permissions: t.claims.permissions },
+        credential: { fingerprint: t.fingerprint, kind: t.claims.kind, origin: t.origin, expires_at: t.claims.expiresAt?.toISOString() ?? null, permissions: t.claims.permissions },
         outbox: this.outbox.counts(),
       },
       'agent started',

@@ -1,0 +1,122 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { LIVE_LANE, type IngestBatch } from '../../src/outbox/types.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const T0 = Date.UTC(2026, 10, 27, 10);
+
+function batch(source: string, n: number, extra: Partial<IngestBatch> = {}): IngestBatch {
+  return {
+    source,
+    lane: LIVE_LANE,
+    readings: Array.from({ length: n }, (_, i) => ({ sensor: `s${i % 2}`, measure: 'm', ts: T0 + i, value: i })),
+    deadLetters: [],
+    ...extra,
+  };
+}
+
+describe('Outbox', () => {
+  it('sets WAL and synchronous=FULL and reads them back', () => {
+    const box = Outbox.inStateDir(tempDir());
+    expect(box.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(box.db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(box.db.pragma('user_version', { simple: true })).toBe(1);
+    box.close();
+  });
+
+  it('keeps values with their type, and claims in commit order', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([
+      {
+        source: 'a',
+        lane: LIVE_LANE,
+        deadLetters: [],
+        readings: [
+          { sensor: 'p', measure: 'f', ts: T0, value: 42 },
+          { sensor: 'p', measure: 'txt', ts: T0, value: '42' },
+          { sensor: 'p', measure: 'b', ts: T0, value: true },
+          { sensor: 'q', measure: 'b', ts: T0 + 1, value: false },
+        ],
+      },
+    ]);
+    const claimed = box.claim(LIVE_LANE, 0, 10);
+    expect(claimed.map((r) => [r.sensor, r.measure, r.kind, r.value])).toEqual([
+      ['p', 'f', 'float', 42],
+      ['p', 'txt', 'string', '42'],
+      ['p', 'b', 'boolean', true],
+      ['q', 'b', 'boolean', false],
+    ]);
+    expect(claimed.map((r) => r.id)).toEqual([...claimed.map((r) => r.id)].sort((a, b) => a - b));
+    box.close();
+  });
+
+  it('acks remove rows and count them; ids never go back after the outbox empties', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch('a', 5)]);
+    const first = box.claim(LIVE_LANE, 0, 100);
+    box.ack(first.map((r) => r.id));
+    expect(box.claim(LIVE_LANE, 0, 100)).toEqual([]);
+    box.append([batch('a', 1)]);
+    const next = box.claim(LIVE_LANE, 0, 100);
+    expect(next[0]!.id).toBeGreaterThan(first.at(-1)!.id);
+    expect(box.counts()).toEqual({ appended: 6, delivered: 5, rejected: 0, invalid: 0, depth: 1 });
+    box.close();
+  });
+
+  it('rejects move readings to dead letters with the reason', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch('a', 3)]);
+    const rows = box.claim(LIVE_LANE, 0, 10);
+    box.reject([rows[1]!], LIVE_LANE, 'hub refused: bad');
+    const dl = box.db.prepare('SELECT stage, reason, sensor, measure, ts, value FROM dead_letters').all();
+    expect(dl).toEqual([{ stage: 'hub', reason: 'hub refused: bad', sensor: 's1', measure: 'm', ts: T0 + 1, value: 1 }]);
+    expect(box.counts()).toMatchObject({ appended: 3, rejected: 1, depth: 2 });
+    box.close();
+  });
+
+  it('commits readings, dead letters and the file position in one transaction', () => {
+    const dir = tempDir();
+    const box = Outbox.inStateDir(dir);
+    const checkpoint = { source: 'a', fileKey: '1:2', path: '/x', offset: 100, line: 7, headLen: 10, headHash: 'h', parserState: '["m"]' };
+    box.append([
+      batch('a', 2, {
+        deadLetters: [{ stage: 'parse', source: 'a', origin: '/x', line: 3, raw: 'x'.repeat(10_000), reason: 'bad' }],
+        checkpoint,
+      }),
+    ]);
+    expect(box.checkpoints('a')).toEqual([checkpoint]);
+    const raw = box.db.prepare('SELECT raw FROM dead_letters').pluck().get() as string;
+    expect(raw.length).toBe(4096);
+    expect(box.counts()).toMatchObject({ appended: 2, invalid: 1 });
+
+    // A failing transaction leaves nothing behind: not the readings, not the position.
+    box.db.exec("CREATE TRIGGER boom BEFORE INSERT ON checkpoints WHEN NEW.path = '/fail' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    expect(() => box.append([batch('a', 3, { checkpoint: { ...checkpoint, fileKey: '9:9', path: '/fail' } })])).toThrow(/boom/);
+    expect(box.counts()).toMatchObject({ appended: 2 });
+    expect(box.claim(LIVE_LANE, 0, 100)).toHaveLength(2);
+    box.close();
+
+    const reopened = new Outbox(path.join(dir, 'outbox.db'));
+    expect(reopened.checkpoints('a')).toEqual([checkpoint]);
+    reopened.close();
+  });
+
+  it('remembers hub sensor ids', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch('a', 1)]);
+    expect(box.hubSensorId('s0')).toBeNull();
+    box.rememberHubSensorId('s0', '00000000-0000-4000-8000-000000000001', 'timeseries');
+    expect(box.hubSensorId('s0')).toBe('00000000-0000-4000-8000-000000000001');
+    expect(box.claim(LIVE_LANE, 0, 10)[0]!.sensor).toBe('s0');
+    box.close();
+  });
+
+  it('refuses a database from a newer agent', () => {
+    const dir = tempDir();
+    const box = Outbox.inStateDir(dir);
+    box.db.pragma('user_version = 99');
+    box.close();
+    expect(() => Outbox.inStateDir(dir)).toThrow(/newer than this agent understands/);
+  });
+});
