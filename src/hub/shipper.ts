@@ -81,6 +81,7 @@ export class Shipper {
   /** New rows were committed: look now instead of at the next poll. */
   notify(): void {
     this.notified = true;
+    this.lastEmptyCheck = false;
     this.wake?.();
   }
 
