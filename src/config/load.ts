@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { substituteEnv } from './env.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { configSchema, crossChecks, type Config } from './schema.js';
+import { resolveSourcePaths } from './sources-schema.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -81,10 +82,7 @@ function resolvePaths(config: Config, base: string): Config {
     ...config,
     state_dir: abs(config.state_dir),
     hub: { ...config.hub, token_file: config.hub.token_file === undefined ? undefined : abs(config.hub.token_file) },
-    sources: config.sources.map((s) => ({
-      ...s,
-      path: Array.isArray(s.path) ? s.path.map(abs) : abs(s.path),
-    })),
+    sources: config.sources.map((s) => resolveSourcePaths(s, abs)),
   };
 }
 

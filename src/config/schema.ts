@@ -4,60 +4,8 @@
  * config.example.yaml documents the same keys for people; a test keeps the two in agreement.
  */
 import { z } from 'zod';
-import { FORMAT_NAMES } from '../parse/registry.js';
-import { parseDuration, parseSize } from './units.js';
-
-/** A duration: "2s", "250ms", "5m", or a number of milliseconds. */
-const duration = z.union([
-  z.number().int().nonnegative(),
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like 250ms, 2s, 5m, 1h, found "${text}"` });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
-
-/** A size: "512KiB", "1GiB", or a number of bytes. */
-const size = z.union([
-  z.number().int().nonnegative(),
-  z.string().transform((text, ctx) => {
-    const bytes = parseSize(text);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a size like 512KiB or 1GiB, found "${text}"` });
-      return z.NEVER;
-    }
-    return bytes;
-  }),
-]);
-
-const name = z
-  .string()
-  .min(1)
-  .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only');
-
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a UUID');
-
-const fileSource = z.strictObject({
-  name,
-  type: z.literal('file'),
-  /** One glob or several; all matching files are tailed. */
-  path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
-    error: 'expected a glob (a string) or a list of globs',
-  }),
-  format: z.enum(FORMAT_NAMES),
-  sensor: z.string().min(1).optional(),
-  /** Where to start in a file seen for the first time. */
-  start_at: z.enum(['beginning', 'end']).default('beginning'),
-  /** How often the globs are re-evaluated for new files. */
-  refresh_interval: duration.default(1000),
-  /** How often an idle file is checked for growth (file change events also wake it). */
-  poll_interval: duration.default(250),
-});
-
-export const sourceSchema = z.discriminatedUnion('type', [fileSource]);
+import { duration, size, uuid } from './primitives.js';
+import { sourceSchema } from './sources-schema.js';
 
 const hub = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.senseye.io' }),

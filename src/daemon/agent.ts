@@ -16,7 +16,7 @@ import { Outbox } from '../outbox/outbox.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import { IngestPipeline } from '../pipeline/pipeline.js';
 import { OutboxWriter } from '../pipeline/writer.js';
-import { FileSource } from '../sources/file/file-source.js';
+import { createSource } from '../sources/registry.js';
 import type { Source } from '../sources/source.js';
 import { describeState } from '../hub/delivery-state.js';
 
@@ -69,14 +69,12 @@ export class Agent {
       concurrency: config.hub.concurrency,
       retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
     });
-    const sources: Source[] = config.sources.map(
-      (source) =>
-        new FileSource({
-          config: source,
-          lane: LIVE_LANE,
-          checkpoints: this.outbox.checkpoints(source.name),
-          logger: logger.child({ component: 'source' }),
-        }),
+    const sources: Source[] = config.sources.map((source) =>
+      createSource(source, {
+        lane: LIVE_LANE,
+        checkpoints: this.outbox.checkpoints(source.name),
+        logger: logger.child({ component: 'source' }),
+      }),
     );
     const writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }));
     writer.onCommitted = () => this.shipper.notify();

@@ -1,5 +1,6 @@
 /** Shapes that cross the outbox boundary: what sources commit and what the shipper claims. */
 import type { Reading, ReadingValue, ValueKind } from '../parse/reading.js';
+import type { Spectrum } from '../parse/spectrum.js';
 
 /** Live readings (the daemon's sources) ship ahead of backfill lanes and never wait behind them. */
 export const LIVE_LANE = 0;
@@ -36,6 +37,8 @@ export interface IngestBatch {
   source: string;
   lane: number;
   readings: Reading[];
+  /** Frequency spectra (stored and shipped apart from time series). */
+  spectra?: Spectrum[] | undefined;
   deadLetters: DeadLetterInput[];
   checkpoint?: FileCheckpoint | undefined;
 }

@@ -3,6 +3,8 @@
  * of one sensor at one instant. Parsers turn input lines into these; nothing downstream knows
  * which format a reading came from.
  */
+import type { Spectrum } from './spectrum.js';
+
 export type ReadingValue = number | string | boolean;
 
 /** How a value travels to the hub: floatValue, stringValue or booleanValue. */
@@ -25,7 +27,7 @@ export function valueKind(value: ReadingValue): ValueKind {
 
 /** Outcome of parsing one line: readings (possibly none, e.g. a header) or a reason to dead-letter it. */
 export type LineOutcome =
-  | { ok: true; readings: Reading[] }
+  | { ok: true; readings: Reading[]; spectra?: Spectrum[] | undefined }
   | { ok: false; reason: string };
 
 export const NO_READINGS: LineOutcome = Object.freeze({ ok: true, readings: [] }) as LineOutcome;

@@ -5,6 +5,7 @@
  */
 import { MAX_RAW_CHARS, type DeadLetterInput, type IngestBatch } from '../outbox/types.js';
 import type { Reading } from '../parse/reading.js';
+import type { Spectrum } from '../parse/spectrum.js';
 import type { LineChunk } from '../sources/source.js';
 
 export interface ParsedChunk {
@@ -14,6 +15,7 @@ export interface ParsedChunk {
 
 export function parseChunk(chunk: LineChunk): ParsedChunk {
   const readings: Reading[] = [];
+  const spectra: Spectrum[] = [];
   const deadLetters: DeadLetterInput[] = [];
   for (const refused of chunk.refused ?? []) {
     deadLetters.push({ stage: 'parse', source: chunk.source, origin: chunk.origin, line: refused.line, raw: refused.raw, reason: refused.reason });
@@ -30,6 +32,7 @@ export function parseChunk(chunk: LineChunk): ParsedChunk {
     }
     if (outcome.ok) {
       for (const r of outcome.readings) readings.push(r);
+      if (outcome.spectra !== undefined) for (const s of outcome.spectra) spectra.push(s);
     } else {
       deadLetters.push({
         stage: 'parse',
@@ -46,6 +49,7 @@ export function parseChunk(chunk: LineChunk): ParsedChunk {
       source: chunk.source,
       lane: chunk.lane,
       readings,
+      spectra: spectra.length > 0 ? spectra : undefined,
       deadLetters,
       checkpoint: chunk.checkpoint ? { ...chunk.checkpoint, parserState: parser.saveState() } : undefined,
     },
