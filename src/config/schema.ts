@@ -20,12 +20,18 @@ const hub = z.strictObject({
       max_points: z.number().int().min(1).max(100_000).default(5000),
       max_bytes: size.default(512 * 1024),
       max_wait: duration.default(2000),
+      /** Spectra per request at most (spectra requests are also bounded by max_bytes). */
+      max_spectra: z.number().int().min(1).max(10_000).default(100),
     })
     .prefault({}),
+  /** Points (readings or spectra) per second sent at most; null = as fast as the hub allows. */
+  max_rate: z.number().positive().nullable().default(null),
   retry: z
     .strictObject({
       initial_delay: duration.default(1000),
       max_delay: duration.default(300_000),
+      /** Give up on readings older than this (reading time) while delivery fails: they move to dead letters. Unset = never. */
+      max_age: duration.optional(),
     })
     .prefault({}),
   /** Paths of the hub endpoints (hub-api.md: the GraphQL path is documented, the others assumed). */
@@ -33,6 +39,7 @@ const hub = z.strictObject({
     .strictObject({
       graphql: z.string().startsWith('/').default('/v1/graphql'),
       sensors: z.string().startsWith('/').default('/v1/hub/sensors'),
+      spectra: z.string().startsWith('/').default('/v1/hub/spectra'),
     })
     .prefault({}),
 });

@@ -65,9 +65,15 @@ export class Agent {
       logger: logger.child({ component: 'shipper' }),
       maxPoints: config.hub.batch.max_points,
       maxBytes: config.hub.batch.max_bytes,
+      maxSpectra: config.hub.batch.max_spectra,
       maxWaitMs: config.hub.batch.max_wait,
       concurrency: config.hub.concurrency,
-      retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
+      maxRate: config.hub.max_rate,
+      retry: {
+        initialDelayMs: config.hub.retry.initial_delay,
+        maxDelayMs: config.hub.retry.max_delay,
+        maxAgeMs: config.hub.retry.max_age,
+      },
     });
     const sources: Source[] = config.sources.map((source) =>
       createSource(source, {

@@ -24,7 +24,7 @@ export interface FaultSpec {
   retryAfter?: string;
   /** JSON body of the answer; a string is sent as text/plain (think of a proxy's HTML page). */
   body?: unknown;
-  /** How many matching requests this fault applies to. Default 1. */
+  /** How many matching requests this fault applies to. Default 1; Infinity (in-process only) = until cleared. */
   times?: number;
   /** Wait this long before answering (or before processing, in phase `before` without status). */
   delayMs?: number;
@@ -67,7 +67,9 @@ export function parseFaultSpec(raw: unknown): { ok: true; value: FaultSpec } | {
     errors.push('status: must be an HTTP status code 100-599');
   }
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') errors.push('retryAfter: must be a string');
-  if (f.times !== undefined && (!Number.isInteger(f.times) || (f.times as number) < 1)) errors.push('times: must be a positive integer');
+  if (f.times !== undefined && f.times !== Number.POSITIVE_INFINITY && (!Number.isInteger(f.times) || (f.times as number) < 1)) {
+    errors.push('times: must be a positive integer');
+  }
   if (f.delayMs !== undefined && (typeof f.delayMs !== 'number' || !Number.isFinite(f.delayMs) || f.delayMs < 0)) {
     errors.push('delayMs: must be a number >= 0');
   }

@@ -2,8 +2,9 @@
  * Runs the emulator as a foreground service, the way `senseye-agent emulator` does: start,
  * print one JSON line `{"url","token","publicKey"}` as the first line on stdout, then print
  * nothing else there (except one JSON line per hub request when verbose), and stop cleanly on
- * SIGTERM or SIGINT. Resolves only once the server is closed. The signal source and output are
- * injectable so the lifecycle is testable in-process.
+ * SIGTERM or SIGINT (also during start-up, in which case no ready line is printed). Resolves
+ * only once the server is closed. The signal source and output are injectable so the lifecycle
+ * is testable in-process.
  */
 import { createHubEmulator, type EmulatorOptions } from './server.js';
 import type { RequestLogEntry } from './store.js';
@@ -44,13 +45,13 @@ function requestLine(e: RequestLogEntry): string {
 
 export async function serveEmulator(opts: ServeOptions = {}, io: ServeIo = processIo): Promise<void> {
   const { verbose, ...emulatorOptions } = opts;
-  const emulator = await createHubEmulator({
-    ...emulatorOptions,
-    ...(verbose ? { onRequest: (e: RequestLogEntry) => io.out(requestLine(e)) } : {}),
-  });
-  io.out(JSON.stringify({ url: emulator.url, token: emulator.token, publicKey: emulator.publicKeyPaserk }));
-  await new Promise<void>((resolve) => {
+  // Listen for the stop signals before anything else, above all before the ready line: a parent
+  // may send SIGTERM the moment it reads that line, and a signal without a listener kills the
+  // process with the default action (seen as exit by signal instead of exit code 0).
+  let stopRequested = false;
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
+      stopRequested = true;
       io.signals.off('SIGTERM', stop);
       io.signals.off('SIGINT', stop);
       resolve();
@@ -58,5 +59,13 @@ export async function serveEmulator(opts: ServeOptions = {}, io: ServeIo = proce
     io.signals.once('SIGTERM', stop);
     io.signals.once('SIGINT', stop);
   });
+  const emulator = await createHubEmulator({
+    ...emulatorOptions,
+    ...(verbose ? { onRequest: (e: RequestLogEntry) => io.out(requestLine(e)) } : {}),
+  });
+  if (!stopRequested) {
+    io.out(JSON.stringify({ url: emulator.url, token: emulator.token, publicKey: emulator.publicKeyPaserk }));
+  }
+  await stopped;
   await emulator.close();
 }

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PERMISSION } from '../auth/permissions.js';
 import type { HubConfig, HubHandler, HubReply, ResponseShape } from './context.js';
 import { handleControl } from './control.js';
+import { faultReply, peek, throttleReply, unauthorizedReply } from './answers.js';
 import { describeFault, FaultPlan, type ActiveFault, type HubEndpoint } from './faults.js';
 import { header, parseJson, readBody, restError, send, type JsonParse } from './http.js';
 import { handleGraphql } from './routes/graphql.js';
@@ -69,48 +70,13 @@ export interface HubEmulator {
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-const ROUTES: Record<string, { endpoint: HubEndpoint; handler: HubHandler }> = {
-  '/v1/hub/sensors': { endpoint: 'sensors', handler: handleCreateSensor },
-  '/v1/graphql': { endpoint: 'graphql', handler: handleGraphql },
-  '/v1/hub/spectra': { endpoint: 'spectra', handler: handleSpectra },
-};
+const ROUTES = new Map<string, { endpoint: HubEndpoint; handler: HubHandler }>([
+  ['/v1/hub/sensors', { endpoint: 'sensors', handler: handleCreateSensor }],
+  ['/v1/graphql', { endpoint: 'graphql', handler: handleGraphql }],
+  ['/v1/hub/spectra', { endpoint: 'spectra', handler: handleSpectra }],
+]);
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
-
-/** What the request log can tell about a body without trusting it. */
-function peek(endpoint: HubEndpoint, json: JsonParse): { clientMutationId: string | null; pointCount: number | null } {
-  if (!json.ok) return { clientMutationId: null, pointCount: null };
-  const v = json.value as Record<string, unknown> | null;
-  if (endpoint === 'spectra') return { clientMutationId: null, pointCount: Array.isArray(v) ? v.length : null };
-  if (endpoint !== 'graphql' || typeof v !== 'object' || v === null) return { clientMutationId: null, pointCount: null };
-  const vars = v.variables;
-  if (typeof vars !== 'object' || vars === null) return { clientMutationId: null, pointCount: null };
-  for (const input of Object.values(vars as Record<string, unknown>)) {
-    if (typeof input === 'object' && input !== null && 'dataPoints' in input) {
-      const i = input as Record<string, unknown>;
-      return {
-        clientMutationId: typeof i.clientMutationId === 'string' ? i.clientMutationId : null,
-        pointCount: Array.isArray(i.dataPoints) ? i.dataPoints.length : null,
-      };
-    }
-  }
-  return { clientMutationId: null, pointCount: null };
-}
-
-function faultReply(fault: ActiveFault, endpoint: HubEndpoint): HubReply {
-  const status = fault.status as number;
-  const headers = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : undefined;
-  if (fault.body !== undefined) return { status, body: fault.body, ...(headers ? { headers } : {}), errorCode: 'fault' };
-  if (endpoint === 'graphql' && status === 200) {
-    return {
-      status,
-      body: { errors: [{ message: 'injected fault', extensions: { code: 'INTERNAL_SERVER_ERROR' } }], data: null },
-      errorCode: 'INTERNAL_SERVER_ERROR',
-    };
-  }
-  const name = status === 429 ? 'too_many_requests' : status === 503 ? 'service_unavailable' : 'injected_fault';
-  return { ...restError(status, name, `injected fault: HTTP ${status}`, headers), errorCode: name };
-}
 
 export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<HubEmulator> {
   const host = opts.host ?? '127.0.0.1';
@@ -161,7 +127,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
   async function serveHub(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
     const authorization = header(req, 'authorization');
-    const bearer = authorization ? BEARER.exec(authorization) : null;
+    const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined;
     const entry: RequestLogEntry = {
       seq: store.nextSeq(),
       method,
@@ -172,7 +138,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
       clientMutationId: null,
       idempotencyKey: header(req, 'idempotency-key'),
       pointCount: null,
-      authFingerprint: bearer?.[1] ? tokenFingerprint(bearer[1]) : authorization ? tokenFingerprint(authorization) : null,
+      authFingerprint: authorization ? tokenFingerprint(bearer ?? authorization) : null,
       contentType: header(req, 'content-type'),
       errorCode: null,
       fault: null,
@@ -189,7 +155,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
       finish(0, 'reset');
     };
 
-    const route = ROUTES[url.pathname];
+    const route = ROUTES.get(url.pathname);
     let reply: HubReply | undefined;
     let after: ActiveFault | undefined;
     if (!route) reply = { ...restError(404, 'not_found', `no hub endpoint ${url.pathname}`), errorCode: 'not_found' };
@@ -206,7 +172,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
       } else {
         const json = parseJson(body.body);
         Object.assign(entry, peek(route.endpoint, json));
-        const outcome = await handle(route.endpoint, route.handler, json, bearer, authorization, entry);
+        const outcome = await handle(route.endpoint, route.handler, json, authorization, entry);
         if (!outcome.reply) return reset();
         reply = outcome.reply;
         after = outcome.after;
@@ -230,7 +196,6 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     endpoint: HubEndpoint,
     handler: HubHandler,
     json: JsonParse,
-    bearer: RegExpExecArray | null,
     authorization: string | null,
     entry: RequestLogEntry,
   ): Promise<{ reply?: HubReply; after?: ActiveFault }> {
@@ -246,44 +211,35 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
         if (fault.status !== undefined) return { reply: faultReply(fault, endpoint) };
       }
     }
-    const reply = await authorizeAndRun(endpoint, handler, json, bearer, authorization, entry);
-    return after ? { reply, after } : { reply };
-  }
-
-  async function authorizeAndRun(
-    endpoint: HubEndpoint,
-    handler: HubHandler,
-    json: JsonParse,
-    bearer: RegExpExecArray | null,
-    authorization: string | null,
-    entry: RequestLogEntry,
-  ): Promise<HubReply> {
+    let reply: HubReply;
     const throttle = faults.throttle(endpoint);
     if (throttle) {
       store.counters.rateLimited += 1;
       entry.fault = entry.fault ? `${entry.fault},rate-limit` : 'rate-limit';
-      const name = throttle.status === 429 ? 'too_many_requests' : 'service_unavailable';
-      return {
-        ...restError(throttle.status, name, 'rate limit exceeded', { 'retry-after': throttle.retryAfter }),
-        errorCode: name,
-      };
+      reply = throttleReply(throttle);
+    } else {
+      reply = await authorizeAndRun(handler, json, authorization, entry);
     }
-    const unauthorized = (message: string): HubReply => ({
-      ...restError(401, 'unauthorized', message, { 'www-authenticate': 'Bearer error="invalid_token"' }),
-      errorCode: 'unauthorized',
-    });
-    if (!authorization) return unauthorized('missing Authorization header; expected "Bearer <machine token>"');
-    if (!bearer?.[1]) return unauthorized('malformed Authorization header; expected "Bearer <machine token>"');
-    const auth = await tokens.authenticate(bearer[1]);
-    if (!auth.ok) return unauthorized(`token rejected (${auth.reason}): ${auth.message}`);
-    return handler({
-      seq: entry.seq,
-      json,
-      idempotencyKey: entry.idempotencyKey,
-      permissions: auth.permissions,
-      store,
-      config,
-    });
+    return after ? { reply, after } : { reply };
+  }
+
+  async function authorizeAndRun(
+    handler: HubHandler,
+    json: JsonParse,
+    authorization: string | null,
+    entry: RequestLogEntry,
+  ): Promise<HubReply> {
+    if (!authorization) return unauthorizedReply('missing Authorization header; expected "Bearer <machine token>"');
+    const bearer = BEARER.exec(authorization)?.[1];
+    if (!bearer) return unauthorizedReply('malformed Authorization header; expected "Bearer <machine token>"');
+    const auth = await tokens.authenticate(bearer);
+    if (!auth.ok) return unauthorizedReply(`token rejected (${auth.reason}): ${auth.message}`);
+    try {
+      return handler({ seq: entry.seq, json, idempotencyKey: entry.idempotencyKey, permissions: auth.permissions, store, config });
+    } catch (err) {
+      // A bug in the emulator, not the client's fault: say so loudly rather than storing half.
+      return { ...restError(500, 'internal_error', err instanceof Error ? err.message : String(err)), errorCode: 'internal_error' };
+    }
   }
 
   const server = createServer((req, res) => {

@@ -12,7 +12,7 @@ export interface HubClientOptions {
   url: string;
   token: () => MachineToken;
   timeoutMs: number;
-  paths: { graphql: string; sensors: string };
+  paths: { graphql: string; sensors: string; spectra: string };
   dispatcher?: Dispatcher;
   connections?: number;
   userAgent?: string;
@@ -43,6 +43,11 @@ export class HubClient {
   /** POST the storeSensorMeasureData mutation (body already encoded). */
   storeMeasures(body: string, batchId: string, signal?: AbortSignal): Promise<HubOutcome> {
     return this.post(this.opts.paths.graphql, body, { 'idempotency-key': batchId }, true, signal);
+  }
+
+  /** POST a JSON array of spectrum objects (body already encoded). */
+  storeSpectra(body: string, batchId: string, signal?: AbortSignal): Promise<HubOutcome> {
+    return this.post(this.opts.paths.spectra, body, { 'idempotency-key': batchId }, false, signal);
   }
 
   createSensor(

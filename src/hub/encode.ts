@@ -71,3 +71,34 @@ export function planBatches(readings: readonly ClaimedReading[], maxPoints: numb
   if (current.readings.length > 0) out.push(current);
   return out;
 }
+
+/** One spectrum object as the hub wants it: address, timestamp, then the stored fields. */
+export function encodeSpectrum(address: SensorAddress, ts: number, body: string): string {
+  const addr = 'sensorId' in address ? `"sensorId":${JSON.stringify(address.sensorId)}` : `"mappingId":${JSON.stringify(address.mappingId)}`;
+  return `{${addr},"timestamp":"${formatTimestamp(ts)}",${body.slice(1)}`;
+}
+
+export function spectraBatchId(lane: number, sensor: string, ids: readonly number[]): string {
+  const hash = createHash('sha256').update(`spectra\u0000${lane}\u0000${sensor}\u0000`);
+  for (const id of ids) hash.update(`${id},`);
+  return `sa-${hash.digest('hex').slice(0, 24)}`;
+}
+
+/** Splits spectra (in commit order) into requests of at most `maxCount` spectra and `maxBytes` of body. */
+export function planSpectraBatches<T extends { body: string }>(items: readonly T[], maxCount: number, maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 2;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.body) + 128;
+    if (current.length > 0 && (current.length >= maxCount || bytes + size > maxBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 2;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}

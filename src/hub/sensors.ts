@@ -39,21 +39,21 @@ export class SensorDirectory {
     return stored;
   }
 
-  async address(name: string, signal?: AbortSignal): Promise<AddressOutcome> {
+  async address(name: string, ingest: 'timeseries' | 'frequency', signal?: AbortSignal): Promise<AddressOutcome> {
     if (this.opts.addressing === 'mapping_id') return { kind: 'ok', address: { mappingId: name } };
     const id = this.knownId(name);
     if (id !== null) return { kind: 'ok', address: { sensorId: id } };
     let pending = this.creating.get(name);
     if (pending === undefined) {
-      pending = this.create(name, signal).finally(() => this.creating.delete(name));
+      pending = this.create(name, ingest, signal).finally(() => this.creating.delete(name));
       this.creating.set(name, pending);
     }
     return pending;
   }
 
-  private async create(name: string, signal?: AbortSignal): Promise<AddressOutcome> {
+  private async create(name: string, ingest: 'timeseries' | 'frequency', signal?: AbortSignal): Promise<AddressOutcome> {
     const description = this.opts.overrides[name]?.description;
-    const outcome = await this.opts.client.createSensor({ name, mappingId: name, ingest: 'timeseries', description }, signal);
+    const outcome = await this.opts.client.createSensor({ name, mappingId: name, ingest, description }, signal);
     if (outcome.kind === 'ok' || outcome.kind === 'conflict') {
       const id = (outcome.body as { id?: unknown } | undefined)?.id;
       if (typeof id !== 'string' || id.length === 0) {
@@ -62,7 +62,7 @@ export class SensorDirectory {
           failure: { kind: 'retryable', status: outcome.status, throttled: false, retryAfterMs: undefined, reason: `sensor create answered ${outcome.status} without an id` },
         };
       }
-      this.opts.outbox.rememberHubSensorId(name, id, 'timeseries');
+      this.opts.outbox.rememberHubSensorId(name, id, ingest);
       this.known.set(name, id);
       this.opts.logger.info(
         { event: outcome.kind === 'ok' ? 'sensor_created' : 'sensor_exists', sensor: name, sensor_id: id },

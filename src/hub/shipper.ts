@@ -1,23 +1,25 @@
 /**
  * Drains one outbox lane into the hub.
  *
- * Each round claims the oldest waiting readings, groups them by sensor, and sends each
- * sensor's batches in order (sensors in parallel up to `concurrency`). Rows are deleted only
- * after the hub accepted them, so a crash anywhere resends at most the batches in flight,
- * with the same batch ids. Every round starts again from the oldest row: what failed is still
- * there, so per-sensor order holds without any cursor to lose.
+ * A round either resends the batches left in the in-flight ledger (after a crash or a failed
+ * round: same ids, same rows), or claims the oldest waiting rows, cuts them into per-sensor
+ * batches, records those in the ledger, and sends them: one sensor's batches in order,
+ * sensors in parallel up to `concurrency`. Rows leave the outbox only when the hub accepted
+ * them, so nothing is lost, and duplicates are bounded by the batches in flight at a crash.
  *
- * Failures: retryable (network, 5xx, 429) pause the whole sink for Retry-After or a jittered
- * backoff; permanent rejections are bisected down to the offending points, which alone go to
- * dead letters; auth failures pause delivery (collection goes on) and are retried.
+ * Failures pause the whole sink (HubGate): Retry-After (capped) or jittered backoff for
+ * retryable ones, a recheck interval for auth failures. Collection is never paused here.
  */
 import type { Logger } from 'pino';
 import type { MachineToken } from '../auth/token.js';
 import type { Outbox } from '../outbox/outbox.js';
-import type { ClaimedReading } from '../outbox/types.js';
+import type { InflightBatch } from '../outbox/inflight.js';
+import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
+import { BatchSender, type Job, type SenderStats } from './batch-sender.js';
 import type { HubClient } from './client.js';
 import type { DeliveryState } from './delivery-state.js';
-import { batchId, encodeMutation, planBatches, type PlannedBatch, type SensorAddress } from './encode.js';
+import { batchId, planBatches, planSpectraBatches, spectraBatchId } from './encode.js';
+import { HubGate } from './gate.js';
 import type { HubFailure } from './outcome.js';
 import { retryDelay, type BackoffSettings } from './retry-policy.js';
 import type { SensorDirectory } from './sensors.js';
@@ -31,9 +33,11 @@ export interface ShipperOptions {
   logger: Logger;
   maxPoints: number;
   maxBytes: number;
+  maxSpectra: number;
   maxWaitMs: number;
   concurrency: number;
-  retry: BackoffSettings;
+  retry: BackoffSettings & { maxAgeMs?: number | undefined };
+  maxRate?: number | null;
   /** How often an empty outbox is looked at again without a notify (another process may write). */
   idlePollMs?: number;
   /** How long an auth pause waits before trying again. */
@@ -41,17 +45,18 @@ export interface ShipperOptions {
   random?: () => number;
 }
 
-export interface ShipperStats {
-  delivered: number;
-  rejected: number;
-  requests: number;
+export interface ShipperStats extends SenderStats {
   retried: number;
   throttled: number;
 }
 
 export class Shipper {
   state: DeliveryState = { state: 'idle' };
-  readonly stats: ShipperStats = { delivered: 0, rejected: 0, requests: 0, retried: 0, throttled: 0 };
+  readonly stats: ShipperStats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, retried: 0, throttled: 0, byStatus: new Map() };
+  readonly gate: HubGate;
+  /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
+  readonly waitingSensors = new Map<string, string>();
+  private readonly sender: BatchSender;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -59,14 +64,19 @@ export class Shipper {
   private attempt = 0;
   private fillStartedAt: number | null = null;
   private flushNow = false;
-  private roundFailure: HubFailure | null = null;
   private abort = new AbortController();
   private lastEmptyCheck = false;
+  private lastExpiry = 0;
+  private lastAuthLog = 0;
   private readonly log: Logger;
-  private logWindow = { readings: 0, requests: 0, since: Date.now() };
+  private logWindow = { points: 0, requests: 0, since: Date.now() };
 
   constructor(private readonly opts: ShipperOptions) {
     this.log = opts.logger;
+    this.gate = new HubGate(opts.maxRate ?? null);
+    this.sender = new BatchSender(opts.outbox, opts.client, this.gate, this.log, this.stats, (n) => {
+      this.logWindow.points += n;
+    });
   }
 
   start(): void {
@@ -82,6 +92,14 @@ export class Shipper {
   notify(): void {
     this.notified = true;
     this.lastEmptyCheck = false;
+    if (this.state.state === 'idle' || this.fillStartedAt !== null) this.wake?.();
+  }
+
+  /** Something that blocked delivery may have changed (a new token): try again now. */
+  retryNow(): void {
+    this.waitingSensors.clear();
+    this.gate.resume();
+    if ('until' in this.state) this.state = { state: 'flowing' };
     this.wake?.();
   }
 
@@ -91,14 +109,14 @@ export class Shipper {
     this.wake?.();
   }
 
-  /** True when the last look at the lane found it empty and nothing is in flight. */
+  /** True when the last look at the lane found nothing to send and nothing is in flight. */
   isIdle(): boolean {
     return this.lastEmptyCheck && this.state.state === 'idle';
   }
 
   /**
    * Stops after the round in flight; requests still running after `deadlineMs` are abandoned
-   * (their rows stay in the outbox and are sent again, with the same batch ids, next start).
+   * (their rows and ledger records stay; they are sent again, same ids, next start).
    */
   async stop(deadlineMs: number): Promise<void> {
     if (!this.running) return;
@@ -117,6 +135,7 @@ export class Shipper {
     while (this.running) {
       const now = Date.now();
       if ('until' in this.state && this.state.until > now) {
+        this.expireIfDue(now);
         await this.sleep(this.state.until - now, false);
         continue;
       }
@@ -125,31 +144,148 @@ export class Shipper {
         this.pause({ kind: 'unauthorized', status: 0, reason: blocked });
         continue;
       }
-      const rows = this.opts.outbox.claim(this.opts.lane, 0, this.opts.maxPoints * this.opts.concurrency);
-      if (rows.length === 0) {
-        this.lastEmptyCheck = true;
-        this.state = { state: 'idle' };
-        this.fillStartedAt = null;
-        this.flushLog(false);
-        await this.sleep(this.opts.idlePollMs ?? 1000, true);
-        continue;
-      }
-      this.lastEmptyCheck = false;
-      if (rows.length < this.opts.maxPoints && !this.flushNow && this.running) {
-        this.fillStartedAt ??= now;
-        const waited = now - this.fillStartedAt;
-        if (waited < this.opts.maxWaitMs) {
-          await this.sleep(this.opts.maxWaitMs - waited, true);
-          continue;
-        }
-      }
-      this.fillStartedAt = null;
+      const jobs = this.resumeInflight() ?? (await this.claimNew(now));
+      if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
-      await this.round(rows);
-      if (this.roundFailure !== null) this.pause(this.roundFailure);
-      else this.attempt = 0;
+      const failure = await this.execute(jobs);
+      if (failure !== null) this.pause(failure);
+      else {
+        this.attempt = 0;
+        this.setState({ state: 'flowing' });
+      }
       this.flushLog(false);
     }
+  }
+
+  /** Batches recorded but not acknowledged (a crash or a failed round): send exactly those first. */
+  private resumeInflight(): Job[] | null {
+    const records = this.opts.outbox.ledger.list(this.opts.lane);
+    if (records.length === 0) return null;
+    this.lastEmptyCheck = false;
+    return records.map((record) => this.jobFor(record));
+  }
+
+  private jobFor(record: InflightBatch): Job {
+    return record.kind === 'readings'
+      ? { record: { ...record, kind: 'readings' }, items: this.opts.outbox.readingsOfBatch(record) }
+      : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
+  }
+
+  private async claimNew(now: number): Promise<Job[] | null> {
+    const { outbox, lane, maxPoints, concurrency } = this.opts;
+    const excludeStreams = [...this.waitingSensors.keys()].flatMap((s) => outbox.streams.streamsOf(s));
+    const readings = outbox.claim(lane, maxPoints * concurrency, excludeStreams);
+    const spectra = outbox.claimSpectra(lane, this.opts.maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
+    if (readings.length === 0 && spectra.length === 0) {
+      this.lastEmptyCheck = true;
+      this.fillStartedAt = null;
+      this.setState({ state: 'idle' });
+      this.flushLog(false);
+      await this.sleep(this.opts.idlePollMs ?? 1000, true);
+      return null;
+    }
+    this.lastEmptyCheck = false;
+    if (readings.length < maxPoints && spectra.length < this.opts.maxSpectra && !this.flushNow && this.running) {
+      this.fillStartedAt ??= now;
+      const waited = now - this.fillStartedAt;
+      if (waited < this.opts.maxWaitMs) {
+        await this.sleep(this.opts.maxWaitMs - waited, true);
+        return null;
+      }
+    }
+    this.fillStartedAt = null;
+    const jobs = [...this.planReadings(readings), ...this.planSpectra(spectra)];
+    outbox.ledger.record(jobs.map((j) => j.record));
+    return jobs;
+  }
+
+  private planReadings(rows: ClaimedReading[]): Job[] {
+    const { lane, maxPoints, maxBytes } = this.opts;
+    const jobs: Job[] = [];
+    for (const [sensor, list] of groupBySensor(rows)) {
+      for (const batch of planBatches(list, maxPoints, maxBytes)) {
+        const items = batch.readings;
+        jobs.push({
+          record: { kind: 'readings', batchId: batchId(lane, sensor, items), lane, sensor, firstId: items[0]!.id, lastId: items.at(-1)!.id },
+          items,
+        });
+      }
+    }
+    return jobs;
+  }
+
+  private planSpectra(rows: ClaimedSpectrum[]): Job[] {
+    const { lane, maxSpectra, maxBytes } = this.opts;
+    const jobs: Job[] = [];
+    for (const [sensor, list] of groupBySensor(rows)) {
+      for (const items of planSpectraBatches(list, maxSpectra, maxBytes)) {
+        const ids = items.map((i) => i.id);
+        jobs.push({
+          record: { kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids), lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! },
+          items,
+        });
+      }
+    }
+    return jobs;
+  }
+
+  /** Sensors in parallel (up to `concurrency`), each sensor's jobs in order; the first failure stops new requests. */
+  private async execute(jobs: Job[]): Promise<HubFailure | null> {
+    const bySensor = new Map<string, Job[]>();
+    for (const job of jobs) {
+      const key = `${job.record.kind}\u0000${job.record.sensor}`;
+      let list = bySensor.get(key);
+      if (list === undefined) bySensor.set(key, (list = []));
+      list.push(job);
+    }
+    const queue = [...bySensor.values()];
+    let failure: HubFailure | null = null;
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined && failure === null; next = queue.shift()) {
+        const f = await this.shipSensor(next, () => failure !== null);
+        failure ??= f;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, queue.length) }, worker));
+    return failure;
+  }
+
+  private async shipSensor(jobs: Job[], stopped: () => boolean): Promise<HubFailure | null> {
+    const first = jobs[0]!.record;
+    const ingest = first.kind === 'readings' ? 'timeseries' : 'frequency';
+    if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token().canCreate() === false) {
+      this.wait(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
+      return null;
+    }
+    const addressed = await this.opts.sensors.address(first.sensor, ingest, this.abort.signal);
+    if (addressed.kind === 'failed') {
+      if (addressed.failure.kind === 'forbidden') {
+        this.wait(first.sensor, jobs, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
+        return null;
+      }
+      return addressed.failure;
+    }
+    for (const job of jobs) {
+      if (stopped()) return null;
+      const failure = await this.sender.send(job, addressed.address, this.abort.signal);
+      if (failure !== null) return failure;
+    }
+    return null;
+  }
+
+  /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of claims. */
+  private wait(sensor: string, jobs: Job[], reason: string): void {
+    // Its batches leave the ledger (the rows stay) so they do not block the other sensors.
+    this.opts.outbox.ledger.split(jobs[0]!.record.batchId, []);
+    for (const job of jobs.slice(1)) this.opts.outbox.ledger.split(job.record.batchId, []);
+    if (!this.waitingSensors.has(sensor)) {
+      this.log.error(
+        { event: 'sensor_waiting', sensor, reason },
+        `${reason}; its readings wait in the outbox. Add sensors: {${sensor}: {sensor_id: <uuid>}} to the config, or ask Senseye support for the Internal Hub Create permission`,
+      );
+    }
+    this.waitingSensors.set(sensor, reason);
+    this.opts.outbox.state.set(`waiting_sensors.${this.opts.lane}`, Object.fromEntries(this.waitingSensors));
   }
 
   private tokenProblem(): string | null {
@@ -159,83 +295,18 @@ export class Shipper {
     return null;
   }
 
-  /** Sends every sensor's readings of this claim; sensors in parallel, each sensor's batches in order. */
-  private async round(rows: ClaimedReading[]): Promise<void> {
-    this.roundFailure = null;
-    const bySensor = new Map<string, ClaimedReading[]>();
-    for (const r of rows) {
-      let list = bySensor.get(r.sensor);
-      if (list === undefined) bySensor.set(r.sensor, (list = []));
-      list.push(r);
-    }
-    const queue = [...bySensor.entries()];
-    const worker = async () => {
-      for (let next = queue.shift(); next !== undefined && this.roundFailure === null; next = queue.shift()) {
-        await this.shipSensor(next[0], next[1]);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, queue.length) }, worker));
-  }
-
-  private async shipSensor(sensor: string, readings: ClaimedReading[]): Promise<void> {
-    const addressed = await this.opts.sensors.address(sensor, this.abort.signal);
-    this.stats.requests += addressed.kind === 'failed' ? 1 : 0;
-    if (addressed.kind === 'failed') {
-      this.roundFailure ??= addressed.failure;
-      return;
-    }
-    for (const batch of planBatches(readings, this.opts.maxPoints, this.opts.maxBytes)) {
-      if (this.roundFailure !== null) return;
-      const ok = await this.deliver(sensor, addressed.address, batch);
-      if (!ok) return;
-    }
-  }
-
-  /** Sends one batch; splits it on 413 and bisects it on a permanent rejection. False stops this sensor's round. */
-  private async deliver(sensor: string, address: SensorAddress, batch: PlannedBatch): Promise<boolean> {
-    const id = batchId(this.opts.lane, sensor, batch.readings);
-    const outcome = await this.opts.client.storeMeasures(encodeMutation(address, id, batch.points), id, this.abort.signal);
-    this.stats.requests++;
-    this.logWindow.requests++;
-    switch (outcome.kind) {
-      case 'ok':
-      case 'conflict':
-        this.opts.outbox.ack(batch.readings.map((r) => r.id));
-        this.stats.delivered += batch.readings.length;
-        this.logWindow.readings += batch.readings.length;
-        return true;
-      case 'too_large':
-      case 'rejected': {
-        if (batch.readings.length === 1) {
-          const reason = `hub refused: ${outcome.reason}`;
-          this.opts.outbox.reject(batch.readings, this.opts.lane, reason);
-          this.stats.rejected++;
-          this.log.warn(
-            { event: 'reading_rejected', sensor, measure: batch.readings[0]!.measure, ts: batch.readings[0]!.ts, reason },
-            'the hub refused a reading; it is in the dead-letter table',
-          );
-          return true;
-        }
-        const mid = Math.ceil(batch.readings.length / 2);
-        const left = { readings: batch.readings.slice(0, mid), points: batch.points.slice(0, mid) };
-        const right = { readings: batch.readings.slice(mid), points: batch.points.slice(mid) };
-        return (await this.deliver(sensor, address, left)) && (await this.deliver(sensor, address, right));
-      }
-      default:
-        this.roundFailure ??= outcome;
-        return false;
-    }
-  }
-
   private pause(failure: HubFailure): void {
     this.attempt++;
     const now = Date.now();
     if (failure.kind === 'unauthorized' || failure.kind === 'forbidden') {
       const until = now + (this.opts.authRetryMs ?? 30_000);
-      if (this.state.state !== 'paused' || this.state.reason !== failure.reason) {
+      // An error at once, then at most every 5 minutes while the cause stays the same.
+      if (this.state.state !== 'paused' || this.state.reason !== failure.reason || now - this.lastAuthLog >= 300_000) {
+        this.lastAuthLog = now;
         this.log.error({ event: 'delivery_paused', reason: failure.reason, retry_at: new Date(until).toISOString() }, 'delivery paused; collection continues');
       }
-      this.state = { state: 'paused', until, reason: failure.reason };
+      this.gate.pauseUntil(until);
+      this.setState({ state: 'paused', until, reason: failure.reason });
       return;
     }
     const retryAfterMs = failure.kind === 'retryable' ? failure.retryAfterMs : undefined;
@@ -243,23 +314,45 @@ export class Shipper {
     const throttled = failure.kind === 'retryable' && failure.throttled;
     this.stats.retried++;
     if (throttled) this.stats.throttled++;
-    this.state = { state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason };
+    this.gate.pauseUntil(now + delay);
+    this.setState({ state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason });
     this.log.warn(
-      { event: throttled ? 'hub_throttled' : 'hub_retry', reason: failure.reason, attempt: this.attempt, delay_ms: delay },
-      throttled ? 'hub asked to slow down; all requests wait' : 'hub request failed; will retry',
+      { event: throttled ? 'hub_throttled' : 'hub_retry', reason: failure.reason, attempt: this.attempt, delay_ms: delay, retry_after_ms: retryAfterMs ?? null },
+      throttled ? 'hub asked to slow down; every request waits' : 'hub request failed; will retry',
     );
+  }
+
+  /** With hub.retry.max_age set: while delivery fails, readings older than that go to dead letters. */
+  private expireIfDue(now: number): void {
+    const maxAge = this.opts.retry.maxAgeMs;
+    if (maxAge === undefined || now - this.lastExpiry < 60_000) return;
+    this.lastExpiry = now;
+    const n = this.opts.outbox.expire(this.opts.lane, now - maxAge, `not delivered within hub.retry.max_age (${maxAge} ms)`);
+    if (n > 0) this.log.warn({ event: 'readings_expired', readings: n, max_age_ms: maxAge }, 'readings older than hub.retry.max_age moved to dead letters');
+  }
+
+  private setState(next: DeliveryState): void {
+    const prev = this.state;
+    this.state = next;
+    if (prev.state !== next.state || ('reason' in prev ? prev.reason : '') !== ('reason' in next ? next.reason : '')) {
+      try {
+        this.opts.outbox.state.set(`delivery.${this.opts.lane}`, { ...next, pid: process.pid });
+      } catch {
+        // Status is informational; a busy database must not stop delivery.
+      }
+    }
   }
 
   private flushLog(force: boolean): void {
     const w = this.logWindow;
     const now = Date.now();
-    if (w.readings === 0 && w.requests === 0) return;
+    if (w.points === 0) return;
     if (!force && now - w.since < 1000) return;
     this.log.info(
-      { event: 'delivered', readings: w.readings, requests: w.requests, total_delivered: this.stats.delivered, ms: now - w.since },
-      `delivered ${w.readings} readings`,
+      { event: 'delivered', readings: w.points, total_delivered: this.stats.delivered + this.stats.spectraDelivered, ms: now - w.since },
+      `delivered ${w.points} readings`,
     );
-    this.logWindow = { readings: 0, requests: 0, since: now };
+    this.logWindow = { points: 0, requests: 0, since: now };
   }
 
   private sleep(ms: number, wakeOnNotify: boolean): Promise<void> {
@@ -269,19 +362,26 @@ export class Shipper {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wake = null;
+        this.wake = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wake = () => {
-        if (!this.running || wakeOnNotify) {
-          this.notified = false;
-          done();
-        }
+        this.notified = false;
+        if (!this.running || wakeOnNotify || !('until' in this.state) || this.state.until <= Date.now()) done();
       };
     });
   }
+}
+
+function groupBySensor<T extends { sensor: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    let list = out.get(r.sensor);
+    if (list === undefined) out.set(r.sensor, (list = []));
+    list.push(r);
+  }
+  return out;
 }

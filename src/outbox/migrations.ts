@@ -74,6 +74,35 @@ const MIGRATIONS: string[] = [
     value INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 2: spectra (shipped apart from time series), the in-flight batch ledger, key/value state.
+  `
+  CREATE TABLE spectra (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    lane      INTEGER NOT NULL,
+    sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+    ts        INTEGER NOT NULL,
+    body      TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX spectra_by_lane ON spectra (lane, id);
+
+  -- Batches handed to the hub and not yet acknowledged: after a crash exactly these are sent
+  -- again, with the same ids and the same rows (a batch is rows first_id..last_id of one sensor).
+  CREATE TABLE inflight (
+    batch_id   TEXT PRIMARY KEY,
+    lane       INTEGER NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('readings', 'spectra')),
+    sensor     TEXT NOT NULL,
+    first_id   INTEGER NOT NULL,
+    last_id    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,26 +1,24 @@
 /**
  * The durable outbox (goqite's contract, made durable in one SQLite file):
- * - append: readings, dead letters and the source positions they came from commit in ONE
- *   transaction, so after a crash a source resumes exactly after what the outbox holds;
- * - claim: the shipper reads the oldest readings of its lane past a cursor (no row is written
- *   on claim; one process ships one lane, so claims cannot collide);
+ * - append: readings, spectra, dead letters and the source positions they came from commit in
+ *   ONE transaction, so after a crash a source resumes exactly after what the outbox holds;
+ * - claim: the shipper reads the oldest rows of its lane (no row is written on claim; one
+ *   process ships one lane, so claims cannot collide);
  * - ack / reject: rows leave the outbox only after the hub accepted them, or into dead_letters
- *   with the hub's reason.
- * Counters change in the same transactions, so "appended = delivered + rejected + depth" holds
- * exactly and metrics never drift from the data.
+ *   with the hub's reason; drop: only under `when_full: drop_oldest`, counted.
+ * Counters change in the same transactions, so appended = delivered + rejected + dropped + depth
+ * holds exactly, and metrics never drift from the data.
  */
 import path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import { valueKind, type ValueKind } from '../parse/reading.js';
+import type { Spectrum } from '../parse/spectrum.js';
 import { openDatabase, type OpenOptions } from './db.js';
+import { DeadLetters } from './dead-letters.js';
+import { InflightLedger, type InflightBatch } from './inflight.js';
+import { StateStore } from './state-store.js';
 import { StreamRegistry } from './streams.js';
-import {
-  MAX_RAW_CHARS,
-  type ClaimedReading,
-  type DeadLetterInput,
-  type FileCheckpoint,
-  type IngestBatch,
-} from './types.js';
+import type { ClaimedReading, ClaimedSpectrum, FileCheckpoint, IngestBatch } from './types.js';
 
 export const OUTBOX_FILE = 'outbox.db';
 
@@ -30,27 +28,38 @@ export interface OutboxCounts {
   delivered: number;
   /** Readings the hub refused for good (now dead letters). */
   rejected: number;
+  /** Readings deleted unsent to make room (`outbox.when_full: drop_oldest`). */
+  dropped: number;
   /** Input lines or records that never became readings (now dead letters). */
   invalid: number;
-  /** Readings waiting (appended − delivered − rejected). */
+  /** Readings waiting: appended − delivered − rejected − dropped. */
   depth: number;
+  spectra: { appended: number; delivered: number; rejected: number; depth: number };
 }
 
 export class Outbox {
   readonly db: Database;
   readonly streams: StreamRegistry;
+  readonly deadLetters: DeadLetters;
+  readonly state: StateStore;
+  readonly ledger: InflightLedger;
+  private readonly claimStatements = new Map<string, Statement>();
   private readonly stmt: {
     insertReading: Statement;
-    insertDeadLetter: Statement;
+    insertSpectrum: Statement;
     upsertCheckpoint: Statement;
     selectCheckpoints: Statement;
-    claim: Statement;
+    claimSpectra: Statement;
     deleteReading: Statement;
+    deleteSpectrum: Statement;
     bumpCounter: Statement;
     selectCounters: Statement;
     selectHubId: Statement;
     setHubId: Statement;
     oldest: Statement;
+    oldestIds: Statement;
+    batchReadings: Statement;
+    batchSpectra: Statement;
   };
 
   constructor(
@@ -59,13 +68,13 @@ export class Outbox {
   ) {
     this.db = openDatabase(file, options);
     this.streams = new StreamRegistry(this.db);
+    this.deadLetters = new DeadLetters(this.db);
+    this.state = new StateStore(this.db);
+    this.ledger = new InflightLedger(this.db);
     const db = this.db;
     this.stmt = {
       insertReading: db.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, ?, ?, ?)'),
-      insertDeadLetter: db.prepare(
-        `INSERT INTO dead_letters (at, stage, source, origin, line, reason, raw, lane, sensor, measure, ts, value)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
+      insertSpectrum: db.prepare('INSERT INTO spectra (lane, sensor_id, ts, body) VALUES (?, ?, ?, ?)'),
       upsertCheckpoint: db.prepare(
         `INSERT INTO checkpoints (source, file_key, path, offset, line, head_len, head_hash, parser_state, updated_at)
          VALUES (@source, @fileKey, @path, @offset, @line, @headLen, @headHash, @parserState, @updatedAt)
@@ -77,8 +86,9 @@ export class Outbox {
         `SELECT source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash,
                 parser_state AS parserState FROM checkpoints WHERE source = ?`,
       ),
-      claim: db.prepare('SELECT id, stream, ts, value FROM readings WHERE lane = ? AND id > ? ORDER BY id LIMIT ?').raw(),
+      claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
       deleteReading: db.prepare('DELETE FROM readings WHERE id = ?'),
+      deleteSpectrum: db.prepare('DELETE FROM spectra WHERE id = ?'),
       bumpCounter: db.prepare(
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
       ),
@@ -86,9 +96,23 @@ export class Outbox {
       selectHubId: db.prepare('SELECT hub_id FROM sensors WHERE name = ?').pluck(),
       setHubId: db.prepare(
         `INSERT INTO sensors (name, ingest, hub_id, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET hub_id = excluded.hub_id, ingest = excluded.ingest`,
+         ON CONFLICT (name) DO UPDATE SET hub_id = excluded.hub_id`,
       ),
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
+      oldestIds: db.prepare('SELECT id FROM readings ORDER BY id LIMIT ?').pluck(),
+      batchReadings: db
+        .prepare(
+          `SELECT r.id, r.stream, r.ts, r.value FROM readings r
+             JOIN streams st ON st.id = r.stream JOIN sensors s ON s.id = st.sensor_id
+           WHERE r.lane = ? AND r.id BETWEEN ? AND ? AND s.name = ? ORDER BY r.id`,
+        )
+        .raw(),
+      batchSpectra: db
+        .prepare(
+          `SELECT sp.id, sp.sensor_id, sp.ts, sp.body FROM spectra sp JOIN sensors s ON s.id = sp.sensor_id
+           WHERE sp.lane = ? AND sp.id BETWEEN ? AND ? AND s.name = ? ORDER BY sp.id`,
+        )
+        .raw(),
     };
   }
 
@@ -96,12 +120,12 @@ export class Outbox {
     return new Outbox(path.join(stateDir, OUTBOX_FILE), options);
   }
 
-  /** Commits every batch (readings, dead letters, positions) in one transaction. */
+  /** Commits every batch (readings, spectra, dead letters, positions) in one transaction. */
   append(batches: readonly IngestBatch[]): void {
     try {
       this.appendTx(batches);
     } catch (err) {
-      // A rolled-back transaction may have taken stream ids with it: forget and re-read them.
+      // A rolled-back transaction may have taken sensor and stream ids with it: re-read them.
       this.streams.reload();
       throw err;
     }
@@ -110,47 +134,67 @@ export class Outbox {
   private readonly appendTx = (batches: readonly IngestBatch[]) =>
     this.db.transaction((items: readonly IngestBatch[]) => {
       const now = Date.now();
-      const received = new Map<string, number>();
-      const invalid = new Map<string, number>();
-      let appended = 0;
+      const bump = new Map<string, number>();
+      const add = (name: string, n: number) => n > 0 && bump.set(name, (bump.get(name) ?? 0) + n);
       for (const batch of items) {
+        let stored = 0;
         for (const r of batch.readings) {
           const stream = this.streams.idFor(r.sensor, r.measure, valueKind(r.value));
+          if (stream === null) {
+            this.deadLetters.add(
+              { stage: 'parse', source: batch.source, reason: mixedKindReason(r.sensor, 'frequency'), reading: r, lane: batch.lane },
+              now,
+            );
+            add(`invalid.${batch.source}`, 1);
+            continue;
+          }
           this.stmt.insertReading.run(batch.lane, stream, r.ts, encodeValue(r.value));
+          stored++;
         }
-        appended += batch.readings.length;
-        received.set(batch.source, (received.get(batch.source) ?? 0) + batch.readings.length);
-        for (const dl of batch.deadLetters) this.insertDeadLetter(dl, now);
-        const parseFailures = batch.deadLetters.filter((d) => d.stage === 'parse').length;
-        if (parseFailures > 0) invalid.set(batch.source, (invalid.get(batch.source) ?? 0) + parseFailures);
+        add('appended', stored);
+        add(`received.${batch.source}`, stored);
+        for (const s of batch.spectra ?? []) {
+          const sensor = this.streams.sensor(s.sensor, 'frequency');
+          if (sensor.ingest !== 'frequency') {
+            this.deadLetters.add(
+              { stage: 'parse', source: batch.source, reason: mixedKindReason(s.sensor, 'timeseries'), raw: JSON.stringify(s), lane: batch.lane },
+              now,
+            );
+            add(`invalid.${batch.source}`, 1);
+            continue;
+          }
+          this.stmt.insertSpectrum.run(batch.lane, sensor.id, s.ts, encodeSpectrumBody(s));
+          add('spectra.appended', 1);
+          add(`received.${batch.source}`, 1);
+        }
+        for (const dl of batch.deadLetters) {
+          this.deadLetters.add(dl, now);
+          if (dl.stage === 'parse') add(`invalid.${batch.source}`, 1);
+        }
         if (batch.checkpoint) this.stmt.upsertCheckpoint.run({ ...batch.checkpoint, updatedAt: now });
       }
-      if (appended > 0) this.stmt.bumpCounter.run('appended', appended);
-      for (const [source, n] of received) if (n > 0) this.stmt.bumpCounter.run(`received.${source}`, n);
-      for (const [source, n] of invalid) this.stmt.bumpCounter.run(`invalid.${source}`, n);
+      for (const [name, n] of bump) this.stmt.bumpCounter.run(name, n);
     })(batches);
 
-  private insertDeadLetter(dl: DeadLetterInput, now: number): void {
-    const r = dl.reading;
-    this.stmt.insertDeadLetter.run(
-      now,
-      dl.stage,
-      dl.source,
-      dl.origin ?? null,
-      dl.line ?? null,
-      dl.reason,
-      dl.raw === undefined ? null : dl.raw.slice(0, MAX_RAW_CHARS),
-      dl.lane ?? null,
-      r?.sensor ?? null,
-      r?.measure ?? null,
-      r?.ts ?? null,
-      r === undefined ? null : encodeValue(r.value),
-    );
+  /**
+   * The oldest `limit` readings of `lane`, in commit order, leaving out `excludeStreams`
+   * (readings of sensors that cannot be delivered yet, so they do not block the others).
+   */
+  claim(lane: number, limit: number, excludeStreams: readonly number[] = []): ClaimedReading[] {
+    return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, limit) as RawReading[]);
   }
 
-  /** The oldest `limit` readings of `lane` with id > afterId, in commit order. */
-  claim(lane: number, afterId: number, limit: number): ClaimedReading[] {
-    const rows = this.stmt.claim.all(lane, afterId, limit) as Array<[number, number, number, number | string]>;
+  /** The rows of a recorded in-flight batch that are still waiting (all of them, unless some were dropped). */
+  readingsOfBatch(b: InflightBatch): ClaimedReading[] {
+    return this.decodeReadings(this.stmt.batchReadings.all(b.lane, b.firstId, b.lastId, b.sensor) as RawReading[]);
+  }
+
+  spectraOfBatch(b: InflightBatch): ClaimedSpectrum[] {
+    const rows = this.stmt.batchSpectra.all(b.lane, b.firstId, b.lastId, b.sensor) as Array<[number, number, number, string]>;
+    return rows.map(([id, , ts, body]) => ({ id, sensor: b.sensor, ts, body }));
+  }
+
+  private decodeReadings(rows: RawReading[]): ClaimedReading[] {
     const out: ClaimedReading[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const [id, stream, ts, stored] = rows[i]!;
@@ -160,38 +204,105 @@ export class Outbox {
     return out;
   }
 
-  /** The hub accepted these readings: remove them. */
-  ack(ids: readonly number[]): void {
-    this.ackTx(ids);
+  private claimStatement(exclude: readonly number[]): Statement {
+    const key = exclude.join(',');
+    let stmt = this.claimStatements.get(key);
+    if (stmt === undefined) {
+      const filter = exclude.length > 0 ? ` AND stream NOT IN (${exclude.map((n) => Math.trunc(n)).join(',')})` : '';
+      stmt = this.db.prepare(`SELECT id, stream, ts, value FROM readings WHERE lane = ?${filter} ORDER BY id LIMIT ?`).raw();
+      if (this.claimStatements.size > 32) this.claimStatements.clear();
+      this.claimStatements.set(key, stmt);
+    }
+    return stmt;
   }
 
-  private readonly ackTx = (ids: readonly number[]) =>
-    this.db.transaction((list: readonly number[]) => {
+  claimSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): ClaimedSpectrum[] {
+    const rows = this.stmt.claimSpectra.all(lane, limit) as Array<[number, number, number, string]>;
+    const out: ClaimedSpectrum[] = [];
+    for (const [id, sensorId, ts, body] of rows) {
+      const sensor = this.streams.sensorById(sensorId).name;
+      if (!excludeSensors.has(sensor)) out.push({ id, sensor, ts, body });
+    }
+    return out;
+  }
+
+  /** The hub accepted these readings: remove them (and their in-flight record) in one transaction. */
+  ack(ids: readonly number[], batchId?: string): void {
+    this.ackTx(ids, this.stmt.deleteReading, 'delivered', batchId);
+  }
+
+  ackSpectra(ids: readonly number[], batchId?: string): void {
+    this.ackTx(ids, this.stmt.deleteSpectrum, 'spectra.delivered', batchId);
+  }
+
+  private readonly ackTx = (ids: readonly number[], del: Statement, counter: string, batchId: string | undefined) =>
+    this.db.transaction(() => {
       let n = 0;
-      for (const id of list) n += this.stmt.deleteReading.run(id).changes;
-      if (n > 0) this.stmt.bumpCounter.run('delivered', n);
-    })(ids);
+      for (const id of ids) n += del.run(id).changes;
+      if (n > 0) this.stmt.bumpCounter.run(counter, n);
+      if (batchId !== undefined) this.ledger.forget(batchId);
+    })();
 
   /** The hub refused these readings for good: move them to dead_letters with its reason. */
-  reject(readings: readonly ClaimedReading[], lane: number, reason: string): void {
-    this.rejectTx(readings, lane, reason);
-  }
-
-  private readonly rejectTx = (readings: readonly ClaimedReading[], lane: number, reason: string) =>
+  reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
     this.db.transaction(() => {
+      if (batchId !== undefined) this.ledger.forget(batchId);
       const now = Date.now();
       let n = 0;
       for (const r of readings) {
-        const removed = this.stmt.deleteReading.run(r.id).changes;
-        if (removed === 0) continue;
-        n += removed;
-        this.insertDeadLetter(
+        if (this.stmt.deleteReading.run(r.id).changes === 0) continue;
+        n++;
+        this.deadLetters.add(
           { stage: 'hub', source: 'hub', reason, lane, reading: { sensor: r.sensor, measure: r.measure, ts: r.ts, value: r.value } },
           now,
         );
       }
       if (n > 0) this.stmt.bumpCounter.run('rejected', n);
     })();
+  }
+
+  rejectSpectra(spectra: readonly ClaimedSpectrum[], lane: number, reason: string, batchId?: string): void {
+    this.db.transaction(() => {
+      if (batchId !== undefined) this.ledger.forget(batchId);
+      const now = Date.now();
+      let n = 0;
+      for (const s of spectra) {
+        if (this.stmt.deleteSpectrum.run(s.id).changes === 0) continue;
+        n++;
+        this.deadLetters.add({ stage: 'hub', source: 'hub', reason, lane, raw: `{"sensor":${JSON.stringify(s.sensor)},"ts":${s.ts},"spectrum":${s.body}}` }, now);
+      }
+      if (n > 0) this.stmt.bumpCounter.run('spectra.rejected', n);
+    })();
+  }
+
+  /** Deletes up to `n` of the oldest readings of any lane, unsent, counted as dropped. Returns how many. */
+  dropOldest(n: number): number {
+    return this.db.transaction(() => {
+      const ids = this.stmt.oldestIds.all(n) as number[];
+      let dropped = 0;
+      for (const id of ids) dropped += this.stmt.deleteReading.run(id).changes;
+      if (dropped > 0) this.stmt.bumpCounter.run('dropped', dropped);
+      return dropped;
+    })();
+  }
+
+  /**
+   * Readings of a lane whose reading time is before `cutoffTs` move to dead letters
+   * (`hub.retry.max_age`). Scans the lane (no index on ts): called at most once a minute,
+   * and only while delivery is failing.
+   */
+  expire(lane: number, cutoffTs: number, reason: string, limit = 50_000): number {
+    const rows = this.db
+      .prepare('SELECT id, stream, ts, value FROM readings WHERE lane = ? AND ts < ? ORDER BY id LIMIT ?')
+      .raw()
+      .all(lane, cutoffTs, limit) as Array<[number, number, number, number | string]>;
+    const expired = rows.map(([id, stream, ts, stored]) => {
+      const info = this.streams.info(stream);
+      return { id, sensor: info.sensor, measure: info.measure, kind: info.kind, ts, value: decodeValue(stored, info.kind) };
+    });
+    if (expired.length > 0) this.reject(expired, lane, reason);
+    return expired.length;
+  }
 
   checkpoints(source: string): FileCheckpoint[] {
     return this.stmt.selectCheckpoints.all(source) as FileCheckpoint[];
@@ -205,6 +316,10 @@ export class Outbox {
     this.stmt.setHubId.run(sensor, ingest, hubId, Date.now());
   }
 
+  sensorIngest(sensor: string): 'timeseries' | 'frequency' | null {
+    return (this.db.prepare('SELECT ingest FROM sensors WHERE name = ?').pluck().get(sensor) as 'timeseries' | 'frequency' | undefined) ?? null;
+  }
+
   counters(): Map<string, number> {
     const rows = this.stmt.selectCounters.all() as Array<{ name: string; value: number }>;
     return new Map(rows.map((r) => [r.name, r.value]));
@@ -212,12 +327,19 @@ export class Outbox {
 
   counts(): OutboxCounts {
     const c = this.counters();
-    const appended = c.get('appended') ?? 0;
-    const delivered = c.get('delivered') ?? 0;
-    const rejected = c.get('rejected') ?? 0;
+    const get = (name: string) => c.get(name) ?? 0;
     let invalid = 0;
     for (const [name, value] of c) if (name.startsWith('invalid.')) invalid += value;
-    return { appended, delivered, rejected, invalid, depth: appended - delivered - rejected };
+    const s = { appended: get('spectra.appended'), delivered: get('spectra.delivered'), rejected: get('spectra.rejected') };
+    return {
+      appended: get('appended'),
+      delivered: get('delivered'),
+      rejected: get('rejected'),
+      dropped: get('dropped'),
+      invalid,
+      depth: get('appended') - get('delivered') - get('rejected') - get('dropped'),
+      spectra: { ...s, depth: s.appended - s.delivered - s.rejected },
+    };
   }
 
   /** Timestamp (reading time) of the oldest waiting reading in a lane, or null when the lane is empty. */
@@ -229,11 +351,30 @@ export class Outbox {
   close(): void {
     if (!this.db.open) return;
     try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
     }
   }
+}
+
+type RawReading = [id: number, stream: number, ts: number, value: number | string];
+
+function mixedKindReason(sensor: string, has: 'timeseries' | 'frequency'): string {
+  const what = has === 'frequency' ? 'spectra' : 'time series';
+  return `sensor "${sensor}" already receives ${what}; a Senseye sensor ingests time series or spectra, never both: use another sensor name`;
+}
+
+function encodeSpectrumBody(s: Spectrum): string {
+  return JSON.stringify({
+    amplitudeUnit: s.amplitudeUnit,
+    measurementType: s.measurementType,
+    spacing: s.spacing,
+    end: s.end,
+    number: s.number,
+    speed: s.speed,
+    data: s.data,
+  });
 }
 
 // Booleans are stored as 0/1: the stream's kind says how to read them back.

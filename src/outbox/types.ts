@@ -52,5 +52,13 @@ export interface ClaimedReading {
   value: ReadingValue;
 }
 
+export interface ClaimedSpectrum {
+  id: number;
+  sensor: string;
+  ts: number;
+  /** The spectrum object's fields as JSON (amplitudeUnit … data), without addressing or timestamp. */
+  body: string;
+}
+
 /** Raw text stored with a dead letter is truncated to this many characters. */
 export const MAX_RAW_CHARS = 4096;

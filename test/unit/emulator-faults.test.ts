@@ -14,6 +14,13 @@ describe('FaultPlan queue', () => {
     expect(plan.pending).toEqual([]);
   });
 
+  it('keeps a times: Infinity fault until cleared', () => {
+    const plan = new FaultPlan().add({ status: 503, times: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 5; i += 1) expect(plan.take('graphql')?.status).toBe(503);
+    plan.clear();
+    expect(plan.take('graphql')).toBeUndefined();
+  });
+
   it('refuses specs that would do nothing or are malformed', () => {
     expect(() => new FaultPlan().add({})).toThrow(/at least one of/);
     expect(parseFaultSpec({ status: 99 }).ok).toBe(false);

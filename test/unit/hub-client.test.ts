@@ -19,7 +19,7 @@ beforeEach(() => {
     url: ORIGIN,
     token: () => new MachineToken(TOKEN, 'test'),
     timeoutMs: 500,
-    paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors' },
+    paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
     dispatcher: agent,
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * The hub sink's gate: every request passes here first. It holds two things:
+ * - the sink-wide pause: when the hub says "wait" (Retry-After, backoff), no request goes out
+ *   until then, not only the one that was answered (peers keep hammering; we do not);
+ * - an optional points-per-second cap (`hub.max_rate`, a token bucket with one second of
+ *   burst), so a site with a thin uplink drains a backlog without saturating it.
+ */
+export class HubGate {
+  private pausedUntil = 0;
+  private tokens: number;
+  private lastRefill = Date.now();
+  private wakers = new Set<() => void>();
+
+  constructor(private maxRate: number | null) {
+    this.tokens = maxRate ?? 0;
+  }
+
+  setMaxRate(maxRate: number | null): void {
+    this.maxRate = maxRate;
+    this.tokens = Math.min(this.tokens, maxRate ?? 0);
+  }
+
+  pauseUntil(until: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+  }
+
+  /** Lifts a pause early (e.g. a new token arrived). */
+  resume(): void {
+    this.pausedUntil = 0;
+    for (const wake of this.wakers) wake();
+  }
+
+  get pauseEnds(): number {
+    return this.pausedUntil;
+  }
+
+  /** Resolves when a request of `points` points may go out; rejects if `signal` aborts. */
+  async admit(points: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      const now = Date.now();
+      let wait = this.pausedUntil - now;
+      if (wait <= 0 && this.maxRate !== null) {
+        this.refill(now);
+        const need = Math.min(points, this.maxRate);
+        if (this.tokens >= need) {
+          this.tokens -= points; // may go negative: a large batch borrows from the next seconds
+          return;
+        }
+        wait = Math.ceil(((need - this.tokens) / this.maxRate) * 1000);
+      }
+      if (wait <= 0) return;
+      await this.sleep(wait, signal);
+    }
+  }
+
+  private refill(now: number): void {
+    if (this.maxRate === null) return;
+    this.tokens = Math.min(this.maxRate, this.tokens + ((now - this.lastRefill) / 1000) * this.maxRate);
+    this.lastRefill = now;
+  }
+
+  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The in-flight ledger: every batch is written here (one transaction per round) before it is
+ * sent, and removed in the same transaction that deletes its acknowledged rows. After a crash
+ * the shipper first sends exactly these batches again, with the same ids and the same rows, so
+ * a duplicate at the hub is always a recognisable repeat of one batch, never a re-mix.
+ *
+ * A batch is "the rows of one sensor with ids first..last in one lane": batches are cut from a
+ * claim of the oldest rows, so no other row of that sensor can sit inside that range.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+
+export type BatchKind = 'readings' | 'spectra';
+
+export interface InflightBatch {
+  batchId: string;
+  lane: number;
+  kind: BatchKind;
+  sensor: string;
+  firstId: number;
+  lastId: number;
+}
+
+export class InflightLedger {
+  private readonly insert: Statement;
+  private readonly remove: Statement;
+  private readonly select: Statement;
+
+  constructor(private readonly db: Database) {
+    this.insert = db.prepare(
+      `INSERT OR REPLACE INTO inflight (batch_id, lane, kind, sensor, first_id, last_id, created_at)
+       VALUES (@batchId, @lane, @kind, @sensor, @firstId, @lastId, ?)`,
+    );
+    this.remove = db.prepare('DELETE FROM inflight WHERE batch_id = ?');
+    this.select = db.prepare(
+      `SELECT batch_id AS batchId, lane, kind, sensor, first_id AS firstId, last_id AS lastId
+       FROM inflight WHERE lane = ? ORDER BY first_id`,
+    );
+  }
+
+  /** Records batches about to be sent (one transaction). */
+  record(batches: readonly InflightBatch[]): void {
+    if (batches.length === 0) return;
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const b of batches) this.insert.run(b, now);
+    })();
+  }
+
+  /** Replaces a batch by the parts it was split into (413, or bisecting a rejection). */
+  split(parent: string, parts: readonly InflightBatch[]): void {
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.remove.run(parent);
+      for (const b of parts) this.insert.run(b, now);
+    })();
+  }
+
+  /** Must run inside the transaction that acknowledges or rejects the batch's rows. */
+  forget(batchId: string): void {
+    this.remove.run(batchId);
+  }
+
+  list(lane: number): InflightBatch[] {
+    return this.select.all(lane) as InflightBatch[];
+  }
+}

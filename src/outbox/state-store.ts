@@ -1,0 +1,26 @@
+/**
+ * Small key/value state shared through the database: the daemon writes its delivery state
+ * here so `senseye-agent status` (another process, read-only) can show it.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+
+export class StateStore {
+  private readonly put: Statement;
+  private readonly select: Statement;
+
+  constructor(db: Database) {
+    this.put = db.prepare(
+      'INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+    );
+    this.select = db.prepare('SELECT value, updated_at AS updatedAt FROM state WHERE key = ?');
+  }
+
+  set(key: string, value: unknown): void {
+    this.put.run(key, JSON.stringify(value), Date.now());
+  }
+
+  get<T>(key: string): { value: T; updatedAt: number } | null {
+    const row = this.select.get(key) as { value: string; updatedAt: number } | undefined;
+    return row === undefined ? null : { value: JSON.parse(row.value) as T, updatedAt: row.updatedAt };
+  }
+}
