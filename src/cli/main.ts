@@ -2,6 +2,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { demoCommand } from './demo.js';
+import { dlqCommand } from './dlq.js';
+import { outboxCommand } from './outbox.js';
+import { statusCommand } from './status.js';
 import { emulatorCommand } from './emulator.js';
 import { EXIT } from './exit-codes.js';
 import { runCommand } from './run.js';
@@ -13,6 +16,9 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .usage('$0 <command> [options]\n\nMoves machine readings from files into Senseye\'s Internal Hub through a durable SQLite outbox.')
     .command(runCommand)
     .command(emulatorCommand)
+    .command(statusCommand)
+    .command(dlqCommand)
+    .command(outboxCommand)
     .command(demoCommand)
     .demandCommand(1, 'Name a command (see the list above).')
     .strict()

@@ -68,6 +68,12 @@ export const configSchema = z
       .strictObject({
         /** FULL survives power loss; NORMAL (WAL) survives a process crash but may lose the last commits on power loss. */
         synchronous: z.enum(['full', 'normal']).default('full'),
+        /** Size the outbox may reach (live pages; delivered rows free theirs). */
+        max_bytes: size.default(1024 ** 3),
+        /** At the limit: block (sources pause; sockets push back) or drop_oldest (counted and logged). */
+        when_full: z.enum(['block', 'drop_oldest']).default('block'),
+        /** Free space to leave on the state directory's filesystem; below it the outbox counts as full. */
+        min_free_disk: size.default(256 * 1024 ** 2),
       })
       .prefault({}),
     log: z

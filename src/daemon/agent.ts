@@ -12,7 +12,9 @@ import { loadToken, type MachineToken } from '../auth/token.js';
 import { HubClient } from '../hub/client.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
-import { Outbox } from '../outbox/outbox.js';
+import { CapacityGuard } from '../outbox/capacity.js';
+import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
+import type { Outbox } from '../outbox/outbox.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import { IngestPipeline } from '../pipeline/pipeline.js';
 import { OutboxWriter } from '../pipeline/writer.js';
@@ -30,6 +32,7 @@ export interface AgentOptions {
 export class Agent {
   readonly outbox: Outbox;
   readonly shipper: Shipper;
+  readonly writer: OutboxWriter;
   private readonly pipeline: IngestPipeline;
   private readonly client: HubClient;
   private token: MachineToken;
@@ -40,7 +43,7 @@ export class Agent {
     const { config, logger } = opts;
     this.log = logger.child({ component: 'agent' });
     this.token = loadToken({ tokenFile: config.hub.token_file, env: opts.env });
-    this.outbox = Outbox.inStateDir(config.state_dir, { synchronous: config.outbox.synchronous });
+    this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' })).outbox;
     this.client = new HubClient({
       url: config.hub.url,
       token: () => this.token,
@@ -82,7 +85,14 @@ export class Agent {
         logger: logger.child({ component: 'source' }),
       }),
     );
-    const writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }));
+    const writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }), {
+      guard: new CapacityGuard(this.outbox.db, config.state_dir, {
+        maxBytes: config.outbox.max_bytes,
+        minFreeDiskBytes: config.outbox.min_free_disk,
+      }),
+      whenFull: config.outbox.when_full,
+    });
+    this.writer = writer;
     writer.onCommitted = () => this.shipper.notify();
     this.pipeline = new IngestPipeline({
       sources,
@@ -136,10 +146,17 @@ export class Agent {
   private async doStop(deadlineMs: number): Promise<void> {
     const started = Date.now();
     this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
-    await this.pipeline.drain();
+    const drained = await this.pipeline.drain(deadlineMs);
+    if (!drained) {
+      this.log.warn(
+        { event: 'drain_incomplete', reason: this.writer.blockedReason },
+        'stop deadline reached before everything read was committed; files are read again from their committed position next start',
+      );
+    }
     await this.shipper.stop(Math.max(0, deadlineMs - (Date.now() - started)));
     await this.client.close().catch(() => undefined);
     const counts = this.outbox.counts();
+    markCleanShutdown(this.outbox);
     this.outbox.close();
     this.log.info(
       { event: 'agent_stopped', ms: Date.now() - started, outbox: counts, delivery: describeState(this.shipper.state) },

@@ -4,6 +4,7 @@
  * outbox in one transaction, `purge` deletes them on request and counts what it deleted.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { valueKind, type ValueKind } from '../parse/reading.js';
 import { MAX_RAW_CHARS, type DeadLetterInput } from './types.js';
 
 export interface DeadLetterRow {
@@ -20,6 +21,7 @@ export interface DeadLetterRow {
   measure: string | null;
   ts: number | null;
   value: number | string | null;
+  value_kind: ValueKind | null;
 }
 
 export interface DeadLetterFilter {
@@ -34,8 +36,8 @@ export class DeadLetters {
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO dead_letters (at, stage, source, origin, line, reason, raw, lane, sensor, measure, ts, value)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO dead_letters (at, stage, source, origin, line, reason, raw, lane, sensor, measure, ts, value, value_kind)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -55,6 +57,7 @@ export class DeadLetters {
       r?.measure ?? null,
       r?.ts ?? null,
       r === undefined ? null : typeof r.value === 'boolean' ? (r.value ? 1 : 0) : r.value,
+      r === undefined ? null : valueKind(r.value),
     );
   }
 

@@ -97,6 +97,9 @@ const MIGRATIONS: string[] = [
     created_at INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
 
+  -- How to read a dead letter's value back (0/1 may be a boolean), for replay.
+  ALTER TABLE dead_letters ADD COLUMN value_kind TEXT;
+
   CREATE TABLE state (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,

@@ -44,11 +44,24 @@ export class IngestPipeline {
     return this.opts.writer.pendingCount === 0 && this.opts.sources.every((s) => s.isCaughtUp());
   }
 
-  /** Stops reading, commits everything already read, and resolves when it is durable. */
-  async drain(): Promise<void> {
-    await Promise.all(this.opts.sources.map((s) => s.drain()));
-    await this.completed;
-    await this.opts.writer.flushed();
+  /**
+   * Stops reading and commits everything already read. Resolves true when it is durable, or
+   * false if `deadlineMs` passed first (a blocked outbox): then uncommitted chunks are
+   * abandoned, which for files means they are read again next start.
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)));
+    const done = (async () => {
+      await Promise.all(this.opts.sources.map((s) => s.drain()));
+      await this.completed;
+      await this.opts.writer.flushed();
+      return true as const;
+    })();
+    const ok = await Promise.race([done, deadline]);
+    clearTimeout(timer);
+    if (!ok) this.abort();
+    return ok;
   }
 
   /** Immediate stop: what was read but not committed is simply read again next start. */

@@ -1,0 +1,52 @@
+/**
+ * What `status` shows, read from the state directory only (the daemon may be running: the
+ * database is opened read-only and WAL lets it read while the daemon writes).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { DeliveryState } from '../hub/delivery-state.js';
+import { Outbox, OUTBOX_FILE, type OutboxCounts } from '../outbox/outbox.js';
+import { LIVE_LANE } from '../outbox/types.js';
+
+export interface StatusReport {
+  stateDir: string;
+  outboxFile: string;
+  outboxBytes: number;
+  counts: OutboxCounts;
+  oldestWaiting: { ts: string; ageMs: number } | null;
+  delivery: (DeliveryState & { pid?: number; updatedAt: string }) | null;
+  waitingSensors: Record<string, string>;
+  deadLetters: { parse: number; hub: number };
+  sources: Array<{ source: string; path: string; offset: number; line: number; updatedAt: string }>;
+  sensors: Array<{ name: string; ingest: string; hubId: string | null }>;
+}
+
+export function readStatus(stateDir: string, now = Date.now()): StatusReport | null {
+  const file = path.join(stateDir, OUTBOX_FILE);
+  if (!existsSync(file)) return null;
+  const outbox = new Outbox(file, { readonly: true });
+  try {
+    const oldest = outbox.oldestReadingTs(LIVE_LANE);
+    const delivery = outbox.state.get<DeliveryState & { pid?: number }>(`delivery.${LIVE_LANE}`);
+    const pageSize = outbox.db.pragma('page_size', { simple: true }) as number;
+    const pages = outbox.db.pragma('page_count', { simple: true }) as number;
+    return {
+      stateDir,
+      outboxFile: file,
+      outboxBytes: pageSize * pages,
+      counts: outbox.counts(),
+      oldestWaiting: oldest === null ? null : { ts: new Date(oldest).toISOString(), ageMs: now - oldest },
+      delivery: delivery === null ? null : { ...delivery.value, updatedAt: new Date(delivery.updatedAt).toISOString() },
+      waitingSensors: outbox.state.get<Record<string, string>>(`waiting_sensors.${LIVE_LANE}`)?.value ?? {},
+      deadLetters: { parse: outbox.deadLetters.count({ stage: 'parse' }), hub: outbox.deadLetters.count({ stage: 'hub' }) },
+      sources: (
+        outbox.db
+          .prepare('SELECT source, path, offset, line, updated_at AS updatedAt FROM checkpoints ORDER BY source, path')
+          .all() as Array<{ source: string; path: string; offset: number; line: number; updatedAt: number }>
+      ).map((c) => ({ ...c, updatedAt: new Date(c.updatedAt).toISOString() })),
+      sensors: outbox.db.prepare('SELECT name, ingest, hub_id AS hubId FROM sensors ORDER BY name').all() as StatusReport['sensors'],
+    };
+  } finally {
+    outbox.close();
+  }
+}

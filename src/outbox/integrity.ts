@@ -1,0 +1,70 @@
+/**
+ * Keeps the agent from crash-looping on its own state. After an unclean stop (no
+ * `clean_shutdown` mark) the database gets `PRAGMA quick_check`; a damaged or unreadable file
+ * is moved aside with a timestamp (with its -wal and -shm), a fresh outbox is started, and the
+ * event is logged loudly with the command that salvages what is readable. The check is skipped
+ * after a clean stop so a large backlog does not slow every start.
+ */
+import { existsSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { OpenOptions } from './db.js';
+import { Outbox, OUTBOX_FILE } from './outbox.js';
+
+const CLEAN_SHUTDOWN = 'clean_shutdown';
+
+export interface CheckedOpen {
+  outbox: Outbox;
+  /** Path the damaged database was moved to, if it was. */
+  movedAside: string | null;
+}
+
+export function openOutboxChecked(stateDir: string, options: OpenOptions, log: Logger): CheckedOpen {
+  const file = path.join(stateDir, OUTBOX_FILE);
+  let problem: string | null = null;
+  if (existsSync(file)) {
+    try {
+      const outbox = new Outbox(file, options);
+      const clean = outbox.state.get<boolean>(CLEAN_SHUTDOWN)?.value === true;
+      outbox.state.set(CLEAN_SHUTDOWN, false);
+      if (clean) return { outbox, movedAside: null };
+      const result = outbox.db.pragma('quick_check', { simple: true });
+      if (result === 'ok') return { outbox, movedAside: null };
+      problem = `quick_check: ${String(result)}`;
+      outbox.db.close();
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === 'SENSEYE_OUTBOX_TOO_NEW') throw err; // not damage: an upgrade question
+      problem = `${e.code ?? e.name}: ${e.message}`;
+    }
+  }
+  if (problem === null) {
+    const outbox = new Outbox(file, options);
+    outbox.state.set(CLEAN_SHUTDOWN, false);
+    return { outbox, movedAside: null };
+  }
+  const movedAside = moveAside(file);
+  log.error(
+    { event: 'outbox_damaged', file, moved_to: movedAside, problem },
+    `the outbox database was damaged (${problem}); it was moved to ${movedAside} and a fresh outbox started. ` +
+      `Recover what is readable with: senseye-agent outbox doctor --salvage ${movedAside}`,
+  );
+  const outbox = new Outbox(file, options);
+  outbox.state.set(CLEAN_SHUTDOWN, false);
+  return { outbox, movedAside };
+}
+
+/** Marks a clean stop; call right before closing. */
+export function markCleanShutdown(outbox: Outbox): void {
+  outbox.state.set(CLEAN_SHUTDOWN, true);
+}
+
+export function moveAside(file: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  const target = `${file}.damaged-${stamp}`;
+  renameSync(file, target);
+  for (const suffix of ['-wal', '-shm']) {
+    if (existsSync(file + suffix)) renameSync(file + suffix, target + suffix);
+  }
+  return target;
+}
