@@ -15,6 +15,11 @@ export interface HubConfig {
   responseShape: ResponseShape;
   /** Needed, in addition to Internal Hub Write, to address a sensor by mappingId. */
   mappingIdPermissions: readonly string[];
+  /**
+   * Test seam (in-process only, not part of the hub contract): a data point this returns a
+   * message for is refused with BAD_USER_INPUT, as a real hub refuses input it deems invalid.
+   */
+  rejectPoint?: ((point: { measureName: string; timestamp: string; value: number | string | boolean }) => string | null) | undefined;
 }
 
 export interface HubContext {

@@ -43,6 +43,8 @@ export interface EmulatorOptions {
   record?: RecordMode;
   /** Permissions needed in addition to Internal Hub Write to address by mappingId. Default External ID Read + Write. */
   mappingIdPermissions?: string[];
+  /** Test seam: refuse data points this returns a message for (BAD_USER_INPUT). In-process only. */
+  rejectPoint?: HubConfig['rejectPoint'];
   /** Added before every hub answer. Default 0. */
   latencyMs?: number;
   /** Request-log entries kept; default unlimited in 'full' mode, 10,000 in 'count' mode. */
@@ -86,6 +88,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
   const config: HubConfig = {
     responseShape: opts.responseShape ?? 'standard',
     mappingIdPermissions: opts.mappingIdPermissions ?? [PERMISSION.externalIdRead, PERMISSION.externalIdWrite],
+    rejectPoint: opts.rejectPoint,
   };
   const tokens = await TokenAuthority.create();
   const store = new EmulatorStore({

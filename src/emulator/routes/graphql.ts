@@ -46,6 +46,13 @@ export function handleGraphql(ctx: HubContext): HubReply {
   const v = validateMutationInput(variables[name]);
   if (!v.ok) return errors('BAD_USER_INPUT', v.errors);
   const input = v.value;
+  const refused = ctx.config.rejectPoint
+    ? input.dataPoints.flatMap((p, i) => {
+        const why = ctx.config.rejectPoint!({ measureName: p.measureName, timestamp: p.timestamp, value: p.value });
+        return why === null ? [] : [`input.dataPoints[${i}]: ${why}`];
+      })
+    : [];
+  if (refused.length > 0) return errors('BAD_USER_INPUT', refused);
 
   const found = resolveSensor(ctx, input.target, 'timeseries', 'input');
   if (found.kind === 'forbidden') return errors('FORBIDDEN', [found.message]);

@@ -1,0 +1,87 @@
+/**
+ * A real delivery path in one process: SQLite outbox in a temp dir, the hub client over HTTP,
+ * the hub emulator on 127.0.0.1, and the shipper. For tests of the delivery engine that need
+ * precise control (faults, clocks of requests) without spawning the daemon.
+ */
+import pino from 'pino';
+import { MachineToken } from '../../src/auth/token.js';
+import { createHubEmulator, type EmulatorOptions, type HubEmulator } from '../../src/emulator/index.js';
+import { HubClient } from '../../src/hub/client.js';
+import { SensorDirectory } from '../../src/hub/sensors.js';
+import { Shipper, type ShipperOptions } from '../../src/hub/shipper.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { LIVE_LANE } from '../../src/outbox/types.js';
+import type { Reading } from '../../src/parse/reading.js';
+import { tempDir } from './tmp.js';
+
+export interface Rig {
+  hub: HubEmulator;
+  outbox: Outbox;
+  shipper: Shipper;
+  token: { current: MachineToken };
+  logs: Array<Record<string, unknown>>;
+  append(readings: Reading[]): void;
+  close(): Promise<void>;
+}
+
+export const T0 = Date.UTC(2026, 10, 27, 8);
+
+export function readings(n: number, sensors = ['a', 'b', 'c'], from = 0): Reading[] {
+  return Array.from({ length: n }, (_, k) => ({ sensor: sensors[(from + k) % sensors.length]!, measure: 'm', ts: T0 + (from + k) * 1000, value: from + k + 0.5 }));
+}
+
+export async function createRig(
+  options: { emulator?: EmulatorOptions; shipper?: Partial<ShipperOptions>; timeoutMs?: number; addressing?: 'sensor_id' | 'mapping_id' } = {},
+): Promise<Rig> {
+  const hub = await createHubEmulator(options.emulator);
+  const outbox = Outbox.inStateDir(tempDir());
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const token = { current: new MachineToken(hub.token, 'test') };
+  const client = new HubClient({
+    url: hub.url,
+    token: () => token.current,
+    timeoutMs: options.timeoutMs ?? 5000,
+    paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
+  });
+  const sensors = new SensorDirectory({ addressing: options.addressing ?? 'sensor_id', overrides: {}, outbox, client, logger });
+  const shipper = new Shipper({
+    outbox,
+    client,
+    sensors,
+    token: () => token.current,
+    lane: LIVE_LANE,
+    logger,
+    maxPoints: 500,
+    maxBytes: 512 * 1024,
+    maxSpectra: 50,
+    maxWaitMs: 20,
+    concurrency: 4,
+    retry: { initialDelayMs: 50, maxDelayMs: 2000 },
+    idlePollMs: 50,
+    authRetryMs: 200,
+    ...options.shipper,
+  });
+  return {
+    hub,
+    outbox,
+    shipper,
+    token,
+    logs,
+    append(list) {
+      outbox.append([{ source: 'test', lane: LIVE_LANE, readings: list, deadLetters: [] }]);
+      shipper.notify();
+    },
+    async close() {
+      await shipper.stop(1000);
+      await client.close();
+      outbox.close();
+      await hub.close();
+    },
+  };
+}
+
+/** Data requests (GraphQL and spectra) in the emulator's log, in arrival order. */
+export function dataRequests(hub: HubEmulator) {
+  return hub.store.requests.filter((r) => r.path === '/v1/graphql' || r.path === '/v1/hub/spectra');
+}

@@ -1,0 +1,223 @@
+// The delivery engine against the hub emulator over HTTP: batching, order, throttling
+// discipline, faults, bisection, auth pauses, rate cap. Assertions read the emulator's
+// request log and store, and the real SQLite outbox.
+import { afterEach, describe, expect, it } from 'vitest';
+import { MachineToken } from '../../src/auth/token.js';
+import { createRig, dataRequests, readings, type Rig } from '../helpers/delivery-rig.js';
+import { waitFor } from '../helpers/wait.js';
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+/** Requests sent before a throttling answer reached the agent can arrive this much after it. */
+const ON_THE_WIRE_MS = 100;
+
+const delivered = (r: Rig) => r.hub.store.dataPoints.length;
+
+describe('delivery engine', () => {
+  it('batches per sensor within max_points, keeps each sensor in commit order, and ids every request', async () => {
+    rig = await createRig({ emulator: { latencyMs: 20 } });
+    rig.append(readings(3000, ['a', 'b', 'c', 'd', 'e', 'f']));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(delivered(rig)).toBe(3000);
+    const reqs = dataRequests(rig.hub);
+    expect(reqs.every((r) => r.status === 200 && r.pointCount! <= 500)).toBe(true);
+    expect(reqs.every((r) => r.clientMutationId !== null && r.clientMutationId === r.idempotencyKey)).toBe(true);
+    // Per sensor, the timestamps arrive in the order they were committed.
+    const bySensor = new Map<string, number[]>();
+    for (const p of rig.hub.store.dataPoints) {
+      const list = bySensor.get(p.sensorId) ?? [];
+      list.push(Date.parse(p.timestamp));
+      bySensor.set(p.sensorId, list);
+    }
+    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    // Never more than `concurrency` requests in flight at once.
+    const maxOverlap = Math.max(...reqs.map((r) => reqs.filter((o) => o.receivedAt < r.finishedAt && o.finishedAt > r.receivedAt).length));
+    expect(maxOverlap).toBeLessThanOrEqual(4);
+    expect(maxOverlap).toBeGreaterThan(1);
+    expect(rig.outbox.counts()).toMatchObject({ appended: 3000, delivered: 3000, depth: 0 });
+    expect(rig.outbox.ledger.list(0)).toEqual([]);
+  });
+
+  it('honours Retry-After in seconds for the whole sink: no data request inside the window', async () => {
+    rig = await createRig({ emulator: { latencyMs: 5 } });
+    rig.hub.faults.add({ endpoint: 'graphql', status: 429, retryAfter: '1' });
+    rig.append(readings(4000, ['a', 'b', 'c', 'd']));
+    rig.shipper.start();
+    await waitFor(() => delivered(rig!) >= 4000, 'all readings after the throttle');
+    const reqs = dataRequests(rig.hub);
+    const throttled = reqs.find((r) => r.status === 429)!;
+    // Requests already on the wire when the 429 came back (other sensors, sent concurrently) may
+    // still arrive just after it; nothing may start later inside the window.
+    const inside = reqs.filter((r) => r.receivedAt > throttled.finishedAt + ON_THE_WIRE_MS && r.receivedAt < throttled.finishedAt + 1000);
+    expect(reqs.filter((r) => r.receivedAt > throttled.finishedAt + ON_THE_WIRE_MS).length).toBeGreaterThan(0);
+    expect(inside).toEqual([]);
+    expect(rig.logs.some((l) => l.event === 'hub_throttled' && l.retry_after_ms === 1000)).toBe(true);
+    expect(rig.shipper.stats.throttled).toBe(1);
+  });
+
+  it('honours Retry-After as an HTTP date, and 503 the same way', async () => {
+    rig = await createRig({ shipper: { retry: { initialDelayMs: 50, maxDelayMs: 10_000 } } });
+    const until = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000);
+    rig.hub.faults.add({ endpoint: 'graphql', status: 503, retryAfter: until.toUTCString() });
+    rig.append(readings(600));
+    rig.shipper.start();
+    await waitFor(() => delivered(rig!) >= 600, 'all readings');
+    const reqs = dataRequests(rig.hub);
+    const unavailable = reqs.find((r) => r.status === 503)!;
+    // Requests already in flight when the 503 came back may finish; none may start before the date.
+    const later = reqs.filter((r) => r.receivedAt > unavailable.finishedAt + ON_THE_WIRE_MS);
+    expect(later.length).toBeGreaterThan(0);
+    expect(Math.min(...later.map((r) => r.receivedAt))).toBeGreaterThanOrEqual(until.getTime() - 5);
+  });
+
+  it('backs off exponentially without Retry-After, and resets after a success', async () => {
+    rig = await createRig({ shipper: { random: () => 0.999, retry: { initialDelayMs: 100, maxDelayMs: 5000 } } });
+    rig.hub.faults.add({ endpoint: 'graphql', status: 500, times: 3 });
+    rig.append(readings(10, ['a']));
+    rig.shipper.start();
+    await waitFor(() => delivered(rig!) >= 10, 'the readings after three failures');
+    const reqs = dataRequests(rig.hub);
+    const gaps = reqs.slice(1).map((r, i) => r.receivedAt - reqs[i]!.finishedAt);
+    // 100, 200, 400 ms (× 0.999), each at least that long.
+    expect(gaps[0]).toBeGreaterThanOrEqual(95);
+    expect(gaps[1]).toBeGreaterThanOrEqual(195);
+    expect(gaps[2]).toBeGreaterThanOrEqual(395);
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
+    expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
+    // A later failure starts from the first step again.
+    rig.hub.faults.add({ endpoint: 'graphql', status: 502 });
+    rig.append(readings(10, ['a'], 10));
+    await waitFor(() => delivered(rig!) >= 20, 'the second readings');
+    const later = dataRequests(rig.hub).slice(-2);
+    expect(later[1]!.receivedAt - later[0]!.finishedAt).toBeLessThan(300);
+  });
+
+  it('retries a connection reset and a response slower than the timeout; repeats carry the same batch id', async () => {
+    rig = await createRig({ timeoutMs: 300 });
+    rig.hub.faults.add({ endpoint: 'graphql', reset: true });
+    rig.hub.faults.add({ endpoint: 'graphql', delayMs: 800 });
+    rig.append(readings(1200));
+    rig.shipper.start();
+    await waitFor(() => new Set(rig!.hub.store.dataPoints.map((p) => p.timestamp)).size >= 1200, 'every reading');
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    const reqs = dataRequests(rig.hub);
+    expect(reqs.some((r) => r.status === 0)).toBe(true); // the reset
+    const firstId = new Map<string, string | null>();
+    for (const p of rig.hub.store.dataPoints) {
+      const seen = firstId.get(p.timestamp);
+      if (seen === undefined) firstId.set(p.timestamp, p.clientMutationId);
+      else expect(p.clientMutationId).toBe(seen);
+    }
+  });
+
+  it('splits a batch the hub finds too large (413) until it fits', async () => {
+    rig = await createRig({ emulator: { maxBodyBytes: 20_000 } });
+    rig.append(readings(1000, ['a']));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    const reqs = dataRequests(rig.hub);
+    expect(reqs.some((r) => r.status === 413)).toBe(true);
+    expect(delivered(rig)).toBe(1000);
+    expect(rig.outbox.counts()).toMatchObject({ delivered: 1000, rejected: 0 });
+  });
+
+  it('bisects a batch the hub refuses and dead-letters only the refused points with its message', async () => {
+    const bad = new Set([17.5, 333.5, 334.5]);
+    rig = await createRig({ emulator: { rejectPoint: (p) => (bad.has(p.value as number) ? 'value out of range' : null) } });
+    rig.append(readings(1000, ['a']));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'the outbox to empty');
+    expect(delivered(rig)).toBe(997);
+    const dead = rig.outbox.deadLetters.list();
+    expect(dead.map((d) => d.value).sort((x, y) => Number(x) - Number(y))).toEqual([17.5, 333.5, 334.5]);
+    expect(dead.every((d) => d.stage === 'hub' && d.reason.includes('value out of range'))).toBe(true);
+    expect(rig.outbox.counts()).toMatchObject({ delivered: 997, rejected: 3 });
+    expect(dataRequests(rig.hub).length).toBeLessThan(60);
+  });
+
+  it('pauses on 401 mid-run without losing data, and resumes with a new token', async () => {
+    rig = await createRig();
+    rig.append(readings(300));
+    rig.shipper.start();
+    await waitFor(() => delivered(rig!) >= 300, 'the first readings');
+    rig.hub.revoke(rig.hub.token);
+    rig.append(readings(300, ['a', 'b', 'c'], 300));
+    await waitFor(() => rig!.shipper.state.state === 'paused', 'the pause');
+    expect(rig.outbox.counts().depth).toBe(300);
+    expect(rig.logs.some((l) => l.event === 'delivery_paused')).toBe(true);
+    rig.token.current = new MachineToken(await rig.hub.mintToken({ permissions: ['Internal Hub Write', 'Internal Hub Create'] }), 'test');
+    rig.shipper.retryNow();
+    await waitFor(() => delivered(rig!) >= 600, 'the rest after the new token');
+    expect(rig.outbox.counts()).toMatchObject({ delivered: 600, depth: 0, rejected: 0 });
+  });
+
+  it('sends no data request at all with a token that lacks Internal Hub Write', async () => {
+    rig = await createRig();
+    rig.token.current = new MachineToken(await rig.hub.mintToken({ permissions: ['Internal Hub Create'] }), 'test');
+    rig.append(readings(50));
+    rig.shipper.start();
+    await waitFor(() => rig!.shipper.state.state === 'paused', 'the pause');
+    expect(rig.shipper.state).toMatchObject({ reason: expect.stringContaining('lacks the Internal Hub Write permission') });
+    expect(dataRequests(rig.hub)).toEqual([]);
+    expect(rig.outbox.counts().depth).toBe(50);
+  });
+
+  it('caps the drain at hub.max_rate points per second', async () => {
+    rig = await createRig({ shipper: { maxRate: 2000, maxPoints: 250 } });
+    rig.append(readings(5000, ['a', 'b']));
+    const started = Date.now();
+    rig.shipper.start();
+    await waitFor(() => delivered(rig!) >= 5000, 'all readings');
+    // 2000 of burst, then 2000/s: at least 1.5 s for 5000 points.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    const reqs = dataRequests(rig.hub);
+    const t0 = reqs[0]!.receivedAt;
+    for (const r of reqs) {
+      const sent = reqs.filter((o) => o.receivedAt <= r.receivedAt).reduce((n, o) => n + o.pointCount!, 0);
+      expect(sent).toBeLessThanOrEqual(2000 + 2000 * ((r.receivedAt - t0) / 1000) + 250);
+    }
+  });
+
+  it('caps a Retry-After longer than hub.retry.max_delay', async () => {
+    rig = await createRig({ shipper: { retry: { initialDelayMs: 50, maxDelayMs: 300 } } });
+    rig.hub.faults.add({ endpoint: 'graphql', status: 429, retryAfter: '3600' });
+    rig.append(readings(10, ['a']));
+    rig.shipper.start();
+    await waitFor(() => delivered(rig!) >= 10, 'delivery after the capped wait', { timeoutMs: 5000 });
+    expect(rig.logs.find((l) => l.event === 'hub_throttled')).toMatchObject({ retry_after_ms: 3_600_000, delay_ms: 300 });
+  });
+
+  it('moves readings older than hub.retry.max_age to dead letters while delivery fails', async () => {
+    rig = await createRig({ shipper: { retry: { initialDelayMs: 50, maxDelayMs: 100, maxAgeMs: 60_000 } } });
+    rig.hub.faults.add({ endpoint: 'graphql', status: 500, times: Number.POSITIVE_INFINITY });
+    rig.append(readings(20)); // timestamps in 2026-11-27 08:00: far older than a minute
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().rejected === 20, 'expiry');
+    expect(rig.outbox.deadLetters.list()[0]!.reason).toContain('hub.retry.max_age');
+    expect(delivered(rig)).toBe(0);
+  });
+
+  it('delivers spectra to frequency sensors through the spectra endpoint', async () => {
+    rig = await createRig();
+    const spectrum = { amplitudeUnit: 'mm/s' as const, measurementType: 'velocity' as const, spacing: 0.5, end: 1.5, number: 4, speed: 24.5, data: [0.1, 0.2, 0.3, 0.4] };
+    rig.outbox.append([
+      {
+        source: 'test',
+        lane: 0,
+        readings: [],
+        deadLetters: [],
+        spectra: Array.from({ length: 120 }, (_, i) => ({ ...spectrum, sensor: 'fan-1', ts: Date.UTC(2026, 10, 27, 8, 0, i) })),
+      },
+    ]);
+    rig.shipper.start();
+    await waitFor(() => rig!.hub.store.spectra.length >= 120, 'the spectra');
+    expect(rig.hub.store.sensors).toEqual([expect.objectContaining({ mappingId: 'fan-1', ingest: 'frequency' })]);
+    expect(dataRequests(rig.hub).every((r) => r.path === '/v1/hub/spectra' && r.pointCount! <= 50)).toBe(true);
+    expect(rig.outbox.counts().spectra).toMatchObject({ appended: 120, delivered: 120, depth: 0 });
+  });
+});
