@@ -33,7 +33,7 @@ function selection(y: Argv<object>) {
     .option('source', { type: 'string', describe: 'Only dead letters of this source ("hub" for readings the hub refused)' })
     .option('stage', { choices: ['parse', 'hub'] as const, describe: 'parse: invalid input; hub: refused by the hub' })
     .check((a) => {
-      if (a.id === undefined && a.all !== true) throw new Error('name dead letters with --id, or take them all with --all');
+      if (a.id === undefined && a.all !== true) return 'name dead letters with --id, or take them all with --all';
       return true;
     });
 }

@@ -27,9 +27,10 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .alias('V', 'version')
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .epilogue('Exit codes: 0 ok, 1 unexpected error, 75 stopped before finishing (data kept), 78 configuration error.')
-    .fail((message, err, y) => {
-      if (err) throw err;
-      process.stderr.write(`${y.help === undefined ? '' : ''}senseye-agent: ${message}\nRun senseye-agent --help for usage.\n`);
+    .fail((message, err) => {
+      // Usage problems (yargs' own YError, or a failed .check) exit 78; anything else is a bug.
+      if (err instanceof Error && err.name !== 'YError') throw err;
+      process.stderr.write(`senseye-agent: ${message ?? String(err)}\nRun senseye-agent --help for usage.\n`);
       process.exit(EXIT.config);
     });
   await cli.parseAsync();

@@ -1,0 +1,65 @@
+// A damaged outbox never makes the agent crash-loop: it is moved aside, a fresh one starts,
+// and `outbox doctor --salvage` recovers what is readable.
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { markCleanShutdown, openOutboxChecked } from '../../src/outbox/integrity.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { salvage } from '../../src/outbox/salvage.js';
+import { LIVE_LANE } from '../../src/outbox/types.js';
+import { readings } from '../helpers/delivery-rig.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const logs: Array<Record<string, unknown>> = [];
+const logger = pino({}, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
+
+describe('outbox integrity', () => {
+  it('moves a file that is not a database aside and starts fresh', () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'outbox.db'), 'this is not a database, it was overwritten by accident'.repeat(100));
+    const { outbox, movedAside } = openOutboxChecked(dir, {}, logger);
+    expect(movedAside).toMatch(/outbox\.db\.damaged-/);
+    expect(existsSync(movedAside!)).toBe(true);
+    expect(outbox.counts().appended).toBe(0);
+    expect(logs.some((l) => l.event === 'outbox_damaged' && String(l.msg).includes('outbox doctor --salvage'))).toBe(true);
+    outbox.close();
+  });
+
+  it('skips the check after a clean stop and runs it after an unclean one', () => {
+    const dir = tempDir();
+    const first = openOutboxChecked(dir, {}, logger).outbox;
+    first.append([{ source: 's', lane: LIVE_LANE, readings: readings(10), deadLetters: [] }]);
+    markCleanShutdown(first);
+    first.close();
+    const second = openOutboxChecked(dir, {}, logger);
+    expect(second.movedAside).toBeNull();
+    expect(second.outbox.state.get('clean_shutdown')?.value).toBe(false); // running: not clean until stopped
+    second.outbox.close();
+  });
+
+  it('salvages readings and dead letters from a moved-aside copy', () => {
+    const dir = tempDir();
+    const old = Outbox.inStateDir(dir);
+    old.append([
+      {
+        source: 's',
+        lane: LIVE_LANE,
+        readings: [...readings(1200), { sensor: 'b', measure: 'on', ts: 1, value: true }],
+        deadLetters: [{ stage: 'parse', source: 's', reason: 'bad', raw: 'x', line: 3 }],
+      },
+    ]);
+    old.close();
+    const damaged = path.join(dir, 'outbox.db.damaged-test');
+    renameSync(path.join(dir, 'outbox.db'), damaged);
+    const fresh = Outbox.inStateDir(dir);
+    const report = salvage(damaged, fresh);
+    expect(report).toMatchObject({ readings: 1201, deadLetters: 1, unreadableWindows: [] });
+    const back = fresh.claim(LIVE_LANE, 5000);
+    expect(back).toHaveLength(1201);
+    expect(back.at(-1)).toMatchObject({ sensor: 'b', measure: 'on', value: true });
+    expect(fresh.deadLetters.list()[0]).toMatchObject({ reason: 'bad', line: 3 });
+    expect(readdirSync(dir)).toContain('outbox.db.damaged-test');
+    fresh.close();
+  });
+});
