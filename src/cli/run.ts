@@ -6,8 +6,9 @@ import type { CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { TokenFormatError } from '../auth/claims.js';
-import { TokenLoadError } from '../auth/token.js';
+import { createCredentialProvider, type CredentialProvider } from '../auth/credentials.js';
+import { TokenRejectedError } from '../auth/machine-token-provider.js';
+import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
 import { OutboxOpenError } from '../outbox/db.js';
 import { createLogger } from '../observability/logger.js';
@@ -34,10 +35,12 @@ export async function runAgent(options: RunOptions): Promise<number> {
   const { config } = options;
   const logger = createLogger({ level: (options.logLevel ?? config.log.level) as never });
   let agent: Agent;
+  let credentials: CredentialProvider;
   try {
-    agent = new Agent({ config, logger, env: options.env, version: VERSION });
+    credentials = await createCredentialProvider(config, options.env ?? process.env, logger.child({ component: 'auth' }));
+    agent = new Agent({ config, logger, credentials, version: VERSION });
   } catch (err) {
-    if (err instanceof TokenLoadError || err instanceof TokenFormatError || err instanceof OutboxOpenError) {
+    if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError) {
       logger.fatal({ event: 'startup_failed', code: err.code }, err.message);
       logger.flush();
       process.stderr.write(`senseye-agent: ${err.message}\n`);
@@ -56,6 +59,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
       await options.onStopped?.(agent);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
       logger.flush();
       resolve(code);
     };
@@ -71,8 +75,15 @@ export async function runAgent(options: RunOptions): Promise<number> {
         process.exit(EXIT.ok);
       }
     };
+    const onHangup = () => {
+      logger.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the token');
+      void agent.reloadCredentials('SIGHUP').then((changed) => {
+        if (!changed) logger.info({ event: 'token_unchanged' }, 'SIGHUP: the token is unchanged');
+      });
+    };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onHangup);
     if (options.exitWhenIdle) {
       agent.flushNow();
       let quietChecks = 0;

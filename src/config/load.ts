@@ -81,7 +81,11 @@ function resolvePaths(config: Config, base: string): Config {
   return {
     ...config,
     state_dir: abs(config.state_dir),
-    hub: { ...config.hub, token_file: config.hub.token_file === undefined ? undefined : abs(config.hub.token_file) },
+    hub: {
+      ...config.hub,
+      token_file: config.hub.token_file === undefined ? undefined : abs(config.hub.token_file),
+      auth: config.hub.auth.type === 'user' ? { ...config.hub.auth, password_file: abs(config.hub.auth.password_file) } : config.hub.auth,
+    },
     sources: config.sources.map((s) => resolveSourcePaths(s, abs)),
   };
 }

@@ -7,9 +7,27 @@ import { z } from 'zod';
 import { duration, size, uuid } from './primitives.js';
 import { sourceSchema } from './sources-schema.js';
 
+/** How the agent authenticates: a machine token (default), or a user's OAuth password grant. */
+const auth = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('machine') }),
+  z.strictObject({
+    type: z.literal('user'),
+    username: z.string().min(1),
+    /** A file holding the user's password (never the password itself in the config). */
+    password_file: z.string().min(1),
+    client_id: z.string().min(1).optional(),
+    token_path: z.string().startsWith('/').default('/oauth/token'),
+  }),
+]);
+
 const hub = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.senseye.io' }),
   token_file: z.string().min(1).optional(),
+  auth: auth.default({ type: 'machine' }),
+  /** A k4.public PASERK: when set, the machine token's signature must verify with it. */
+  token_public_key: z.string().startsWith('k4.public.', 'expected a k4.public PASERK').optional(),
+  /** How often the token's source is read again to pick up a replaced token (besides file events and SIGHUP). */
+  token_check_interval: duration.default(60_000),
   addressing: z.enum(['sensor_id', 'mapping_id']).default('sensor_id'),
   /** Per-request deadline (connect + headers + body). */
   timeout: duration.default(30_000),

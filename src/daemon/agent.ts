@@ -3,50 +3,53 @@
  * I/O, stop() is ordered, idempotent and bounded:
  *   1. sources stop reading and what was read is committed (positions with it);
  *   2. the shipper finishes the requests in flight (abandoning them at the deadline: they
- *      stay in the outbox);
- *   3. the database is checkpointed and closed.
+ *      stay in the outbox and the in-flight ledger);
+ *   3. the database is marked cleanly stopped, checkpointed and closed.
+ * The agent is also the AgentView its observers (health, metrics, jobs) read.
  */
 import type { Logger } from 'pino';
+import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
-import { loadToken, type MachineToken } from '../auth/token.js';
 import { HubClient } from '../hub/client.js';
+import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
 import { CapacityGuard } from '../outbox/capacity.js';
 import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import { IngestPipeline } from '../pipeline/pipeline.js';
 import { OutboxWriter } from '../pipeline/writer.js';
 import { createSource } from '../sources/registry.js';
 import type { Source } from '../sources/source.js';
-import { describeState } from '../hub/delivery-state.js';
+import type { AgentView, TokenView } from './agent-view.js';
 
 export interface AgentOptions {
   config: Config;
   logger: Logger;
-  env?: NodeJS.ProcessEnv;
+  credentials: CredentialProvider;
   version?: string;
 }
 
-export class Agent {
+export class Agent implements AgentView {
   readonly outbox: Outbox;
   readonly shipper: Shipper;
   readonly writer: OutboxWriter;
+  readonly capacity: CapacityGuard;
   private readonly pipeline: IngestPipeline;
   private readonly client: HubClient;
-  private token: MachineToken;
+  private readonly credentials: CredentialProvider;
   private stopping: Promise<void> | null = null;
   private readonly log: Logger;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
     this.log = logger.child({ component: 'agent' });
-    this.token = loadToken({ tokenFile: config.hub.token_file, env: opts.env });
+    this.credentials = opts.credentials;
     this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' })).outbox;
     this.client = new HubClient({
       url: config.hub.url,
-      token: () => this.token,
+      token: () => this.credentials.current(),
       timeoutMs: config.hub.timeout,
       paths: config.hub.paths,
       connections: config.hub.concurrency + 1,
@@ -63,7 +66,9 @@ export class Agent {
       outbox: this.outbox,
       client: this.client,
       sensors,
-      token: () => this.token,
+      token: () => this.credentials.current(),
+      tokenMissing: () => this.credentials.problem(),
+      onUnauthorized: () => this.credentials.rejected(),
       lane: LIVE_LANE,
       logger: logger.child({ component: 'shipper' }),
       maxPoints: config.hub.batch.max_points,
@@ -78,6 +83,7 @@ export class Agent {
         maxAgeMs: config.hub.retry.max_age,
       },
     });
+    this.credentials.onChange(() => this.shipper.retryNow());
     const sources: Source[] = config.sources.map((source) =>
       createSource(source, {
         lane: LIVE_LANE,
@@ -85,18 +91,15 @@ export class Agent {
         logger: logger.child({ component: 'source' }),
       }),
     );
-    const writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }), {
-      guard: new CapacityGuard(this.outbox.db, config.state_dir, {
-        maxBytes: config.outbox.max_bytes,
-        minFreeDiskBytes: config.outbox.min_free_disk,
-      }),
-      whenFull: config.outbox.when_full,
+    this.capacity = new CapacityGuard(this.outbox.db, config.state_dir, {
+      maxBytes: config.outbox.max_bytes,
+      minFreeDiskBytes: config.outbox.min_free_disk,
     });
-    this.writer = writer;
-    writer.onCommitted = () => this.shipper.notify();
+    this.writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }), { guard: this.capacity, whenFull: config.outbox.when_full });
+    this.writer.onCommitted = () => this.shipper.notify();
     this.pipeline = new IngestPipeline({
       sources,
-      writer,
+      writer: this.writer,
       batchSize: config.pipeline.batch_size,
       maxWaitMs: config.pipeline.max_wait,
       logger: logger.child({ component: 'pipeline' }),
@@ -105,7 +108,8 @@ export class Agent {
 
   start(): void {
     const { config } = this.opts;
-    const t = this.token;
+    this.credentials.start();
+    const t = this.credentials.current();
     this.log.info(
       {
         event: 'agent_started',
@@ -113,13 +117,23 @@ export class Agent {
         addressing: config.hub.addressing,
         state_dir: config.state_dir,
         sources: config.sources.map((s) => s.name),
-        credential: { fingerprint: t.fingerprint, kind: t.claims.kind, origin: t.origin, expires_at: t.claims.expiresAt?.toISOString() ?? null, permissions: t.claims.permissions },
+        credential:
+          t === null
+            ? { auth: config.hub.auth.type, ready: false }
+            : { fingerprint: t.fingerprint, kind: t.claims.kind, origin: t.origin, expires_at: t.claims.expiresAt?.toISOString() ?? null, permissions: t.claims.permissions },
         outbox: this.outbox.counts(),
       },
       'agent started',
     );
+    const problem = this.shipper.tokenProblem();
+    if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
     this.pipeline.start();
     this.shipper.start();
+  }
+
+  /** SIGHUP: pick up a replaced token now. */
+  reloadCredentials(reason: string): Promise<boolean> {
+    return this.credentials.reload(reason);
   }
 
   /** True when every source is at its end, everything read is committed and the outbox lane is empty. */
@@ -146,6 +160,7 @@ export class Agent {
   private async doStop(deadlineMs: number): Promise<void> {
     const started = Date.now();
     this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
+    this.credentials.stop();
     const drained = await this.pipeline.drain(deadlineMs);
     if (!drained) {
       this.log.warn(
@@ -162,5 +177,67 @@ export class Agent {
       { event: 'agent_stopped', ms: Date.now() - started, outbox: counts, delivery: describeState(this.shipper.state) },
       `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
     );
+  }
+
+  // --- AgentView -------------------------------------------------------------------------
+
+  sourceCounters(): Array<{ source: string; received: number; invalid: number }> {
+    const counters = this.outbox.counters();
+    return this.opts.config.sources.map((s) => ({
+      source: s.name,
+      received: counters.get(`received.${s.name}`) ?? 0,
+      invalid: counters.get(`invalid.${s.name}`) ?? 0,
+    }));
+  }
+
+  outboxCounts(): OutboxCounts {
+    return this.outbox.counts();
+  }
+
+  outboxBytes(): number {
+    return this.capacity.usedBytes();
+  }
+
+  oldestWaitingTs(): number | null {
+    return this.outbox.oldestReadingTs(LIVE_LANE);
+  }
+
+  outboxBlocked(): string | null {
+    return this.writer.blockedReason;
+  }
+
+  dropped(): number {
+    return this.writer.dropped;
+  }
+
+  delivery(): DeliveryState {
+    return this.shipper.state;
+  }
+
+  hubRequests(): ReadonlyMap<string, number> {
+    return this.shipper.stats.byStatus;
+  }
+
+  deliveryStats() {
+    const s = this.shipper.stats;
+    return { delivered: s.delivered, spectraDelivered: s.spectraDelivered, rejected: s.rejected, retried: s.retried, throttled: s.throttled };
+  }
+
+  retryDelayMs(): number {
+    const s = this.shipper.state;
+    return 'until' in s ? Math.max(0, s.until - Date.now()) : 0;
+  }
+
+  waitingSensors(): ReadonlyMap<string, string> {
+    return this.shipper.waitingSensors;
+  }
+
+  token(): TokenView | null {
+    const t = this.credentials.current();
+    return t === null ? null : { fingerprint: t.fingerprint, kind: t.claims.kind, expiresAt: t.claims.expiresAt, permissions: t.claims.permissions };
+  }
+
+  tokenProblem(): string | null {
+    return this.shipper.tokenProblem();
   }
 }

@@ -13,7 +13,7 @@
  *   its arithmetic is testable without sleeping.
  */
 
-export type HubEndpoint = 'graphql' | 'sensors' | 'spectra';
+export type HubEndpoint = 'graphql' | 'sensors' | 'spectra' | 'oauth';
 export type FaultEndpoint = HubEndpoint | 'any';
 
 export interface FaultSpec {
@@ -60,8 +60,8 @@ export function parseFaultSpec(raw: unknown): { ok: true; value: FaultSpec } | {
   const f = raw as Record<string, unknown>;
   const allowed = ['endpoint', 'status', 'retryAfter', 'body', 'times', 'delayMs', 'reset', 'phase'];
   for (const k of Object.keys(f)) if (!allowed.includes(k)) errors.push(`${k}: unknown field`);
-  if (f.endpoint !== undefined && !['graphql', 'sensors', 'spectra', 'any'].includes(f.endpoint as string)) {
-    errors.push('endpoint: must be graphql, sensors, spectra or any');
+  if (f.endpoint !== undefined && !['graphql', 'sensors', 'spectra', 'oauth', 'any'].includes(f.endpoint as string)) {
+    errors.push('endpoint: must be graphql, sensors, spectra, oauth or any');
   }
   if (f.status !== undefined && (!Number.isInteger(f.status) || (f.status as number) < 100 || (f.status as number) > 599)) {
     errors.push('status: must be an HTTP status code 100-599');

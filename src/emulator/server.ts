@@ -25,6 +25,7 @@ import { handleCreateSensor } from './routes/sensors.js';
 import { handleSpectra } from './routes/spectra.js';
 import { EmulatorStore, type RecordMode, type RequestLogEntry } from './store.js';
 import { TokenAuthority, tokenFingerprint, type MintOptions } from './tokens.js';
+import { UserAuthority, type EmulatorUser } from './users.js';
 
 export interface EmulatorOptions {
   /** Default 127.0.0.1. */
@@ -43,6 +44,10 @@ export interface EmulatorOptions {
   record?: RecordMode;
   /** Permissions needed in addition to Internal Hub Write to address by mappingId. Default External ID Read + Write. */
   mappingIdPermissions?: string[];
+  /** Users for the OAuth password grant (POST /oauth/token); their JWTs are accepted like machine tokens. */
+  users?: EmulatorUser[];
+  /** Lifetime of user access tokens (expires_in), seconds. Default 3600. */
+  userTokenTtlSeconds?: number;
   /** Test seam: refuse data points this returns a message for (BAD_USER_INPUT). In-process only. */
   rejectPoint?: HubConfig['rejectPoint'];
   /** Added before every hub answer. Default 0. */
@@ -73,6 +78,7 @@ export interface HubEmulator {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const ROUTES = new Map<string, { endpoint: HubEndpoint; handler: HubHandler }>([
+  ['/oauth/token', { endpoint: 'oauth', handler: () => ({ status: 500, body: {} }) }],
   ['/v1/hub/sensors', { endpoint: 'sensors', handler: handleCreateSensor }],
   ['/v1/graphql', { endpoint: 'graphql', handler: handleGraphql }],
   ['/v1/hub/spectra', { endpoint: 'spectra', handler: handleSpectra }],
@@ -91,6 +97,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     rejectPoint: opts.rejectPoint,
   };
   const tokens = await TokenAuthority.create();
+  const users = new UserAuthority(opts.users ?? [], opts.userTokenTtlSeconds ?? 3600);
   const store = new EmulatorStore({
     record: opts.record ?? 'full',
     ...(opts.requestLogLimit !== undefined ? { requestLogLimit: opts.requestLogLimit } : {}),
@@ -173,9 +180,9 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
           errorCode: 'payload_too_large',
         };
       } else {
-        const json = parseJson(body.body);
-        Object.assign(entry, peek(route.endpoint, json));
-        const outcome = await handle(route.endpoint, route.handler, json, authorization, entry);
+        const json = route.endpoint === 'oauth' ? ({ ok: false, message: 'form body' } as JsonParse) : parseJson(body.body);
+        if (route.endpoint !== 'oauth') Object.assign(entry, peek(route.endpoint, json));
+        const outcome = await handle(route.endpoint, route.handler, json, authorization, entry, body.body.toString('utf8'));
         if (!outcome.reply) return reset();
         reply = outcome.reply;
         after = outcome.after;
@@ -201,6 +208,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     json: JsonParse,
     authorization: string | null,
     entry: RequestLogEntry,
+    rawBody: string,
   ): Promise<{ reply?: HubReply; after?: ActiveFault }> {
     const fault = faults.take(endpoint);
     let after: ActiveFault | undefined;
@@ -220,6 +228,8 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
       store.counters.rateLimited += 1;
       entry.fault = entry.fault ? `${entry.fault},rate-limit` : 'rate-limit';
       reply = throttleReply(throttle);
+    } else if (endpoint === 'oauth') {
+      reply = users.grant(rawBody);
     } else {
       reply = await authorizeAndRun(handler, json, authorization, entry);
     }
@@ -235,7 +245,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     if (!authorization) return unauthorizedReply('missing Authorization header; expected "Bearer <machine token>"');
     const bearer = BEARER.exec(authorization)?.[1];
     if (!bearer) return unauthorizedReply('malformed Authorization header; expected "Bearer <machine token>"');
-    const auth = await tokens.authenticate(bearer);
+    const auth = UserAuthority.looksLikeJwt(bearer) ? users.authenticate(bearer) : await tokens.authenticate(bearer);
     if (!auth.ok) return unauthorizedReply(`token rejected (${auth.reason}): ${auth.message}`);
     try {
       return handler({ seq: entry.seq, json, idempotencyKey: entry.idempotencyKey, permissions: auth.permissions, store, config });

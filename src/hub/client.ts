@@ -10,7 +10,8 @@ import { parseRetryAfter } from './retry-policy.js';
 
 export interface HubClientOptions {
   url: string;
-  token: () => MachineToken;
+  /** The credential to send; null means none is usable now (the request is not sent). */
+  token: () => MachineToken | null;
   timeoutMs: number;
   paths: { graphql: string; sensors: string; spectra: string };
   dispatcher?: Dispatcher;
@@ -68,6 +69,10 @@ export class HubClient {
     graphql: boolean,
     signal: AbortSignal | undefined,
   ): Promise<HubOutcome> {
+    const credential = this.opts.token();
+    if (credential === null) {
+      return { kind: 'unauthorized', status: 0, reason: 'no usable credential yet' };
+    }
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let status: number;
@@ -79,7 +84,7 @@ export class HubClient {
         path: this.basePath + path,
         method: 'POST',
         headers: {
-          authorization: this.opts.token().bearer(),
+          authorization: credential.bearer(),
           'content-type': 'application/json',
           'user-agent': this.opts.userAgent ?? 'senseye-agent',
           ...headers,

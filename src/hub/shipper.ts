@@ -28,7 +28,11 @@ export interface ShipperOptions {
   outbox: Outbox;
   client: HubClient;
   sensors: SensorDirectory;
-  token: () => MachineToken;
+  /** The credential in use; null while none is usable (`tokenMissing` says why). */
+  token: () => MachineToken | null;
+  tokenMissing?: () => string | null;
+  /** Called when the hub answered 401: the credential source may have a replacement. */
+  onUnauthorized?: () => void;
   lane: number;
   logger: Logger;
   maxPoints: number;
@@ -253,7 +257,7 @@ export class Shipper {
   private async shipSensor(jobs: Job[], stopped: () => boolean): Promise<HubFailure | null> {
     const first = jobs[0]!.record;
     const ingest = first.kind === 'readings' ? 'timeseries' : 'frequency';
-    if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token().canCreate() === false) {
+    if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token()?.canCreate() === false) {
       this.wait(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
       return null;
     }
@@ -288,8 +292,10 @@ export class Shipper {
     this.opts.outbox.state.set(`waiting_sensors.${this.opts.lane}`, Object.fromEntries(this.waitingSensors));
   }
 
-  private tokenProblem(): string | null {
+  /** Why no data request may go out with the current credential, or null. */
+  tokenProblem(): string | null {
     const token = this.opts.token();
+    if (token === null) return `no usable credential: ${this.opts.tokenMissing?.() ?? 'none loaded'}`;
     if (token.isExpired()) return `machine token ${token.fingerprint} expired at ${token.claims.expiresAt!.toISOString()}; put a new token in place`;
     if (token.canWrite() === false) return `machine token ${token.fingerprint} lacks the Internal Hub Write permission; ask Senseye support for it`;
     return null;
@@ -299,6 +305,7 @@ export class Shipper {
     this.attempt++;
     const now = Date.now();
     if (failure.kind === 'unauthorized' || failure.kind === 'forbidden') {
+      if (failure.kind === 'unauthorized' && failure.status === 401) this.opts.onUnauthorized?.();
       const until = now + (this.opts.authRetryMs ?? 30_000);
       // An error at once, then at most every 5 minutes while the cause stays the same.
       if (this.state.state !== 'paused' || this.state.reason !== failure.reason || now - this.lastAuthLog >= 300_000) {

@@ -25,7 +25,8 @@ describe('FaultPlan queue', () => {
     expect(() => new FaultPlan().add({})).toThrow(/at least one of/);
     expect(parseFaultSpec({ status: 99 }).ok).toBe(false);
     expect(parseFaultSpec({ status: 503, times: 0 }).ok).toBe(false);
-    expect(parseFaultSpec({ status: 503, endpoint: 'oauth' }).ok).toBe(false);
+    expect(parseFaultSpec({ status: 503, endpoint: 'metrics' }).ok).toBe(false);
+    expect(parseFaultSpec({ status: 429, endpoint: 'oauth' }).ok).toBe(true);
     expect(parseFaultSpec({ status: 503, colour: 1 }).ok).toBe(false);
     expect(parseFaultSpec({ reset: true, phase: 'after' }).ok).toBe(true);
     expect(parseRateLimitSpec({ requestsPerSecond: 0 }).ok).toBe(false);
