@@ -5,6 +5,7 @@ import { demoCommand } from './demo.js';
 import { dlqCommand } from './dlq.js';
 import { outboxCommand } from './outbox.js';
 import { statusCommand } from './status.js';
+import { tokenCommand } from './token.js';
 import { emulatorCommand } from './emulator.js';
 import { EXIT } from './exit-codes.js';
 import { runCommand } from './run.js';
@@ -19,6 +20,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(statusCommand)
     .command(dlqCommand)
     .command(outboxCommand)
+    .command(tokenCommand)
     .command(demoCommand)
     .demandCommand(1, 'Name a command (see the list above).')
     .strict()

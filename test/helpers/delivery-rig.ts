@@ -31,7 +31,13 @@ export function readings(n: number, sensors = ['a', 'b', 'c'], from = 0): Readin
 }
 
 export async function createRig(
-  options: { emulator?: EmulatorOptions; shipper?: Partial<ShipperOptions>; timeoutMs?: number; addressing?: 'sensor_id' | 'mapping_id' } = {},
+  options: {
+    emulator?: EmulatorOptions;
+    shipper?: Partial<ShipperOptions>;
+    timeoutMs?: number;
+    addressing?: 'sensor_id' | 'mapping_id';
+    sensorOverrides?: Record<string, { sensor_id?: string }>;
+  } = {},
 ): Promise<Rig> {
   const hub = await createHubEmulator(options.emulator);
   const outbox = Outbox.inStateDir(tempDir());
@@ -44,7 +50,7 @@ export async function createRig(
     timeoutMs: options.timeoutMs ?? 5000,
     paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
   });
-  const sensors = new SensorDirectory({ addressing: options.addressing ?? 'sensor_id', overrides: {}, outbox, client, logger });
+  const sensors = new SensorDirectory({ addressing: options.addressing ?? 'sensor_id', overrides: options.sensorOverrides ?? {}, outbox, client, logger });
   const shipper = new Shipper({
     outbox,
     client,
