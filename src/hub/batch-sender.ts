@@ -70,10 +70,10 @@ export class BatchSender {
       case 'ok':
       case 'conflict':
         if (record.kind === 'readings') {
-          this.outbox.ack(ids, record.batchId);
+          this.outbox.ack(ids, record.batchId, record.lane);
           this.stats.delivered += ids.length;
         } else {
-          this.outbox.ackSpectra(ids, record.batchId);
+          this.outbox.ackSpectra(ids, record.batchId, record.lane);
           this.stats.spectraDelivered += ids.length;
         }
         this.onDelivered(ids.length);

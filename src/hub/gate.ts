@@ -4,14 +4,25 @@
  *   until then, not only the one that was answered (peers keep hammering; we do not);
  * - an optional points-per-second cap (`hub.max_rate`, a token bucket with one second of
  *   burst), so a site with a thin uplink drains a backlog without saturating it.
+ * A throttling pause can be shared through the outbox database, so a backfill and the daemon
+ * running on the same state directory both respect a Retry-After that either of them was given.
  */
+export interface SharedPause {
+  /** Epoch ms until which every process must hold its requests (0 when none). */
+  get(): number;
+  set(until: number): void;
+}
+
 export class HubGate {
   private pausedUntil = 0;
   private tokens: number;
   private lastRefill = Date.now();
   private wakers = new Set<() => void>();
 
-  constructor(private maxRate: number | null) {
+  constructor(
+    private maxRate: number | null,
+    private readonly shared?: SharedPause,
+  ) {
     this.tokens = maxRate ?? 0;
   }
 
@@ -20,8 +31,24 @@ export class HubGate {
     this.tokens = Math.min(this.tokens, maxRate ?? 0);
   }
 
-  pauseUntil(until: number): void {
+  /** Holds every request until `until`; `share` also tells other processes (hub throttling). */
+  pauseUntil(until: number, share = false): void {
     this.pausedUntil = Math.max(this.pausedUntil, until);
+    if (share && this.shared !== undefined) {
+      try {
+        if (until > this.shared.get()) this.shared.set(until);
+      } catch {
+        // Sharing is a courtesy; a busy database must not stop this process.
+      }
+    }
+  }
+
+  private sharedUntil(): number {
+    try {
+      return this.shared?.get() ?? 0;
+    } catch {
+      return 0;
+    }
   }
 
   /** Lifts a pause early (e.g. a new token arrived). */
@@ -39,7 +66,7 @@ export class HubGate {
     for (;;) {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
       const now = Date.now();
-      let wait = this.pausedUntil - now;
+      let wait = Math.max(this.pausedUntil, this.sharedUntil()) - now;
       if (wait <= 0 && this.maxRate !== null) {
         this.refill(now);
         const need = Math.min(points, this.maxRate);

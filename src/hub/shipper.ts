@@ -77,7 +77,10 @@ export class Shipper {
 
   constructor(private readonly opts: ShipperOptions) {
     this.log = opts.logger;
-    this.gate = new HubGate(opts.maxRate ?? null);
+    this.gate = new HubGate(opts.maxRate ?? null, {
+      get: () => opts.outbox.state.get<number>('hub.pause_until')?.value ?? 0,
+      set: (until) => opts.outbox.state.set('hub.pause_until', until),
+    });
     this.sender = new BatchSender(opts.outbox, opts.client, this.gate, this.log, this.stats, (n) => {
       this.logWindow.points += n;
     });
@@ -321,7 +324,8 @@ export class Shipper {
     const throttled = failure.kind === 'retryable' && failure.throttled;
     this.stats.retried++;
     if (throttled) this.stats.throttled++;
-    this.gate.pauseUntil(now + delay);
+    // A throttling answer concerns every client of this hub: other processes on this state dir wait too.
+    this.gate.pauseUntil(now + delay, throttled);
     this.setState({ state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason });
     this.log.warn(
       { event: throttled ? 'hub_throttled' : 'hub_retry', reason: failure.reason, attempt: this.attempt, delay_ms: delay, retry_after_ms: retryAfterMs ?? null },

@@ -106,6 +106,18 @@ const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 3: backfill jobs, one outbox lane each (lane 0 is live data).
+  `
+  CREATE TABLE backfill_jobs (
+    lane        INTEGER PRIMARY KEY CHECK (lane > 0),
+    job_key     TEXT NOT NULL UNIQUE,
+    args        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    pid         INTEGER,
+    heartbeat   INTEGER
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,7 +18,7 @@ import { DeadLetters } from './dead-letters.js';
 import { InflightLedger, type InflightBatch } from './inflight.js';
 import { StateStore } from './state-store.js';
 import { StreamRegistry } from './streams.js';
-import type { ClaimedReading, ClaimedSpectrum, FileCheckpoint, IngestBatch } from './types.js';
+import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoint, type IngestBatch } from './types.js';
 
 export const OUTBOX_FILE = 'outbox.db';
 
@@ -153,6 +153,7 @@ export class Outbox {
         }
         add('appended', stored);
         add(`received.${batch.source}`, stored);
+        if (batch.lane !== LIVE_LANE) add(`lane.${batch.lane}.appended`, stored);
         for (const s of batch.spectra ?? []) {
           const sensor = this.streams.sensor(s.sensor, 'frequency');
           if (sensor.ingest !== 'frequency') {
@@ -166,6 +167,7 @@ export class Outbox {
           this.stmt.insertSpectrum.run(batch.lane, sensor.id, s.ts, encodeSpectrumBody(s));
           add('spectra.appended', 1);
           add(`received.${batch.source}`, 1);
+          if (batch.lane !== LIVE_LANE) add(`lane.${batch.lane}.appended`, 1);
         }
         for (const dl of batch.deadLetters) {
           this.deadLetters.add(dl, now);
@@ -227,21 +229,34 @@ export class Outbox {
   }
 
   /** The hub accepted these readings: remove them (and their in-flight record) in one transaction. */
-  ack(ids: readonly number[], batchId?: string): void {
-    this.ackTx(ids, this.stmt.deleteReading, 'delivered', batchId);
+  ack(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
+    this.ackTx(ids, this.stmt.deleteReading, 'delivered', batchId, lane);
   }
 
-  ackSpectra(ids: readonly number[], batchId?: string): void {
-    this.ackTx(ids, this.stmt.deleteSpectrum, 'spectra.delivered', batchId);
+  ackSpectra(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
+    this.ackTx(ids, this.stmt.deleteSpectrum, 'spectra.delivered', batchId, lane);
   }
 
-  private readonly ackTx = (ids: readonly number[], del: Statement, counter: string, batchId: string | undefined) =>
+  private readonly ackTx = (ids: readonly number[], del: Statement, counter: string, batchId: string | undefined, lane: number) =>
     this.db.transaction(() => {
       let n = 0;
       for (const id of ids) n += del.run(id).changes;
-      if (n > 0) this.stmt.bumpCounter.run(counter, n);
+      if (n > 0) {
+        this.stmt.bumpCounter.run(counter, n);
+        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.delivered`, n);
+      }
       if (batchId !== undefined) this.ledger.forget(batchId);
     })();
+
+  /** Per-lane counts of a backfill lane (live data is counted in the totals only). */
+  laneCounts(lane: number): { appended: number; delivered: number; rejected: number; waiting: number } {
+    const c = this.counters();
+    const get = (name: string) => c.get(`lane.${lane}.${name}`) ?? 0;
+    const waiting =
+      (this.db.prepare('SELECT count(*) FROM readings WHERE lane = ?').pluck().get(lane) as number) +
+      (this.db.prepare('SELECT count(*) FROM spectra WHERE lane = ?').pluck().get(lane) as number);
+    return { appended: get('appended'), delivered: get('delivered'), rejected: get('rejected'), waiting };
+  }
 
   /** The hub refused these readings for good: move them to dead_letters with its reason. */
   reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
@@ -257,7 +272,10 @@ export class Outbox {
           now,
         );
       }
-      if (n > 0) this.stmt.bumpCounter.run('rejected', n);
+      if (n > 0) {
+        this.stmt.bumpCounter.run('rejected', n);
+        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.rejected`, n);
+      }
     })();
   }
 
@@ -271,7 +289,10 @@ export class Outbox {
         n++;
         this.deadLetters.add({ stage: 'hub', source: 'hub', reason, lane, raw: `{"sensor":${JSON.stringify(s.sensor)},"ts":${s.ts},"spectrum":${s.body}}` }, now);
       }
-      if (n > 0) this.stmt.bumpCounter.run('spectra.rejected', n);
+      if (n > 0) {
+        this.stmt.bumpCounter.run('spectra.rejected', n);
+        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.rejected`, n);
+      }
     })();
   }
 
