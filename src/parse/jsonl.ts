@@ -1,14 +1,21 @@
 /**
- * `jsonl`: one JSON object per line,
- * `{"sensor":"press-01","measure":"temperature","ts":"2026-11-27T10:00:00.000Z","value":42.1}`.
- * `ts` is RFC 3339 with an offset or epoch milliseconds; `value` a finite number, string or boolean.
+ * `jsonl`: one JSON object per line.
+ * - time series: `{"sensor":"press-01","measure":"temperature","ts":"2026-11-27T10:00:00.000Z","value":42.1}`;
+ * - spectra: `{"sensor":"vib-01","ts":"…","spectrum":{"amplitudeUnit","measurementType","spacing","end","number","speed","data"}}`.
+ * `ts` is RFC 3339 with an offset (or without one when the source sets `timezone`), or an
+ * epoch number (milliseconds unless the source sets `epoch_unit`); `value` a finite number,
+ * string or boolean. `sensor` may be left out when the source sets `sensor`.
  */
 import type { LineParser, ParserFactory } from './parser.js';
-import { invalid, type LineOutcome, type ReadingValue } from './reading.js';
-import { parseEpochMillis, parseRfc3339 } from './timestamp.js';
+import { invalid, type LineOutcome } from './reading.js';
+import { buildSpectrum, type SpectrumFields } from './spectrum-record.js';
+import { ZoneClock } from './timezone.js';
+import { isReadingValue, jsonTimestamp } from './values.js';
 
 export const createJsonlParser: ParserFactory = (options): LineParser => {
   const defaultSensor = options.sensor;
+  const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
+  const unit = options.epochUnit ?? 'ms';
   return {
     saveState: () => null,
     parseLine(line: string): LineOutcome {
@@ -23,9 +30,6 @@ export const createJsonlParser: ParserFactory = (options): LineParser => {
         return invalid('expected a JSON object per line');
       }
       const r = record as Record<string, unknown>;
-      if ('spectrum' in r) {
-        return invalid('spectrum records are not supported by this source format yet');
-      }
       const sensor = r.sensor ?? defaultSensor;
       if (typeof sensor !== 'string' || sensor.length === 0) {
         return invalid(
@@ -34,30 +38,28 @@ export const createJsonlParser: ParserFactory = (options): LineParser => {
             : '"sensor" must be a non-empty string',
         );
       }
+      const isSpectrum = 'spectrum' in r;
       const measure = r.measure;
-      if (typeof measure !== 'string' || measure.length === 0) {
+      if (!isSpectrum && (typeof measure !== 'string' || measure.length === 0)) {
         return invalid(measure === undefined ? 'missing "measure"' : '"measure" must be a non-empty string');
       }
-      const ts = r.ts;
-      let parsedTs;
-      if (typeof ts === 'string') parsedTs = parseRfc3339(ts);
-      else if (typeof ts === 'number') parsedTs = parseEpochMillis(ts);
-      else return invalid(ts === undefined ? 'missing "ts"' : '"ts" must be an RFC 3339 string or epoch milliseconds');
-      if (!parsedTs.ok) return invalid(parsedTs.reason);
-      const value = r.value;
-      if (!isValue(value)) {
-        return invalid(
-          value === undefined
-            ? 'missing "value"'
-            : '"value" must be a finite number, a string or a boolean',
-        );
+      const ts = jsonTimestamp(r.ts, zone, unit);
+      if (ts === undefined) {
+        return invalid(r.ts === undefined ? 'missing "ts"' : `"ts" must be an RFC 3339 string or a number of epoch ${unit === 'ms' ? 'milliseconds' : `(${unit})`}`);
       }
-      return { ok: true, readings: [{ sensor, measure, ts: parsedTs.ms, value }] };
+      if (!ts.ok) return invalid(ts.reason);
+      if (isSpectrum) {
+        const s = r.spectrum;
+        if (typeof s !== 'object' || s === null || Array.isArray(s)) return invalid('"spectrum" must be an object');
+        if ('measure' in r || 'value' in r) return invalid('a record has either "spectrum" or "measure" and "value", not both');
+        const built = buildSpectrum(sensor, ts.ms, s as SpectrumFields);
+        return built.ok ? { ok: true, readings: [], spectra: [built.spectrum] } : invalid(built.reason);
+      }
+      const value = r.value;
+      if (!isReadingValue(value)) {
+        return invalid(value === undefined ? 'missing "value"' : '"value" must be a finite number, a string or a boolean');
+      }
+      return { ok: true, readings: [{ sensor, measure: measure as string, ts: ts.ms, value }] };
     },
   };
 };
-
-function isValue(value: unknown): value is ReadingValue {
-  if (typeof value === 'number') return Number.isFinite(value);
-  return typeof value === 'string' || typeof value === 'boolean';
-}

@@ -25,9 +25,21 @@ export function valueKind(value: ReadingValue): ValueKind {
   return 'string';
 }
 
-/** Outcome of parsing one line: readings (possibly none, e.g. a header) or a reason to dead-letter it. */
+/** A record inside an otherwise usable input that was refused (dead-lettered on its own). */
+export interface RecordProblem {
+  reason: string;
+  /** The record's text (or JSON), for the dead letter. */
+  raw?: string | undefined;
+  /** Line number in the input, when the parser knows it better than the chunk does. */
+  line?: number | undefined;
+}
+
+/**
+ * Outcome of parsing one line (or one document): readings and spectra (possibly none, e.g. a
+ * header), plus records refused inside it; or a reason to dead-letter the whole input.
+ */
 export type LineOutcome =
-  | { ok: true; readings: Reading[]; spectra?: Spectrum[] | undefined }
+  | { ok: true; readings: Reading[]; spectra?: Spectrum[] | undefined; rejected?: RecordProblem[] | undefined }
   | { ok: false; reason: string };
 
 export const NO_READINGS: LineOutcome = Object.freeze({ ok: true, readings: [] }) as LineOutcome;

@@ -2,20 +2,22 @@
  * `senseye-csv`: Senseye's "wide" time-series CSV. The header's first cell is `DATETIME`, then
  * one column per measure; each row is one RFC 3339 timestamp and its values. An empty cell is
  * no value; quoted cells are strings; `true`/`false` booleans; anything else must be a finite
- * number with `.` as decimal separator. The sensor is the source's `sensor` setting.
+ * number with `.` as decimal separator. The sensor is the source's `sensor` setting. A
+ * DATETIME without an offset is read in the source's `timezone` when it has one.
  *
  * A row with one bad cell is dead-lettered whole (with the column named), rather than sending
  * half a row: the operator fixes and replays the row as it was written.
  */
 import { splitCsvLine } from './csv-fields.js';
 import type { LineParser, ParserFactory } from './parser.js';
-import { invalid, type LineOutcome, type Reading, type ReadingValue } from './reading.js';
-import { parseRfc3339 } from './timestamp.js';
-
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+import { invalid, type LineOutcome, type Reading } from './reading.js';
+import { parseTimestampText } from './timestamp.js';
+import { ZoneClock } from './timezone.js';
+import { csvCell } from './values.js';
 
 export const createSenseyeCsvParser: ParserFactory = (options, savedState): LineParser => {
   const sensor = options.sensor;
+  const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
   let measures: string[] | null = savedState === null ? null : (JSON.parse(savedState) as string[]);
 
   function parseHeader(line: string): LineOutcome {
@@ -46,28 +48,16 @@ export const createSenseyeCsvParser: ParserFactory = (options, savedState): Line
       if (fields.length !== measures.length + 1) {
         return invalid(`expected ${measures.length + 1} columns as in the header, found ${fields.length}`);
       }
-      const ts = parseRfc3339(fields[0]!.text.trim());
+      const ts = parseTimestampText(fields[0]!.text.trim(), zone);
       if (!ts.ok) return invalid(`DATETIME: ${ts.reason}`);
       const readings: Reading[] = [];
       for (let i = 1; i < fields.length; i++) {
         const field = fields[i]!;
         const measure = measures[i - 1]!;
-        let value: ReadingValue;
-        if (field.quoted) {
-          value = field.text;
-        } else {
-          const text = field.text.trim();
-          if (text.length === 0) continue;
-          if (text === 'true' || text === 'false') value = text === 'true';
-          else if (NUMBER.test(text)) {
-            value = Number(text);
-            if (!Number.isFinite(value)) return invalid(`column "${measure}": ${text} is not a finite number`);
-          } else {
-            return invalid(
-              `column "${measure}": "${text.slice(0, 40)}" is not a number, true/false, or a quoted string`,
-            );
-          }
-        }
+        const cell = csvCell(field, false);
+        if (!cell.ok) return invalid(`column "${measure}": ${cell.reason}`);
+        const value = cell.value;
+        if (value === undefined) continue;
         readings.push({ sensor, measure, ts: ts.ms, value });
       }
       return { ok: true, readings };

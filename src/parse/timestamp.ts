@@ -1,21 +1,50 @@
 /**
- * Timestamps in, epoch milliseconds out. The hub wants RFC 3339 with an offset; a timestamp
- * without one is ambiguous, so it is refused here rather than guessed (a source-level timezone
- * setting is the place to make naive timestamps meaningful).
+ * Timestamps in, epoch milliseconds out. The hub wants RFC 3339 with an offset. A timestamp
+ * without one is ambiguous: it is refused unless the source names its time zone (`timezone`),
+ * and then read as wall-clock time in that zone (timezone.ts says how DST folds and gaps are
+ * resolved). Numeric timestamps are epochs in the unit the format or source says.
  *
  * Hand-written rather than Date.parse: Date.parse accepts naive and non-RFC forms silently
  * (treating "2026-11-27 10:00" as local time), which is exactly the ambiguity we must refuse.
  */
+import type { ZoneClock } from './timezone.js';
+
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+/** Date and time without an offset; seconds optional. */
+const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+export type EpochUnit = 's' | 'ms' | 'us' | 'ns';
+export const EPOCH_UNITS = ['s', 'ms', 'us', 'ns'] as const satisfies readonly EpochUnit[];
+const UNIT_NAME: Record<EpochUnit, string> = { s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds' };
 
 function isLeap(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
 export type TimestampOutcome = { ok: true; ms: number } | { ok: false; reason: string };
+
+/** Date and time-of-day fields as written, checked; `wall` is them encoded as if UTC. */
+function wallClock(text: string, m: RegExpExecArray): { ok: true; wall: number } | { ok: false; reason: string } {
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6] ?? 0);
+  const fraction = m[7] ?? '';
+  const millis = fraction.length === 0 ? 0 : Number((fraction + '00').slice(0, 3));
+  if (month < 1 || month > 12) return { ok: false, reason: `timestamp "${clip(text)}" has month ${month}` };
+  const dim = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
+  if (day < 1 || day > dim) return { ok: false, reason: `timestamp "${clip(text)}" has day ${day}` };
+  // RFC 3339 allows second 60 (leap second); JavaScript time has none, so it folds into the next second.
+  if (hour > 23 || minute > 59 || second > 60) {
+    return { ok: false, reason: `timestamp "${clip(text)}" has an impossible time of day` };
+  }
+  return { ok: true, wall: Date.UTC(year, month - 1, day, hour, minute, second, millis) };
+}
 
 /** Parses RFC 3339 with a mandatory offset; sub-millisecond digits are truncated. */
 export function parseRfc3339(text: string): TimestampOutcome {
@@ -26,21 +55,8 @@ export function parseRfc3339(text: string): TimestampOutcome {
       reason: `timestamp "${clip(text)}" is not RFC 3339 with an offset (expected e.g. 2026-11-27T10:00:00.000Z)`,
     };
   }
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  const fraction = m[7] ?? '';
-  const millis = fraction.length === 0 ? 0 : Number((fraction + '00').slice(0, 3));
-  if (month < 1 || month > 12) return { ok: false, reason: `timestamp "${clip(text)}" has month ${month}` };
-  const dim = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
-  if (day < 1 || day > dim) return { ok: false, reason: `timestamp "${clip(text)}" has day ${day}` };
-  // RFC 3339 allows second 60 (leap second); JavaScript time has none, so it folds into the next second.
-  if (hour > 23 || minute > 59 || second > 60) {
-    return { ok: false, reason: `timestamp "${clip(text)}" has an impossible time of day` };
-  }
+  const wall = wallClock(text, m);
+  if (!wall.ok) return wall;
   let offsetMinutes = 0;
   if (m[8] === undefined) {
     const offH = Number(m[10]);
@@ -48,8 +64,33 @@ export function parseRfc3339(text: string): TimestampOutcome {
     if (offH > 23 || offM > 59) return { ok: false, reason: `timestamp "${clip(text)}" has an impossible offset` };
     offsetMinutes = (m[9] === '-' ? -1 : 1) * (offH * 60 + offM);
   }
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
-  return { ok: true, ms };
+  return { ok: true, ms: wall.wall - offsetMinutes * 60_000 };
+}
+
+/**
+ * RFC 3339 with an offset, or — when the source has a time zone — a date and time without one
+ * (`2026-11-27 10:00:00`, `2026-11-27T10:00:00.250`, `2026-11-27 10:00`) read in that zone.
+ */
+export function parseTimestampText(text: string, zone: ZoneClock | undefined): TimestampOutcome {
+  const withOffset = parseRfc3339(text);
+  if (withOffset.ok) return withOffset;
+  const m = NAIVE.exec(text);
+  if (m === null) {
+    if (RFC3339.test(text)) return withOffset; // well-formed but impossible: keep that reason
+    return {
+      ok: false,
+      reason: `timestamp "${clip(text)}" is not RFC 3339 (expected e.g. 2026-11-27T10:00:00.000Z${zone ? ', or 2026-11-27 10:00:00 in ' + zone.zone : ''})`,
+    };
+  }
+  if (zone === undefined) {
+    return {
+      ok: false,
+      reason: `timestamp "${clip(text)}" has no UTC offset: write it as RFC 3339 with one (e.g. 2026-11-27T10:00:00Z) or set the source's \`timezone\``,
+    };
+  }
+  const wall = wallClock(text, m);
+  if (!wall.ok) return wall;
+  return { ok: true, ms: zone.toEpochMs(wall.wall) };
 }
 
 // Epoch milliseconds between 1970 and 2200: wide enough for history, narrow enough to catch
@@ -62,9 +103,52 @@ export function parseEpochMillis(value: number): TimestampOutcome {
     return { ok: false, reason: `timestamp ${value} is not a whole number of epoch milliseconds` };
   }
   if (value < MIN_EPOCH_MS || value > MAX_EPOCH_MS) {
-    return { ok: false, reason: `timestamp ${value} is outside 1970..2200 as epoch milliseconds` };
+    return { ok: false, reason: `timestamp ${value} is outside 1970..2200 as epoch milliseconds${unitHint(value, 'ms')}` };
   }
   return { ok: true, ms: value };
+}
+
+const EPOCH_TEXT = /^\d+(?:\.\d+)?$/;
+const PER_MS: Record<EpochUnit, bigint> = { s: 1n, ms: 1n, us: 1000n, ns: 1_000_000n };
+
+/**
+ * An epoch timestamp in `unit` (a number, or its decimal digits as text — exact for nanoseconds
+ * beyond 2^53) → milliseconds, finer digits truncated. Fractions are allowed for s and ms.
+ */
+export function parseEpoch(value: number | string, unit: EpochUnit): TimestampOutcome {
+  let ms: number;
+  if (typeof value === 'string') {
+    if (!EPOCH_TEXT.test(value)) return { ok: false, reason: `timestamp "${clip(value)}" is not a number of epoch ${UNIT_NAME[unit]}` };
+    const [whole, fraction = ''] = value.split('.') as [string, string?];
+    if (fraction.length > 0 && (unit === 'us' || unit === 'ns')) {
+      return { ok: false, reason: `timestamp "${clip(value)}" is not a whole number of epoch ${UNIT_NAME[unit]}` };
+    }
+    if (unit === 's') ms = Number(BigInt(whole) * 1000n) + Number((fraction + '000').slice(0, 3));
+    else ms = Number(BigInt(whole) / PER_MS[unit]);
+  } else {
+    if (!Number.isFinite(value)) return { ok: false, reason: `timestamp ${value} is not a finite number` };
+    if (value < 0) return { ok: false, reason: `timestamp ${value} is before 1970` };
+    if (unit === 's') ms = Math.floor(Math.round(value * 1_000_000) / 1000);
+    else if (unit === 'ms') ms = Math.floor(value);
+    else ms = Math.floor(value / Number(PER_MS[unit]));
+  }
+  if (ms < MIN_PLAUSIBLE_MS || ms > MAX_EPOCH_MS) {
+    return { ok: false, reason: `timestamp ${clip(String(value))} is outside 1971..2200 as epoch ${UNIT_NAME[unit]}${unitHint(Number(value), unit)}` };
+  }
+  return { ok: true, ms };
+}
+
+/**
+ * Epoch numbers are refused before 1971: no machine data is that old, and a value there almost
+ * always means a unit mix-up (seconds read as nanoseconds give 1970-01-01T00:00:01.7Z).
+ */
+const MIN_PLAUSIBLE_MS = 31_536_000_000;
+
+/** A hint when the magnitude suggests another unit: 1.7e9 are seconds, 1.7e12 ms, 1.7e15 µs, 1.7e18 ns. */
+function unitHint(value: number, unit: EpochUnit): string {
+  const digits = Math.floor(Math.log10(Math.abs(value) || 1)) + 1;
+  const guess: EpochUnit | undefined = digits <= 10 ? 's' : digits <= 13 ? 'ms' : digits <= 16 ? 'us' : digits <= 19 ? 'ns' : undefined;
+  return guess === undefined || guess === unit ? '' : ` (it looks like epoch ${UNIT_NAME[guess]}: check the source's epoch unit setting)`;
 }
 
 /** RFC 3339 with millisecond precision and `Z`, as the hub wants it. */

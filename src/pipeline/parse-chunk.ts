@@ -25,7 +25,7 @@ export function parseChunk(chunk: LineChunk): ParsedChunk {
     const line = lines[i]!;
     let outcome;
     try {
-      outcome = parser.parseLine(line);
+      outcome = chunk.whole === true && parser.parseWhole !== undefined ? parser.parseWhole(line) : parser.parseLine(line);
     } catch (err) {
       // A parser bug must not stop the source or lose the line: it becomes a dead letter.
       outcome = { ok: false as const, reason: `parser failed: ${(err as Error).message}` };
@@ -33,6 +33,10 @@ export function parseChunk(chunk: LineChunk): ParsedChunk {
     if (outcome.ok) {
       for (const r of outcome.readings) readings.push(r);
       if (outcome.spectra !== undefined) for (const s of outcome.spectra) spectra.push(s);
+      for (const r of outcome.rejected ?? []) {
+        const raw = r.raw ?? line;
+        deadLetters.push({ stage: 'parse', source: chunk.source, origin: chunk.origin, line: chunk.whole === true ? r.line : (r.line ?? chunk.firstLine + i), raw: raw.length > MAX_RAW_CHARS ? raw.slice(0, MAX_RAW_CHARS) : raw, reason: r.reason });
+      }
     } else {
       deadLetters.push({
         stage: 'parse',

@@ -3,18 +3,35 @@ import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/sources-schema.js';
 import type { FileCheckpoint } from '../outbox/types.js';
 import { FileSource } from './file/file-source.js';
+import { parserOptionsOf } from './parser-options.js';
+import { createTcpSource } from './socket/tcp-source.js';
+import { UdpSource } from './socket/udp-source.js';
+import { createUnixSource } from './socket/unix-source.js';
 import type { Source } from './source.js';
+import { SpoolSource } from './spool/spool-source.js';
 
 export interface SourceContext {
   lane: number;
   /** Positions committed by earlier runs for this source. */
   checkpoints: FileCheckpoint[];
   logger: Logger;
+  /** Hub sensor ids → local names (`sensors.<name>.sensor_id`), for records that give a sensorId. */
+  sensorIds?: ReadonlyMap<string, string> | undefined;
 }
 
 export function createSource(config: SourceConfig, ctx: SourceContext): Source {
+  const parserOptions = parserOptionsOf(config, ctx.sensorIds);
+  const common = { lane: ctx.lane, logger: ctx.logger, parserOptions };
   switch (config.type) {
     case 'file':
-      return new FileSource({ config, lane: ctx.lane, checkpoints: ctx.checkpoints, logger: ctx.logger });
+      return new FileSource({ ...common, config, checkpoints: ctx.checkpoints });
+    case 'spool':
+      return new SpoolSource({ ...common, config, checkpoints: ctx.checkpoints });
+    case 'tcp':
+      return createTcpSource(config, common);
+    case 'udp':
+      return new UdpSource(config, common);
+    case 'unix':
+      return createUnixSource(config, common);
   }
 }

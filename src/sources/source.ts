@@ -1,6 +1,6 @@
 /**
  * What every source emits: chunks of raw lines with where they came from and, for files, the
- * position just after them. A chunk becomes readings in the pipeline's parse step; the source
+ * position just after them (socket chunks have none: their origin is the peer address). A chunk becomes readings in the pipeline's parse step; the source
  * learns it was consumed only through `ack()`, called after the outbox transaction holding its
  * readings (and its position) committed. Sources bound the chunks they have outstanding, so a
  * slow outbox pauses reading instead of growing memory (RxJS itself has no backpressure).
@@ -21,6 +21,8 @@ export interface LineChunk {
   parser: LineParser;
   /** Lines refused before parsing (e.g. longer than the source's limit). */
   refused?: RefusedLine[] | undefined;
+  /** lines[0] is one complete document (a whole file of a document format): parsed with parseWhole. */
+  whole?: boolean | undefined;
   /** Position after these lines; parserState is filled in after parsing. */
   checkpoint?: Omit<FileCheckpoint, 'parserState'> | undefined;
   /** Called once the chunk's readings and position are durable. */
@@ -33,8 +35,19 @@ export interface Source {
   readonly chunks$: Observable<LineChunk>;
   /** Finish the current chunk and complete chunks$; resolves when completed. Idempotent. */
   drain(): Promise<void>;
+  /**
+   * For inputs that are complete (a backfill): emit what is left, including a last line without
+   * its newline, then complete chunks$ like drain(). Sources without it are drained.
+   */
+  finish?(): Promise<void>;
   /** True when every input was read to its end and every chunk was acknowledged. */
   isCaughtUp(): boolean;
+  /**
+   * Resolves once the source runs (a socket listens); rejects with a SourceStartError when it
+   * cannot (port in use, bad certificate). Sources that wait for their input to appear (a
+   * folder not mounted yet) resolve at once and retry with backoff. Absent: nothing to wait for.
+   */
+  whenStarted?(): Promise<void>;
 }
 
 /**
@@ -48,6 +61,13 @@ export class InFlightLimit {
 
   get count(): number {
     return this.inFlight;
+  }
+
+  /** Takes a slot if one is free, without waiting. */
+  tryAcquire(): boolean {
+    if (this.inFlight >= this.max) return false;
+    this.inFlight++;
+    return true;
   }
 
   async acquire(): Promise<void> {

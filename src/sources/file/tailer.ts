@@ -4,21 +4,31 @@
  * Invariants:
  * - `offset` only ever moves past complete lines ('\n'); a last line without its newline is
  *   re-read on the next poll until it is completed, so a line is never split or duplicated;
+ *   only when the file is let go (rotated away, deleted, or a spool file read to its end) is
+ *   such a line emitted as it is (`flushPartialLine`);
  * - the position travels with the chunk and becomes durable with its readings (the outbox
  *   transaction), so a crash resumes exactly after the last committed chunk;
- * - a file that shrinks below the position was truncated (copytruncate): it is read again
- *   from the start, with a fresh parser (a CSV header is read again).
+ * - a file whose content was replaced — it shrank below the position (truncation,
+ *   copytruncate) or its first bytes changed (truncated and rewritten between two looks) — is
+ *   read again from the start with a fresh parser; the old content's last position is kept
+ *   under a `retired:` key first, so a copy of it (copytruncate's copy) continues from there.
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { LineParser, ParserFactory, ParserOptions } from '../../parse/parser.js';
+import { chunkParts } from '../chunk-parts.js';
+import { overLongReason, type SplitItem } from '../line-splitter.js';
 import type { InFlightLimit, LineChunk, RefusedLine } from '../source.js';
-import { HEAD_BYTES, readHead, type Head } from './fingerprint.js';
+import { HEAD_BYTES, TAIL_BYTES, hashHead, readHead, readTail, type Head } from './fingerprint.js';
+import { toCheckpoint, type Position } from './positions.js';
 
 export interface TailerPosition {
   offset: number;
   line: number;
   parserState: string | null;
+  /** The head the position was read with, when known: checked from the first read on. */
+  headLen?: number;
+  head?: string;
 }
 
 export interface TailerOptions {
@@ -35,6 +45,10 @@ export interface TailerOptions {
   logger: Logger;
   chunkBytes?: number;
   maxLineBytes?: number;
+  /** Every position handed out (and a retired one after a truncation). */
+  onPosition?: (p: Position) => void;
+  /** The content is being replaced: returns the old content's last position, to be kept durably. */
+  onRetire?: () => Position | undefined;
 }
 
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
@@ -48,13 +62,25 @@ export class FileTailer {
   private line: number;
   private parser: LineParser;
   private head: Head | null = null;
-  private buffer: Buffer;
+  /**
+   * The file's first bytes and the last bytes before `offset`, as read (not re-read: the file
+   * may have been truncated since), when this tailer read them; null when it did not (resumed).
+   */
+  private headBytes: Buffer | null;
+  private recent: Buffer | null;
+  private readonly chunkBytes: number;
   private readonly maxLineBytes: number;
   /** True when the last read found no complete line past `offset`. */
   atEof = false;
   /** Bytes past `offset` that are not yet a complete line. */
   partialBytes = 0;
   closed = false;
+  /** When the file stopped matching the globs (rotated away, deleted); null while it matches. */
+  vanishedAt: number | null = null;
+  /** When the file's size last changed. */
+  lastGrowthAt = Date.now();
+  private lastSize = -1;
+  private lastMtime = -1;
 
   constructor(private readonly opts: TailerOptions) {
     this.path = opts.path;
@@ -62,8 +88,12 @@ export class FileTailer {
     this.offset = opts.start.offset;
     this.line = opts.start.line;
     this.parser = opts.parserFactory(opts.parserOptions, opts.start.parserState);
-    this.buffer = Buffer.allocUnsafe(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    const { headLen, head } = opts.start;
+    if (headLen !== undefined && head !== undefined && headLen > 0) this.head = { len: headLen, hash: head };
+    this.headBytes = this.offset === 0 ? Buffer.alloc(0) : null;
+    this.recent = this.offset === 0 ? Buffer.alloc(0) : null;
   }
 
   get position(): { offset: number; line: number } {
@@ -72,52 +102,76 @@ export class FileTailer {
 
   /** Reads and emits everything complete that is there now. `shouldStop` is checked between chunks. */
   async readAvailable(shouldStop: () => boolean): Promise<void> {
+    let readSize = this.chunkBytes;
     while (!shouldStop() && !this.closed) {
-      const { size } = await this.opts.handle.stat();
-      if (size < this.offset) this.restartAfterTruncation(size);
-      if (size === this.offset) {
+      const { size, mtimeMs } = await this.opts.handle.stat();
+      const changed = size !== this.lastSize || mtimeMs !== this.lastMtime;
+      if (changed) {
+        this.lastSize = size;
+        this.lastMtime = mtimeMs;
+        this.lastGrowthAt = Date.now();
+      }
+      if (size < this.offset) await this.restart(`file shrank below the read position (truncated or copytruncate rotation)`, size);
+      // Truncated and rewritten between two looks (even to the same size): its first bytes changed.
+      else if (changed && (await this.headChanged())) await this.restart('the first bytes of the file changed (truncated and rewritten)', size);
+      const available = size - this.offset;
+      if (available <= 0) {
         this.atEof = true;
         this.partialBytes = 0;
         return;
       }
-      const want = Math.min(this.buffer.length, size - this.offset);
-      const { bytesRead } = await this.opts.handle.read(this.buffer, 0, want, this.offset);
+      const want = Math.min(available, readSize);
+      const buffer = Buffer.allocUnsafe(want);
+      const { bytesRead } = await this.opts.handle.read(buffer, 0, want, this.offset);
       if (bytesRead === 0) {
         this.atEof = true;
         return;
       }
-      const lastNewline = this.buffer.lastIndexOf(0x0a, bytesRead - 1);
+      const lastNewline = buffer.lastIndexOf(0x0a, bytesRead - 1);
       if (lastNewline === -1) {
-        if (bytesRead < this.buffer.length) {
+        if (bytesRead >= available && bytesRead <= this.maxLineBytes) {
           // An incomplete last line: hold it until its newline arrives.
           this.atEof = true;
           this.partialBytes = bytesRead;
           return;
         }
-        if (this.buffer.length < this.maxLineBytes) {
-          this.buffer = Buffer.allocUnsafe(Math.min(this.buffer.length * 2, this.maxLineBytes));
+        if (readSize <= this.maxLineBytes) {
+          readSize = Math.min(readSize * 2, this.maxLineBytes + 1);
           continue;
         }
-        await this.skipOverlongLine();
+        await this.skipOverlongLine(buffer.toString('utf8', 0, RAW_KEEP_CHARS));
         continue;
       }
       this.atEof = false;
-      await this.emitLines(this.buffer.toString('utf8', 0, lastNewline), lastNewline + 1, []);
+      readSize = this.chunkBytes;
+      const complete = buffer.subarray(0, lastNewline + 1);
+      if (complete.length > this.maxLineBytes && hasLineOver(complete, this.maxLineBytes)) {
+        await this.emitWithOverlong(complete);
+        continue;
+      }
+      await this.emitLines(splitLines(buffer.toString('utf8', 0, lastNewline)), lastNewline + 1, [], complete);
     }
   }
 
   /**
-   * The file was rotated away or deleted and is fully read: a last line without a newline will
-   * never be completed, so it is emitted as it is rather than lost.
+   * The file was let go and is fully read: a last line without a newline will never be
+   * completed, so it is emitted as it is rather than lost.
    */
   async flushPartialLine(): Promise<void> {
     const { size } = await this.opts.handle.stat();
     const rest = size - this.offset;
-    if (rest <= 0 || rest > this.maxLineBytes) return;
+    if (rest <= 0) return;
+    if (rest > this.maxLineBytes) {
+      const head = Buffer.alloc(RAW_KEEP_CHARS);
+      const { bytesRead } = await this.opts.handle.read(head, 0, head.length, this.offset);
+      const raw = head.toString('utf8', 0, bytesRead);
+      await this.emitLines([], rest, [{ line: this.line + 1, raw, reason: overLongReason(rest, this.maxLineBytes) }], null);
+      return;
+    }
     const tail = Buffer.allocUnsafe(rest);
     const { bytesRead } = await this.opts.handle.read(tail, 0, rest, this.offset);
     if (bytesRead === 0) return;
-    await this.emitLines(tail.toString('utf8', 0, bytesRead), bytesRead, []);
+    await this.emitLines(splitLines(tail.toString('utf8', 0, bytesRead)), bytesRead, [], tail.subarray(0, bytesRead));
   }
 
   async close(): Promise<void> {
@@ -126,52 +180,67 @@ export class FileTailer {
     await this.opts.handle.close().catch(() => undefined);
   }
 
-  private async emitLines(text: string, consumedBytes: number, refused: RefusedLine[]): Promise<void> {
-    const lines = text.length === 0 && consumedBytes > 0 && refused.length > 0 ? [] : text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const l = lines[i]!;
-      if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
-    }
-    const firstLine = this.line + 1;
+  private async emitLines(lines: string[], consumedBytes: number, refused: RefusedLine[], bytes: Buffer | null): Promise<void> {
+    const firstLine = this.line + 1 + refused.length;
     const nextOffset = this.offset + consumedBytes;
     const nextLine = this.line + lines.length + refused.length;
-    const head = await this.currentHead(nextOffset);
+    const { head, tail } = await this.hashesAfter(bytes, nextOffset);
     await this.opts.limit.acquire();
     this.offset = nextOffset;
     this.line = nextLine;
+    const position: Position = { key: this.fileKey, path: this.path, offset: nextOffset, line: nextLine, headLen: head.len, head: head.hash, tail, parserState: null };
+    this.emit(lines, firstLine, refused, position, this.parser);
+  }
+
+  private emit(lines: string[], firstLine: number, refused: RefusedLine[], position: Position, parser: LineParser): void {
     this.opts.emit({
       source: this.opts.source,
       lane: this.opts.lane,
       origin: this.path,
       lines,
       firstLine,
-      parser: this.parser,
+      parser,
       refused: refused.length > 0 ? refused : undefined,
-      checkpoint: {
-        source: this.opts.source,
-        fileKey: this.fileKey,
-        path: this.path,
-        offset: nextOffset,
-        line: nextLine,
-        headLen: head.len,
-        headHash: head.hash,
-      },
+      checkpoint: toCheckpoint(this.opts.source, position),
       ack: () => this.opts.limit.release(),
     });
+    // The pipeline parses synchronously on emit, so the parser's state now matches the position.
+    position.parserState = parser.saveState();
+    this.opts.onPosition?.(position);
+  }
+
+  /** Complete lines of which some are over max_line_bytes: those are dead-lettered, in order. */
+  private async emitWithOverlong(complete: Buffer): Promise<void> {
+    const items: SplitItem[] = [];
+    for (let start = 0; start < complete.length; ) {
+      const nl = complete.indexOf(0x0a, start);
+      const bytes = nl + 1 - start;
+      if (bytes - 1 > this.maxLineBytes) items.push({ refused: true, bytes, raw: complete.toString('utf8', start, start + RAW_KEEP_CHARS) });
+      else items.push({ line: complete.toString('utf8', start, complete[nl - 1] === 0x0d ? nl - 1 : nl), bytes });
+      start = nl + 1;
+    }
+    let at = 0;
+    for (const part of chunkParts(items, this.line + 1, this.maxLineBytes)) {
+      for (const r of part.refused) {
+        this.opts.logger.warn({ event: 'line_too_long', path: this.path, line: r.line, max_line_bytes: this.maxLineBytes }, 'line longer than the limit: dead-lettered');
+      }
+      await this.emitLines(part.lines, part.bytes, part.refused, complete.subarray(at, at + part.bytes));
+      at += part.bytes;
+    }
   }
 
   /** A line longer than max_line_bytes: keep its beginning as a dead letter and skip to its end. */
-  private async skipOverlongLine(): Promise<void> {
-    const raw = this.buffer.toString('utf8', 0, RAW_KEEP_CHARS);
-    let scanned = this.buffer.length;
+  private async skipOverlongLine(raw: string): Promise<void> {
+    const buffer = Buffer.allocUnsafe(this.chunkBytes);
+    let scanned = 0;
     for (;;) {
-      const { bytesRead } = await this.opts.handle.read(this.buffer, 0, this.buffer.length, this.offset + scanned);
+      const { bytesRead } = await this.opts.handle.read(buffer, 0, buffer.length, this.offset + scanned);
       if (bytesRead === 0) {
-        // The over-long line has no end yet: wait for it without holding the big buffer.
+        // The over-long line has no end yet: wait for it without holding a big buffer.
         this.atEof = true;
         return;
       }
-      const nl = this.buffer.indexOf(0x0a);
+      const nl = buffer.indexOf(0x0a);
       if (nl !== -1 && nl < bytesRead) {
         scanned += nl + 1;
         break;
@@ -182,27 +251,79 @@ export class FileTailer {
       { event: 'line_too_long', path: this.path, line: this.line + 1, bytes: scanned - 1, max_line_bytes: this.maxLineBytes },
       'line longer than the limit: dead-lettered',
     );
-    await this.emitLines('', scanned, [
-      { line: this.line + 1, raw, reason: `line is ${scanned - 1} bytes, over the ${this.maxLineBytes}-byte limit` },
-    ]);
+    await this.emitLines([], scanned, [{ line: this.line + 1, raw, reason: overLongReason(scanned - 1, this.maxLineBytes) }], null);
   }
 
-  private restartAfterTruncation(size: number): void {
+  /** True when the file's first bytes are no longer those this position was read with. */
+  private async headChanged(): Promise<boolean> {
+    if (this.head === null || this.head.len === 0) return false;
+    const now = await readHead(this.opts.handle, this.head.len);
+    return now.len !== this.head.len || now.hash !== this.head.hash;
+  }
+
+  private async restart(why: string, size: number): Promise<void> {
     this.opts.logger.warn(
       { event: 'file_truncated', path: this.path, offset: this.offset, size },
-      'file shrank below the read position (truncated or copytruncate rotation): reading it again from the start',
+      `${why}: reading it again from the start`,
     );
+    const retired = this.opts.onRetire?.();
+    if (retired !== undefined) {
+      // Keep where the old content was left, durably, for a copy of it to continue from.
+      await this.opts.limit.acquire();
+      this.emit([], this.line + 1, [], { ...retired }, this.parser);
+    }
     this.offset = 0;
     this.line = 0;
     this.head = null;
+    this.headBytes = Buffer.alloc(0);
+    this.recent = Buffer.alloc(0);
+    this.atEof = false;
     this.parser = this.opts.parserFactory(this.opts.parserOptions, null);
   }
 
-  /** The head hash covers up to HEAD_BYTES; while the file is shorter it grows with the file. */
-  private async currentHead(upTo: number): Promise<Head> {
-    if (this.head === null || (this.head.len < HEAD_BYTES && this.head.len < upTo)) {
-      this.head = await readHead(this.opts.handle, Math.min(upTo, HEAD_BYTES));
+  /**
+   * Head and tail hashes for the position after `bytes` (the bytes just consumed, when known),
+   * from the bytes as they were read where possible: re-reading the file could see it already
+   * truncated, and a position must describe the content its lines came from.
+   */
+  private async hashesAfter(bytes: Buffer | null, nextOffset: number): Promise<{ head: Head; tail: string }> {
+    if (bytes !== null && this.headBytes !== null) {
+      if (this.headBytes.length < HEAD_BYTES) this.headBytes = Buffer.concat([this.headBytes, bytes.subarray(0, HEAD_BYTES - this.headBytes.length)]);
+      this.head = { len: this.headBytes.length, hash: hashHead(this.headBytes) };
+    } else {
+      this.headBytes = null;
+      // The head covers up to HEAD_BYTES; while the file is shorter it grows with the file.
+      if (this.head === null || (this.head.len < HEAD_BYTES && this.head.len < nextOffset)) {
+        this.head = await readHead(this.opts.handle, Math.min(nextOffset, HEAD_BYTES));
+      }
     }
-    return this.head;
+    const len = Math.min(nextOffset, TAIL_BYTES);
+    if (bytes !== null && (this.recent !== null || bytes.length >= len)) {
+      const joined = this.recent === null ? bytes : Buffer.concat([this.recent, bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES))]);
+      this.recent = Buffer.from(joined.subarray(Math.max(0, joined.length - TAIL_BYTES)));
+      return { head: this.head, tail: hashHead(this.recent.subarray(this.recent.length - len)) };
+    }
+    this.recent = null;
+    return { head: this.head, tail: await readTail(this.opts.handle, nextOffset) };
   }
+
+}
+
+function hasLineOver(complete: Buffer, max: number): boolean {
+  for (let start = 0; start < complete.length; ) {
+    const nl = complete.indexOf(0x0a, start);
+    if (nl - start > max) return true;
+    start = nl + 1;
+  }
+  return false;
+}
+
+/** Splits complete text into lines, dropping a '\r' before each '\n'. */
+export function splitLines(text: string): string[] {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+  }
+  return lines;
 }

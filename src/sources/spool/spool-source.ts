@@ -1,0 +1,265 @@
+/**
+ * The `spool` source: a folder into which complete files are dropped (renamed in atomically).
+ * Files are taken one at a time, oldest first; each is read to its end — its last line need
+ * not end with a newline — and, once everything read from it is committed, deleted or moved to
+ * `done/`. A file that cannot be read (I/O error, a document that is not valid JSON, too large)
+ * goes to `failed/` with a `.error.txt`. Bad records in a readable file are dead letters, as
+ * everywhere; the file itself is then done.
+ *
+ * Exactly once: positions commit with the rows, keyed by the file's identity (device, inode and
+ * mtime: a spool file never changes, and a new file reusing an inode has another mtime), so a
+ * restart mid-file continues after the last committed line, and a file whose end was committed
+ * but which was not yet deleted is only disposed of. A missing folder (not mounted yet) is
+ * waited for with backoff; it is not an error.
+ */
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import fg from 'fast-glob';
+import { Observable, type Subscriber } from 'rxjs';
+import type { Logger } from 'pino';
+import type { SpoolSourceConfig } from '../../config/sources-schema.js';
+import type { FileCheckpoint } from '../../outbox/types.js';
+import type { ParserOptions } from '../../parse/parser.js';
+import { FORMAT_FRAMING, FORMATS } from '../../parse/registry.js';
+import { ignorePatterns, toList } from '../file/discovery.js';
+import { HEAD_BYTES, hashHead, readHead } from '../file/fingerprint.js';
+import { toCheckpoint } from '../file/positions.js';
+import { FileTailer } from '../file/tailer.js';
+import { InFlightLimit, type LineChunk, type Source } from '../source.js';
+import { DONE_DIR, FAILED_DIR, disposeDone, disposeFailed } from './dispose.js';
+
+export interface SpoolSourceOptions {
+  config: SpoolSourceConfig;
+  lane: number;
+  checkpoints: FileCheckpoint[];
+  logger: Logger;
+  parserOptions: ParserOptions;
+  maxInFlight?: number;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+class Unreadable extends Error {}
+
+export class SpoolSource implements Source {
+  readonly name: string;
+  readonly chunks$: Observable<LineChunk>;
+  private readonly limit: InFlightLimit;
+  private readonly positions: Map<string, FileCheckpoint>;
+  private readonly log: Logger;
+  private subscriber: Subscriber<LineChunk> | null = null;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private waitingForFolder = false;
+  /** Files in the folder at the last look that are not finished (or could not be moved). */
+  private backlog = -1;
+  /** Files that could not be moved away: warned once, retried each round. */
+  private readonly stuck = new Set<string>();
+
+  constructor(private readonly opts: SpoolSourceOptions) {
+    this.name = opts.config.name;
+    this.limit = new InFlightLimit(opts.maxInFlight ?? 4);
+    this.positions = new Map(opts.checkpoints.map((c) => [c.fileKey, c]));
+    this.log = opts.logger.child({ source: this.name });
+    this.chunks$ = new Observable<LineChunk>((subscriber) => {
+      this.subscriber = subscriber;
+      this.loop = this.run().then(
+        () => subscriber.complete(),
+        (err: unknown) => subscriber.error(err),
+      );
+      return () => {
+        this.stopping = true;
+        this.wake?.();
+      };
+    });
+  }
+
+  isCaughtUp(): boolean {
+    return this.backlog === this.stuck.size && this.limit.count === 0;
+  }
+
+  async drain(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 1000;
+    while (!this.stopping) {
+      const files = await this.list();
+      if (files === null) {
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      backoff = 1000;
+      for (const f of this.stuck) if (!files.includes(f)) this.stuck.delete(f);
+      this.backlog = files.length;
+      for (const file of files) {
+        if (this.stopping) break;
+        await this.ingest(file);
+      }
+      if (!this.stopping) await this.sleep(this.opts.config.poll_interval);
+    }
+    await this.limit.idle();
+  }
+
+  /** Eligible files, oldest first; null when the folder is not there (yet). */
+  private async list(): Promise<string[] | null> {
+    const cfg = this.opts.config;
+    try {
+      const s = await stat(cfg.path);
+      if (!s.isDirectory()) throw Object.assign(new Error(`${cfg.path} is not a folder`), { code: 'ENOTDIR' });
+    } catch (err) {
+      if (!this.waitingForFolder) {
+        this.waitingForFolder = true;
+        this.log.warn(
+          { event: 'source_waiting', path: cfg.path, code: (err as NodeJS.ErrnoException).code },
+          'spool folder is not there (not mounted yet?): retrying with backoff',
+        );
+      }
+      return null;
+    }
+    if (this.waitingForFolder) {
+      this.waitingForFolder = false;
+      this.log.info({ event: 'source_ready', path: cfg.path }, 'spool folder is there: ingesting');
+    }
+    const names = await fg(cfg.pattern, {
+      cwd: cfg.path,
+      onlyFiles: true,
+      dot: false,
+      suppressErrors: true,
+      ignore: [...ignorePatterns(toList(cfg.exclude)), `${DONE_DIR}/**`, `${FAILED_DIR}/**`],
+    });
+    const withTimes: Array<{ file: string; mtime: number }> = [];
+    for (const name of names) {
+      const file = path.join(cfg.path, name);
+      try {
+        withTimes.push({ file, mtime: (await stat(file)).mtimeMs });
+      } catch {
+        // taken away meanwhile
+      }
+    }
+    return withTimes.sort((a, b) => a.mtime - b.mtime || (a.file < b.file ? -1 : 1)).map((f) => f.file);
+  }
+
+  private async ingest(file: string): Promise<void> {
+    let handle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      return this.fail(file, `cannot open: ${(err as Error).message}`, 0);
+    }
+    let lines = 0;
+    try {
+      const stats = await handle.stat();
+      const key = `spool:${stats.dev}:${stats.ino}:${stats.mtimeMs}`;
+      const saved = this.positions.get(key);
+      let start = { offset: 0, line: 0, parserState: null as string | null };
+      if (saved !== undefined && saved.offset <= stats.size && (await readHead(handle, saved.headLen)).hash === saved.headHash.split('/')[0]) {
+        start = { offset: saved.offset, line: saved.line, parserState: saved.parserState };
+      }
+      lines = start.line;
+      if (start.offset === 0 || start.offset < stats.size) {
+        if (FORMAT_FRAMING[this.opts.config.format] === 'document') await this.readDocument(file, key, handle, stats.size);
+        else lines = await this.readLines(file, key, handle, start);
+      }
+      if (this.stopping) return;
+      await this.limit.idle();
+      const to = await disposeDone(file, this.opts.config.after);
+      this.stuck.delete(file);
+      this.log.info({ event: 'spool_file_done', path: file, moved_to: to, lines }, to === null ? 'spool file ingested and deleted' : 'spool file ingested and moved');
+    } catch (err) {
+      await this.limit.idle();
+      if (err instanceof Unreadable) return this.fail(file, err.message, lines);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EBUSY' || code === 'EROFS') {
+        if (!this.stuck.has(file)) this.log.error({ event: 'spool_dispose_failed', path: file, err }, 'ingested, but the file cannot be removed or moved: fix the folder permissions; retrying');
+        this.stuck.add(file);
+        return;
+      }
+      return this.fail(file, (err as Error).message, lines);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  private async readLines(file: string, key: string, handle: import('node:fs/promises').FileHandle, start: { offset: number; line: number; parserState: string | null }): Promise<number> {
+    const cfg = this.opts.config;
+    const tailer = new FileTailer({
+      source: this.name,
+      lane: this.opts.lane,
+      path: file,
+      fileKey: key,
+      handle,
+      start,
+      parserFactory: FORMATS[cfg.format],
+      parserOptions: this.opts.parserOptions,
+      limit: this.limit,
+      emit: (chunk) => this.subscriber?.next(chunk),
+      logger: this.log,
+      maxLineBytes: cfg.max_line_bytes,
+    });
+    try {
+      await tailer.readAvailable(() => this.stopping);
+      if (!this.stopping) await tailer.flushPartialLine();
+    } catch (err) {
+      throw new Unreadable(`read failed after line ${tailer.position.line}: ${(err as Error).message}`);
+    }
+    return tailer.position.line;
+  }
+
+  private async readDocument(file: string, key: string, handle: import('node:fs/promises').FileHandle, size: number): Promise<void> {
+    const cfg = this.opts.config;
+    if (size > cfg.max_file_bytes) throw new Unreadable(`file is ${size} bytes, over max_file_bytes (${cfg.max_file_bytes}) for a whole document`);
+    const bytes = Buffer.alloc(size);
+    const { bytesRead } = await handle.read(bytes, 0, size, 0);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, bytesRead));
+    } catch {
+      throw new Unreadable('not valid UTF-8 text');
+    }
+    const parser = FORMATS[cfg.format](this.opts.parserOptions, null);
+    const check = parser.parseWhole?.(text) ?? parser.parseLine(text);
+    if (!check.ok) throw new Unreadable(check.reason);
+    await this.limit.acquire();
+    const headLen = Math.min(bytesRead, HEAD_BYTES);
+    const position = { key, path: file, offset: bytesRead, line: 1, headLen, head: hashHead(bytes.subarray(0, headLen)), tail: null, parserState: null };
+    this.subscriber?.next({
+      source: this.name,
+      lane: this.opts.lane,
+      origin: file,
+      lines: [text],
+      firstLine: 1,
+      whole: true,
+      parser,
+      checkpoint: toCheckpoint(this.name, position),
+      ack: () => this.limit.release(),
+    });
+  }
+
+  private async fail(file: string, reason: string, linesCommitted: number): Promise<void> {
+    try {
+      const to = await disposeFailed(file, { source: this.name, reason, linesCommitted });
+      this.log.error({ event: 'spool_file_failed', path: file, moved_to: to, reason }, `spool file could not be ingested: moved to ${FAILED_DIR}/ with an .error.txt`);
+    } catch (err) {
+      if (!this.stuck.has(file)) this.log.error({ event: 'spool_dispose_failed', path: file, reason, err }, 'spool file could not be ingested, nor moved to failed/: retrying');
+      this.stuck.add(file);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
