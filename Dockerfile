@@ -1,0 +1,75 @@
+# senseye-agent as a container. Invariants (test/unit/container-files.test.ts checks them
+# against the code's defaults, test/integration/container-entrypoint.test.ts runs the entrypoint
+# the same way: as an unprivileged user with only the state volume writable):
+#   - the final image holds the compiled agent and its production dependencies only: no
+#     compiler, no dev dependencies, no package manager;
+#   - it runs as a fixed non-root user (10001) that can write /var/lib/senseye-agent and
+#     nothing else the agent needs;
+#   - config at /etc/senseye-agent/config.yaml (mount it); the token from the secret
+#     /run/secrets/senseye-token (the agent looks there when no other token is configured);
+#   - SIGTERM stops it gracefully within shutdown_timeout (10 s): give `docker stop` /
+#     compose `stop_grace_period` more than that (30 s).
+#
+# Build: docker build -t senseye-agent .      Run: see "Run in a container" in README.md.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: TypeScript to dist/, with dev dependencies. tsc needs no native module, so install
+# scripts are skipped here (better-sqlite3 is compiled once, in prod-deps).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+# --- prod-deps: exactly the lockfile's production dependencies. better-sqlite3 is built here
+# (a prebuilt binary when one downloads, else compiled: hence python3, make, g++ in this stage
+# only); --ignore-scripts keeps the root package's `prepare` (tsc) from running without tsc.
+FROM ${NODE_IMAGE} AS prod-deps
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+# Node's own headers ship in the image: node-gyp need not download them.
+ENV npm_config_nodedir=/usr/local
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild better-sqlite3 \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+ && find node_modules/better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} + \
+ && find node_modules/better-sqlite3/build/Release -mindepth 1 -maxdepth 1 ! -name better_sqlite3.node -exec rm -rf {} + \
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
+
+# --- the image.
+FROM ${NODE_IMAGE}
+# No package manager at run time: the image runs one program.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+ && groupadd --system --gid 10001 senseye \
+ && useradd --system --uid 10001 --gid senseye --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin senseye \
+ && mkdir -p /var/lib/senseye-agent /etc/senseye-agent \
+ && chown senseye:senseye /var/lib/senseye-agent \
+ && chmod 0700 /var/lib/senseye-agent
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+# For reference; mount your own /etc/senseye-agent/config.yaml.
+COPY config.example.yaml /etc/senseye-agent/config.example.yaml
+# config.example.yaml reads state_dir from ${SENSEYE_STATE_DIR}.
+ENV NODE_ENV=production \
+    SENSEYE_STATE_DIR=/var/lib/senseye-agent
+USER 10001:10001
+VOLUME ["/var/lib/senseye-agent"]
+# /healthz, /readyz, /metrics (set http.listen: 0.0.0.0:9464 in the config to reach it from outside).
+EXPOSE 9464
+STOPSIGNAL SIGTERM
+# Liveness only (/healthz): a paused delivery is for alerts (/readyz, metrics), not restarts.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=2m --retries=3 \
+  CMD ["node", "/app/dist/observability/healthcheck.js"]
+ENTRYPOINT ["node", "/app/bin/senseye-agent"]
+CMD ["run", "--config", "/etc/senseye-agent/config.yaml"]

@@ -1,0 +1,41 @@
+/**
+ * Whether the agent is ready, and if not, every reason why: the outbox accepts new readings,
+ * the token can be used, and delivery is not paused. Read only through AgentView, at the moment
+ * of asking. A check that throws counts as failed with the error as its reason, so a broken
+ * view makes the agent "not ready", never an HTTP 500 or a crash.
+ */
+import type { AgentView } from '../daemon/agent-view.js';
+
+export type ReadinessCheck = 'outbox' | 'token' | 'delivery';
+
+export interface Readiness {
+  ready: boolean;
+  /** One entry per failed check, in a stable order (outbox, token, delivery). */
+  reasons: Array<{ check: ReadinessCheck; reason: string }>;
+}
+
+const CHECKS: Array<[ReadinessCheck, (view: AgentView) => string | null]> = [
+  ['outbox', (view) => view.outboxBlocked()],
+  ['token', (view) => view.tokenProblem()],
+  [
+    'delivery',
+    (view) => {
+      const d = view.delivery();
+      return d.state === 'paused' ? `delivery paused: ${d.reason}` : null;
+    },
+  ],
+];
+
+export function readiness(view: AgentView): Readiness {
+  const reasons: Readiness['reasons'] = [];
+  for (const [check, failure] of CHECKS) {
+    let reason: string | null;
+    try {
+      reason = failure(view);
+    } catch (err) {
+      reason = `check failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (reason !== null) reasons.push({ check, reason });
+  }
+  return { ready: reasons.length === 0, reasons };
+}
