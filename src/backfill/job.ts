@@ -44,7 +44,7 @@ export function claimJob(outbox: Outbox, args: JobArgs, now = Date.now()): Job {
       | { lane: number; created_at: number; finished_at: number | null; pid: number | null; heartbeat: number | null }
       | undefined;
     if (row !== undefined) {
-      if (row.pid !== null && row.pid !== process.pid && row.heartbeat !== null && now - row.heartbeat < STALE_MS) {
+      if (row.pid !== null && row.pid !== process.pid && row.heartbeat !== null && now - row.heartbeat < STALE_MS && isAlive(row.pid)) {
         throw new JobBusyError(`the same backfill is already running (pid ${row.pid}); wait for it or stop it first`);
       }
       outbox.db.prepare('UPDATE backfill_jobs SET pid = ?, heartbeat = ? WHERE lane = ?').run(process.pid, now, row.lane);
@@ -68,4 +68,14 @@ export function finishJob(outbox: Outbox, job: Job): void {
 
 export function releaseJob(outbox: Outbox, job: Job): void {
   outbox.db.prepare('UPDATE backfill_jobs SET pid = NULL, heartbeat = NULL WHERE lane = ?').run(job.lane);
+}
+
+/** Whether a process with this pid runs on this machine (a SIGKILLed backfill's pid does not). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -59,6 +59,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const env = {
       ...process.env,
       SENSEYE_STATE_DIR: stateDir,
+      // Any free port: a demo must not fail because something else listens on 9464.
+      SENSEYE_HTTP_LISTEN: process.env.SENSEYE_HTTP_LISTEN ?? '127.0.0.1:0',
       ...(emulator ? { SENSEYE_HUB_URL: emulator.url, SENSEYE_TOKEN: emulator.token } : {}),
     };
     process.stderr.write(

@@ -1,6 +1,8 @@
 /** The command line: one module per command, registered here. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { backfillCommand } from './backfill.js';
+import { configCommand } from './config-check.js';
 import { demoCommand } from './demo.js';
 import { dlqCommand } from './dlq.js';
 import { outboxCommand } from './outbox.js';
@@ -17,10 +19,12 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .usage('$0 <command> [options]\n\nMoves machine readings from files into Senseye\'s Internal Hub through a durable SQLite outbox.')
     .command(runCommand)
     .command(emulatorCommand)
+    .command(backfillCommand)
     .command(statusCommand)
     .command(dlqCommand)
     .command(outboxCommand)
     .command(tokenCommand)
+    .command(configCommand)
     .command(demoCommand)
     .demandCommand(1, 'Name a command (see the list above).')
     .strict()

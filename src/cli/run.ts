@@ -10,8 +10,13 @@ import { createCredentialProvider, type CredentialProvider } from '../auth/crede
 import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
+import { applyRuntimeConfig } from '../daemon/reload.js';
 import { OutboxOpenError } from '../outbox/db.js';
+import { createJobs, type Jobs } from '../jobs/jobs.js';
+import { startHealthServer, HealthServerError, type HealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { createSystemdNotifier } from '../observability/systemd-notify.js';
 import { EXIT } from './exit-codes.js';
 import { VERSION } from './version.js';
 
@@ -23,6 +28,8 @@ export interface RunArgs {
 
 export interface RunOptions {
   config: Config;
+  /** The config file, read again on SIGHUP. */
+  configFile?: string | undefined;
   logLevel?: string | undefined;
   exitWhenIdle: boolean;
   env?: NodeJS.ProcessEnv;
@@ -34,28 +41,65 @@ export interface RunOptions {
 export async function runAgent(options: RunOptions): Promise<number> {
   const { config } = options;
   const logger = createLogger({ level: (options.logLevel ?? config.log.level) as never });
+  // systemd: keep the watchdog fed from the start (an integrity check after a crash may be slow).
+  const notifier = createSystemdNotifier(process.env, { logger: logger.child({ component: 'systemd' }) });
+  notifier.startWatchdog();
   let agent: Agent;
   let credentials: CredentialProvider;
+  let http: HealthServer | null = null;
   try {
     credentials = await createCredentialProvider(config, options.env ?? process.env, logger.child({ component: 'auth' }));
     agent = new Agent({ config, logger, credentials, version: VERSION });
   } catch (err) {
     if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError) {
-      logger.fatal({ event: 'startup_failed', code: err.code }, err.message);
-      logger.flush();
-      process.stderr.write(`senseye-agent: ${err.message}\n`);
-      return EXIT.config;
+      return startupFailed(err);
     }
     throw err;
   }
+  if (config.http.listen !== null) {
+    try {
+      http = await startHealthServer({
+        listen: config.http.listen,
+        view: agent,
+        registry: createMetrics({ view: agent, version: VERSION, logger }),
+        logger: logger.child({ component: 'http' }),
+      });
+    } catch (err) {
+      if (!(err instanceof HealthServerError)) throw err;
+      await agent.stop(0);
+      return startupFailed(err);
+    }
+  }
+  const jobs: Jobs = createJobs({
+    schedules: config.jobs,
+    db: agent.outbox.db,
+    view: agent,
+    logger: logger.child({ component: 'jobs' }),
+    tokenExpiryWarningMs: config.token_expiry_warning,
+  });
   agent.start();
+  jobs.start();
+  void jobs.runNow('token_check');
+  notifier.ready();
+
+  function startupFailed(err: Error & { code: string }): number {
+    logger.fatal({ event: 'startup_failed', code: err.code }, err.message);
+    logger.flush();
+    process.stderr.write(`senseye-agent: ${err.message}\n`);
+    void notifier.close();
+    return EXIT.config;
+  }
 
   return new Promise<number>((resolve) => {
     let signals = 0;
     let idleTimer: NodeJS.Timeout | null = null;
     const finish = async (code: number) => {
       if (idleTimer !== null) clearInterval(idleTimer);
+      notifier.stopping();
+      await http?.close();
+      await jobs.stop(); // before the database closes
       await agent.stop();
+      await notifier.close();
       await options.onStopped?.(agent);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -75,11 +119,27 @@ export async function runAgent(options: RunOptions): Promise<number> {
         process.exit(EXIT.ok);
       }
     };
+    let running = config;
     const onHangup = () => {
-      logger.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the token');
+      logger.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the token and the config');
       void agent.reloadCredentials('SIGHUP').then((changed) => {
         if (!changed) logger.info({ event: 'token_unchanged' }, 'SIGHUP: the token is unchanged');
       });
+      if (options.configFile === undefined) return;
+      try {
+        const next = loadConfig(options.configFile, options.env ?? process.env).config;
+        const outcome = applyRuntimeConfig(running, next, logger, { setMaxRate: (r) => agent.shipper.gate.setMaxRate(r) });
+        running = { ...running, log: next.log, hub: { ...running.hub, max_rate: next.hub.max_rate } };
+        logger.info(
+          { event: 'config_reloaded', applied: outcome.applied, needs_restart: outcome.needsRestart },
+          outcome.applied.length === 0 && outcome.needsRestart.length === 0
+            ? 'SIGHUP: the config is unchanged'
+            : `SIGHUP: applied ${outcome.applied.length === 0 ? 'nothing' : outcome.applied.join(', ')}` +
+                (outcome.needsRestart.length > 0 ? `; restart to apply ${outcome.needsRestart.join(', ')}` : ''),
+        );
+      } catch (err) {
+        logger.error({ event: 'config_reload_failed', error: (err as Error).message }, 'SIGHUP: the config does not validate; nothing was changed');
+      }
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
@@ -127,6 +187,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
       }
       throw err;
     }
-    process.exitCode = await runAgent({ config, logLevel: args['log-level'], exitWhenIdle: args['exit-when-idle'] });
+    process.exitCode = await runAgent({ config, configFile: args.config, logLevel: args['log-level'], exitWhenIdle: args['exit-when-idle'] });
   },
 };

@@ -4,6 +4,7 @@
  * config.example.yaml documents the same keys for people; a test keeps the two in agreement.
  */
 import { z } from 'zod';
+import { opsConfigShape } from './ops-schema.js';
 import { duration, size, uuid } from './primitives.js';
 import { sourceSchema } from './sources-schema.js';
 
@@ -101,6 +102,8 @@ export const configSchema = z
       .prefault({}),
     /** How long a graceful stop may take before in-flight requests are abandoned (they stay in the outbox). */
     shutdown_timeout: duration.default(10_000),
+    /** http (health and metrics), jobs (maintenance schedules), token_expiry_warning. */
+    ...opsConfigShape,
   });
 
 /**

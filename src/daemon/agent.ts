@@ -21,7 +21,10 @@ import { LIVE_LANE } from '../outbox/types.js';
 import { IngestPipeline } from '../pipeline/pipeline.js';
 import { OutboxWriter } from '../pipeline/writer.js';
 import { createSource } from '../sources/registry.js';
+import { sensorIdsOf } from '../sources/parser-options.js';
 import type { Source } from '../sources/source.js';
+import { SourceStartError } from '../sources/start-error.js';
+import { EXIT_CONFIG } from '../config/errors.js';
 import type { AgentView, TokenView } from './agent-view.js';
 
 export interface AgentOptions {
@@ -41,6 +44,7 @@ export class Agent implements AgentView {
   private readonly credentials: CredentialProvider;
   private stopping: Promise<void> | null = null;
   private readonly log: Logger;
+  private readonly sources: Source[];
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
@@ -84,13 +88,16 @@ export class Agent implements AgentView {
       },
     });
     this.credentials.onChange(() => this.shipper.retryNow());
+    const sensorIds = sensorIdsOf(config.sensors);
     const sources: Source[] = config.sources.map((source) =>
       createSource(source, {
         lane: LIVE_LANE,
         checkpoints: this.outbox.checkpoints(source.name),
         logger: logger.child({ component: 'source' }),
+        sensorIds,
       }),
     );
+    this.sources = sources;
     this.capacity = new CapacityGuard(this.outbox.db, config.state_dir, {
       maxBytes: config.outbox.max_bytes,
       minFreeDiskBytes: config.outbox.min_free_disk,
@@ -129,6 +136,26 @@ export class Agent implements AgentView {
     if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
     this.pipeline.start();
     this.shipper.start();
+    void this.watchSourceStarts();
+  }
+
+  /**
+   * A source that cannot run at all (port taken, certificate unusable) is a configuration
+   * problem: report it by name, stop what runs (committing what was read) and exit 78.
+   */
+  private async watchSourceStarts(): Promise<void> {
+    const failures = (await Promise.allSettled(this.sources.map((s) => s.whenStarted?.()))).flatMap((r) =>
+      r.status === 'rejected' ? [r.reason as unknown] : [],
+    );
+    if (failures.length === 0) return;
+    for (const err of failures) {
+      const e = err instanceof SourceStartError ? err : new SourceStartError('?', String(err), 'unexpected');
+      this.log.fatal({ event: 'source_failed', source: e.source, code: e.code, hint: e.hint }, e.message);
+      process.stderr.write(`senseye-agent: ${e.message}\n`);
+    }
+    await this.stop();
+    await new Promise<void>((resolve) => this.opts.logger.flush(() => resolve()));
+    process.exit(EXIT_CONFIG);
   }
 
   /** SIGHUP: pick up a replaced token now. */

@@ -8,10 +8,11 @@
 import { checkTimestamp, quote } from './timestamp.js';
 import { kindOf, isObject, present, Problems, sensorRef, type SensorRef, type Validation } from './validate-common.js';
 
-export const AMPLITUDE_UNITS = ['in/s', 'mm/s', 'm/s', 'in/s^2', 'mm/s^2', 'm/s^2'] as const;
-export type AmplitudeUnit = (typeof AMPLITUDE_UNITS)[number];
-export const MEASUREMENT_TYPES = ['velocity', 'acceleration'] as const;
-export type MeasurementType = (typeof MEASUREMENT_TYPES)[number];
+// The contract's units and types, shared with the agent's parsers (one list, one truth).
+import { AMPLITUDE_UNITS, MEASUREMENT_TYPES, type AmplitudeUnit, type MeasurementType } from '../parse/spectrum.js';
+
+export { AMPLITUDE_UNITS, MEASUREMENT_TYPES };
+export type { AmplitudeUnit, MeasurementType };
 
 export interface SpectrumInput {
   target: SensorRef;

@@ -27,6 +27,11 @@ export interface DeadLetterRow {
 export interface DeadLetterFilter {
   ids?: number[] | undefined;
   source?: string | undefined;
+  /** Sources whose name starts with this (a backfill job's sources). */
+  sourcePrefix?: string | undefined;
+  lane?: number | undefined;
+  /** Only rows written at or after this time (epoch ms). */
+  since?: number | undefined;
   stage?: 'parse' | 'hub' | undefined;
   limit?: number | undefined;
 }
@@ -88,6 +93,18 @@ export class DeadLetters {
     if (filter.source !== undefined) {
       clauses.push('source = ?');
       params.push(filter.source);
+    }
+    if (filter.sourcePrefix !== undefined) {
+      clauses.push("substr(source, 1, ?) = ?");
+      params.push(filter.sourcePrefix.length, filter.sourcePrefix);
+    }
+    if (filter.lane !== undefined) {
+      clauses.push('lane = ?');
+      params.push(filter.lane);
+    }
+    if (filter.since !== undefined) {
+      clauses.push('at >= ?');
+      params.push(filter.since);
     }
     if (filter.stage !== undefined) {
       clauses.push('stage = ?');

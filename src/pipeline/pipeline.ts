@@ -6,7 +6,7 @@ import { map, merge, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Source } from '../sources/source.js';
 import { batchForOutbox } from './batch.js';
-import { parseChunk } from './parse-chunk.js';
+import { parseChunk, type ParsedChunk } from './parse-chunk.js';
 import type { OutboxWriter } from './writer.js';
 
 export interface PipelineOptions {
@@ -15,6 +15,8 @@ export interface PipelineOptions {
   batchSize: number;
   maxWaitMs: number;
   logger: Logger;
+  /** A step after parsing (backfill's time window); pure, and must keep `ack`. */
+  transform?: (chunk: ParsedChunk) => ParsedChunk;
 }
 
 export class IngestPipeline {
@@ -28,7 +30,7 @@ export class IngestPipeline {
     const { sources, writer, batchSize, maxWaitMs, logger } = this.opts;
     this.completed = new Promise<void>((resolve) => {
       this.subscription = merge(...sources.map((s) => s.chunks$))
-        .pipe(map(parseChunk), batchForOutbox(batchSize, maxWaitMs))
+        .pipe(map(parseChunk), map(this.opts.transform ?? ((c: ParsedChunk) => c)), batchForOutbox(batchSize, maxWaitMs))
         .subscribe({
           next: (group) => writer.write(group),
           error: (err: unknown) => {

@@ -69,6 +69,8 @@ export function writeConfig(file: string, o: TestConfigOptions): string {
     sources: o.sources.map((s) => ({ poll_interval: '50ms', refresh_interval: '100ms', ...s })),
     pipeline: { max_wait: '20ms' },
     shutdown_timeout: '5s',
+    // Parallel tests must not compete for the default health port.
+    http: { listen: null },
     ...o.extra,
   };
   writeFileSync(file, stringify(config));

@@ -115,6 +115,17 @@ describe('delivery engine', () => {
     }
   });
 
+  it('retries a GraphQL error it cannot classify, answered inside an HTTP 200', async () => {
+    rig = await createRig();
+    rig.hub.faults.add({ endpoint: 'graphql', status: 200, times: 2 }); // {errors:[{extensions:{code:INTERNAL_SERVER_ERROR}}]}
+    rig.append(readings(300));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'delivery after the errors');
+    expect(dataRequests(rig.hub).filter((r) => r.errorCode === 'INTERNAL_SERVER_ERROR')).toHaveLength(2);
+    expect(rig.outbox.counts()).toMatchObject({ delivered: 300, rejected: 0 });
+    expect(rig.logs.some((l) => l.event === 'hub_retry' && String(l.reason).includes('GraphQL error'))).toBe(true);
+  });
+
   it('splits a batch the hub finds too large (413) until it fits', async () => {
     rig = await createRig({ emulator: { maxBodyBytes: 20_000 } });
     rig.append(readings(1000, ['a']));

@@ -1,0 +1,127 @@
+/**
+ * `senseye-agent config check --config FILE`: validates the config and everything it points to
+ * (token readable and what it allows, state dir writable, listen addresses free, input paths
+ * present), printing every problem at once. Exit 0, or 78 when anything would stop the agent.
+ */
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import fg from 'fast-glob';
+import pino from 'pino';
+import type { CommandModule } from 'yargs';
+import { reportToken } from '../auth/capabilities.js';
+import { createCredentialProvider } from '../auth/credentials.js';
+import type { Config } from '../config/schema.js';
+import { parseListen } from '../sources/socket/listen-address.js';
+import { configOption, loadConfigOrReport } from './common.js';
+import { EXIT } from './exit-codes.js';
+
+interface CheckArgs {
+  config: string;
+}
+
+export interface Finding {
+  level: 'ok' | 'warning' | 'problem';
+  what: string;
+}
+
+export async function checkConfig(config: Config, env: NodeJS.ProcessEnv): Promise<Finding[]> {
+  const out: Finding[] = [];
+  // Token.
+  if (config.hub.auth.type === 'machine') {
+    try {
+      const provider = await createCredentialProvider(config, env, pino({ level: 'silent' }));
+      const token = provider.current()!;
+      const r = reportToken(token);
+      out.push({ level: 'ok', what: `token ${r.fingerprint} (${r.kind}) from ${r.origin}` });
+      if (r.expired) out.push({ level: 'problem', what: `token ${r.fingerprint} expired at ${r.expiresAt}` });
+      if (r.canStoreData === false && !r.expired) out.push({ level: 'problem', what: 'token lacks Internal Hub Write: no data can be sent' });
+      const needsCreate = config.hub.addressing === 'sensor_id';
+      if (r.canCreateSensors === false && needsCreate) {
+        out.push({ level: 'warning', what: 'token lacks Internal Hub Create: only sensors with sensors.<name>.sensor_id in the config can be delivered' });
+      }
+    } catch (err) {
+      out.push({ level: 'problem', what: (err as Error).message });
+    }
+  } else if (!existsSync(config.hub.auth.password_file)) {
+    out.push({ level: 'problem', what: `hub.auth.password_file ${config.hub.auth.password_file} does not exist` });
+  }
+  // State directory.
+  try {
+    mkdirSync(config.state_dir, { recursive: true });
+    accessSync(config.state_dir, constants.W_OK | constants.R_OK);
+    out.push({ level: 'ok', what: `state_dir ${config.state_dir} is writable` });
+  } catch (err) {
+    out.push({ level: 'problem', what: `state_dir ${config.state_dir} is not writable (${(err as NodeJS.ErrnoException).code})` });
+  }
+  // Listen addresses.
+  const listens: Array<{ setting: string; address: string }> = [];
+  if (config.http.listen !== null) listens.push({ setting: 'http.listen', address: config.http.listen });
+  config.sources.forEach((s, i) => {
+    if (s.type === 'tcp') listens.push({ setting: `sources[${i}].listen`, address: `${s.listen.host}:${s.listen.port}` });
+  });
+  for (const l of listens) {
+    const free = await portFree(l.address);
+    out.push(free === null ? { level: 'ok', what: `${l.setting} ${l.address} is free` } : { level: 'problem', what: `${l.setting} ${l.address}: ${free}` });
+  }
+  // Input paths.
+  for (const [i, s] of config.sources.entries()) {
+    if (s.type === 'file') {
+      const patterns = Array.isArray(s.path) ? s.path : [s.path];
+      const files = await fg(patterns, { onlyFiles: true, suppressErrors: true });
+      if (files.length === 0) {
+        const dirs = patterns.map(staticBase).filter((d) => !existsSync(d));
+        out.push({
+          level: dirs.length > 0 ? 'problem' : 'warning',
+          what: dirs.length > 0 ? `sources[${i}] (${s.name}): folder ${dirs[0]} does not exist` : `sources[${i}] (${s.name}): no file matches ${patterns.join(', ')} yet`,
+        });
+      } else out.push({ level: 'ok', what: `sources[${i}] (${s.name}): ${files.length} files match` });
+    } else if (s.type === 'spool' && !existsSync(s.path)) {
+      out.push({ level: 'problem', what: `sources[${i}] (${s.name}): spool folder ${s.path} does not exist` });
+    } else if (s.type === 'tcp' && s.tls !== undefined) {
+      for (const f of [s.tls.cert, s.tls.key, s.tls.client_ca].filter((x): x is string => x !== undefined)) {
+        if (!existsSync(f)) out.push({ level: 'problem', what: `sources[${i}] (${s.name}): TLS file ${f} does not exist` });
+      }
+    }
+  }
+  return out;
+}
+
+/** The folder part of a glob before its first wildcard segment: /data/press/*.jsonl → /data/press. */
+function staticBase(pattern: string): string {
+  const segments = pattern.split('/');
+  const wild = segments.findIndex((seg) => /[*?[{]/.test(seg));
+  return (wild === -1 ? segments.slice(0, -1) : segments.slice(0, wild)).join('/') || '/';
+}
+
+/** null when the address can be bound now, else why not. */
+function portFree(address: string): Promise<string | null> {
+  const parsed = parseListen(address);
+  if (typeof parsed === 'string') return Promise.resolve(parsed);
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'already in use' : `cannot listen (${err.code})`));
+    server.listen(parsed.port, parsed.host, () => server.close(() => resolve(null)));
+  });
+}
+
+const check: CommandModule<object, CheckArgs> = {
+  command: 'check',
+  describe: 'Validate the config and everything it points to (token, state dir, listen addresses, input paths)',
+  builder: (y) => y.option('config', configOption) as never,
+  handler: async (args) => {
+    const config = loadConfigOrReport(args.config);
+    if (config === null) return;
+    const findings = await checkConfig(config, process.env);
+    for (const f of findings) process.stdout.write(`${f.level === 'ok' ? 'ok     ' : f.level === 'warning' ? 'warning' : 'PROBLEM'}  ${f.what}\n`);
+    const problems = findings.filter((f) => f.level === 'problem').length;
+    process.stdout.write(problems === 0 ? `${args.config}: ready to run\n` : `${args.config}: ${problems} problem${problems === 1 ? '' : 's'}\n`);
+    process.exitCode = problems === 0 ? EXIT.ok : EXIT.config;
+  },
+};
+
+export const configCommand: CommandModule = {
+  command: 'config <command>',
+  describe: 'Check a configuration',
+  builder: (y) => y.command(check).demandCommand(1),
+  handler: () => undefined,
+};
