@@ -2,6 +2,8 @@
 // throttles and fails requests; at the end the hub holds every reading that was written, and
 // every repeat is a whole batch sent again under its own batch id.
 import { appendFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
@@ -23,7 +25,7 @@ function lcg(seed: number) {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
-it('loses nothing across 12 SIGKILLs under throttling and faults; repeats are whole batches with their ids', async () => {
+it('loses nothing across 12 SIGKILLs under throttling and faults, fed by files and a socket; repeats are whole batches with their ids', async () => {
   const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
   const random = lcg(seed);
   hub = await createHubEmulator();
@@ -33,7 +35,10 @@ it('loses nothing across 12 SIGKILLs under throttling and faults; repeats are wh
   const config = writeConfig(path.join(dir, 'agent.yaml'), {
     hubUrl: hub.url,
     stateDir: path.join(dir, 'state'),
-    sources: [{ name: 'lines', type: 'file', path: path.join(dir, '*.jsonl'), format: 'jsonl' }],
+    sources: [
+      { name: 'lines', type: 'file', path: path.join(dir, '*.jsonl'), format: 'jsonl' },
+      { name: 'socket', type: 'tcp', listen: '127.0.0.1:0', format: 'jsonl' },
+    ],
     hub: { batch: { max_points: 400, max_wait: '20ms' }, concurrency: 4, retry: { initial_delay: '20ms', max_delay: '300ms' } },
   });
   const written: string[] = [];
@@ -46,6 +51,34 @@ it('loses nothing across 12 SIGKILLs under throttling and faults; repeats are wh
   };
   for (const f of files) writeFileSync(f, '');
   write(8000);
+  // Socket readings: a sender's data is safe once committed (plain TCP has no acknowledgement
+  // the agent could give earlier), so each cycle waits for its socket batch to commit, then kills.
+  const socketCommitted = () => {
+    try {
+      const db = new Database(path.join(dir, 'state', 'outbox.db'), { readonly: true, fileMustExist: true });
+      try {
+        return (db.prepare("SELECT value FROM counters WHERE name = 'received.socket'").pluck().get() as number | undefined) ?? 0;
+      } finally {
+        db.close();
+      }
+    } catch {
+      return 0;
+    }
+  };
+  let socketSent = 0;
+  const sendSocket = async (agent: AgentProcess, n: number) => {
+    const started = await waitFor(() => agent.logs().find((l) => l.event === 'source_listening' && l.source === 'socket'), 'the TCP source to listen');
+    const port = Number(String(started.address).split(':').pop());
+    const list = jsonlReadings(1_000_000 + socketSent, n, ['socket-1', 'socket-2']);
+    socketSent += n;
+    written.push(...list.map(key));
+    await new Promise<void>((resolve, reject) => {
+      const c = connect(port, '127.0.0.1', () => c.end(toJsonl(list)));
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
+    await waitFor(() => socketCommitted() >= socketSent, 'the socket readings to commit');
+  };
 
   const kills = 12;
   for (let k = 0; k < kills; k++) {
@@ -56,8 +89,9 @@ it('loses nothing across 12 SIGKILLs under throttling and faults; repeats are wh
       { endpoint: 'graphql' as const, status: 429, retryAfter: '0' },
     ];
     hub.faults.add(faults[Math.floor(random() * faults.length)]!);
-    const agent = spawnAgent(['run', '--config', config, '--log-level', 'warn'], { SENSEYE_TOKEN: hub.token });
+    const agent = spawnAgent(['run', '--config', config, '--log-level', 'info'], { SENSEYE_TOKEN: hub.token });
     running.push(agent);
+    await sendSocket(agent, 200 + Math.floor(random() * 300));
     const before = hub.store.dataPoints.length;
     // Kill at a random point after it has made some progress (bounded by waitFor's timeout).
     const progress = 1 + Math.floor(random() * 1500);
@@ -89,7 +123,7 @@ it('loses nothing across 12 SIGKILLs under throttling and faults; repeats are wh
   });
   // Report what repeated (visible in the test output).
   console.log(
-    `crash test (seed ${seed}): ${expected.size} readings, ${kills} SIGKILLs, ${duplicates} duplicates ` +
+    `crash test (seed ${seed}): ${expected.size} readings (${socketSent} over TCP), ${kills} SIGKILLs, ${duplicates} duplicates ` +
       `(${((duplicates / expected.size) * 100).toFixed(2)} %), ${hub.store.counters.duplicateMutationIds} repeated batches, ` +
       `${hub.store.counters.rateLimited} rate-limited answers`,
   );

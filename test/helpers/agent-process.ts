@@ -66,7 +66,8 @@ export function writeConfig(file: string, o: TestConfigOptions): string {
   const config = {
     hub: { url: o.hubUrl, batch: { max_wait: '50ms' }, retry: { initial_delay: '50ms', max_delay: '2s' }, ...o.hub },
     state_dir: o.stateDir,
-    sources: o.sources.map((s) => ({ poll_interval: '50ms', refresh_interval: '100ms', ...s })),
+    // Short polling so tests finish quickly (file sources only: other types have no such keys).
+    sources: o.sources.map((s) => (s.type === 'file' ? { poll_interval: '50ms', refresh_interval: '100ms', ...s } : s)),
     pipeline: { max_wait: '20ms' },
     shutdown_timeout: '5s',
     // Parallel tests must not compete for the default health port.
