@@ -1,6 +1,6 @@
 /**
- * What a token lets the agent do, in words an operator can act on. Used by `token inspect`, the
- * start-up log and the daily expiry check.
+ * What a token lets the agent do, in words an operator can act on (`token inspect`, `config
+ * check`). The daily expiry warning is the token_check job (src/jobs/token-check.ts).
  */
 import { formatDuration } from '../config/units.js';
 import type { MachineToken } from './token.js';
@@ -53,14 +53,4 @@ export function formatTokenReport(r: TokenReport): string {
     `can store data   ${yesNo(r.canStoreData)}`,
     `can create sensors ${yesNo(r.canCreateSensors)}`,
   ].join('\n');
-}
-
-/** A warning when the token expires within `withinMs`, else null. */
-export function expiryWarning(token: MachineToken, withinMs: number, now = Date.now()): string | null {
-  const exp = token.claims.expiresAt;
-  if (exp === null) return null;
-  const left = exp.getTime() - now;
-  if (left <= 0) return `machine token ${token.fingerprint} expired at ${exp.toISOString()}: delivery is paused until a new token is in place`;
-  if (left <= withinMs) return `machine token ${token.fingerprint} expires at ${exp.toISOString()} (in ${formatDuration(left)}): ask Senseye support for a new one`;
-  return null;
 }

@@ -2,7 +2,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { expiryWarning, reportToken } from '../../src/auth/capabilities.js';
+import { reportToken } from '../../src/auth/capabilities.js';
 import { readClaims } from '../../src/auth/claims.js';
 import { MachineTokenProvider } from '../../src/auth/machine-token-provider.js';
 import { MachineToken } from '../../src/auth/token.js';
@@ -108,13 +108,10 @@ describe('token kinds', () => {
     }
   });
 
-  it('reports capabilities and warns before expiry', () => {
+  it('reports capabilities and expiry', () => {
     const now = Date.UTC(2026, 10, 27);
     const soon = new MachineToken(publicToken({ permissions: ['Internal Hub Write'], exp: new Date(now + 3 * 86_400_000).toISOString() }), 't');
     expect(reportToken(soon, now)).toMatchObject({ canStoreData: true, canCreateSensors: false, expired: false, timeLeftMs: 3 * 86_400_000 });
-    expect(expiryWarning(soon, 7 * 86_400_000, now)).toMatch(/expires at .* \(in 3d\)/);
-    expect(expiryWarning(soon, 86_400_000, now)).toBeNull();
-    expect(expiryWarning(soon, 86_400_000, now + 4 * 86_400_000)).toMatch(/expired/);
     expect(reportToken(soon, now + 4 * 86_400_000)).toMatchObject({ canStoreData: false, expired: true });
   });
 });
