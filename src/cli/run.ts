@@ -77,10 +77,6 @@ export async function runAgent(options: RunOptions): Promise<number> {
     logger: logger.child({ component: 'jobs' }),
     tokenExpiryWarningMs: config.token_expiry_warning,
   });
-  agent.start();
-  jobs.start();
-  void jobs.runNow('token_check');
-  notifier.ready();
 
   function startupFailed(err: Error & { code: string }): number {
     logger.fatal({ event: 'startup_failed', code: err.code }, err.message);
@@ -144,6 +140,12 @@ export async function runAgent(options: RunOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHangup);
+    // Start only once the signal handlers are in place: a SIGTERM a moment after start must
+    // stop the agent gracefully, not kill it outright.
+    agent.start();
+    jobs.start();
+    void jobs.runNow('token_check');
+    notifier.ready();
     if (options.exitWhenIdle) {
       agent.flushNow();
       let quietChecks = 0;

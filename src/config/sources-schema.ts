@@ -93,11 +93,21 @@ const listen = z.union([z.string(), z.number().int()]).transform((value, ctx): L
   return parsed;
 });
 
-/** A file mode: "0660" (octal text) or 0660 (YAML reads that as decimal 660: its digits are taken as octal). */
-const fileMode = z.union([z.string(), z.number().int()]).transform((value, ctx) => {
-  const text = String(value).replace(/^0o/, '');
-  if (!/^[0-7]{3,4}$/.test(text)) {
-    ctx.addIssue({ code: 'custom', message: `expected an octal file mode such as "0660", found ${JSON.stringify(value)}` });
+/**
+ * A file mode, written as a quoted octal string ("0660"). A bare number is refused: YAML reads
+ * `0660` as decimal 660 and `0o660` as 432, and a permission silently misread is worse than a
+ * config error.
+ */
+const fileMode = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = typeof value === 'string' ? value.trim().replace(/^0o/, '') : '';
+  if (typeof value !== 'string' || !/^[0-7]{3,4}$/.test(text)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        typeof value === 'number'
+          ? `write the mode quoted, e.g. mode: '0660' (YAML reads an unquoted mode as a decimal number, here ${value})`
+          : `expected an octal file mode such as '0660', found ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return parseInt(text, 8);

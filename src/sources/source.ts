@@ -5,7 +5,7 @@
  * readings (and its position) committed. Sources bound the chunks they have outstanding, so a
  * slow outbox pauses reading instead of growing memory (RxJS itself has no backpressure).
  */
-import type { Observable } from 'rxjs';
+import type { Observable, Subscriber } from 'rxjs';
 import type { LineParser } from '../parse/parser.js';
 import type { FileCheckpoint } from '../outbox/types.js';
 
@@ -93,4 +93,14 @@ export interface RefusedLine {
   line: number;
   raw: string;
   reason: string;
+}
+
+/**
+ * Hands a chunk to the pipeline; when nobody listens any more (the source was unsubscribed:
+ * an abort), the chunk can never be committed, so its slot is released at once and the source
+ * can wind down and close its files instead of waiting forever.
+ */
+export function deliver(subscriber: Subscriber<LineChunk> | null, chunk: LineChunk): void {
+  if (subscriber === null || subscriber.closed) chunk.ack();
+  else subscriber.next(chunk);
 }

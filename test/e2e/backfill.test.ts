@@ -94,8 +94,9 @@ describe('backfill', () => {
     const history = path.join(dir, 'old.jsonl');
     const old = jsonlReadings(0, 40_000, ["hist-1", "hist-2"]);
     writeFileSync(history, toJsonl(old));
-    hub.faults.setRateLimit({ requestsPerSecond: 40, burst: 4 });
-    const job = spawnAgent(['backfill', '--config', config, history], env());
+    hub.faults.setRateLimit({ requestsPerSecond: 4, burst: 2 });
+    // --max-rate keeps the backfill busy for ~8 s, long enough to see live data pass it.
+    const job = spawnAgent(['backfill', '--config', config, '--max-rate', '5000', history], env());
     running.push(job);
     await waitFor(() => hub.store.dataPoints.length > 1000, 'the backfill to be under way');
     // Live readings written now arrive while the backfill's backlog is still being sent.

@@ -88,8 +88,12 @@ export class Harness {
   /** Crash: what was emitted but not committed is gone. */
   crash(): void {
     this.subscription?.unsubscribe();
+    const dropped = this.pending;
     this.pending = [];
     this.source = null;
+    // Unlike a dead process, the old source object lives on: let it finish and close its files
+    // (its chunks go nowhere: it is unsubscribed).
+    for (const chunk of dropped) chunk.ack();
   }
 
   savedCheckpoints(): FileCheckpoint[] {

@@ -28,7 +28,7 @@ describe('source settings', () => {
   - {name: s, type: spool, path: drop, format: senseye-json, after: move}
   - {name: t, type: tcp, listen: ':8094', format: csv, columns: {ts: 0, sensor: 1, measure: 2, value: 3}, delimiter: ';'}
   - {name: u, type: udp, listen: 8125, format: jsonl, epoch_unit: s, timezone: Europe/Berlin}
-  - {name: x, type: unix, path: /run/agent.sock, mode: 0600, format: spectrum-csv, sensor: vib-1}
+  - {name: x, type: unix, path: /run/agent.sock, mode: '0600', format: spectrum-csv, sensor: vib-1}
 `,
       '/etc/agent/agent.yaml',
       {},
@@ -50,6 +50,7 @@ describe('source settings', () => {
   - {name: e, type: file, path: x, format: jsonl, timezone: Mars/Base}
   - {name: f, type: tcp, listen: 'nowhere', format: jsonl}
   - {name: g, type: unix, path: /s, mode: '999', format: jsonl}
+  - {name: h, type: unix, path: /s, mode: 0660, format: jsonl}
 `),
     ).toEqual(
       expect.arrayContaining([
@@ -61,6 +62,7 @@ describe('source settings', () => {
         'sources[4].timezone: expected an IANA time zone name such as Europe/Berlin or UTC',
         expect.stringMatching(/^sources\[5\]\.listen: expected host:port/),
         expect.stringMatching(/^sources\[6\]\.mode: expected an octal file mode/),
+        "sources[7].mode: write the mode quoted, e.g. mode: '0660' (YAML reads an unquoted mode as a decimal number, here 660)",
       ]),
     );
   });

@@ -20,7 +20,8 @@ import type { FileSourceConfig } from '../../config/sources-schema.js';
 import type { FileCheckpoint } from '../../outbox/types.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMAT_FRAMING, FORMATS } from '../../parse/registry.js';
-import { InFlightLimit, type LineChunk, type Source } from '../source.js';
+import { Sleeper } from '../sleeper.js';
+import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { discover, toList, type FoundFile } from './discovery.js';
 import { DocumentFiles } from './document-files.js';
 import { FileChunkEmitter } from './emitter.js';
@@ -59,12 +60,15 @@ export class FileSource implements Source {
   private readonly emitter: FileChunkEmitter;
   /** Files not opened for now (a copy of a followed file): key → size and when it last changed. */
   private readonly waiting = new Map<string, { size: number; since: number }>();
+  /** Paths that could not be opened: warned about once, retried at every scan. */
+  private readonly unopenable = new Set<string>();
+  private saidEmpty = false;
   private subscriber: Subscriber<LineChunk> | null = null;
   private stopping = false;
   private initialScanDone = false;
   private flushOnStop = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new Sleeper();
 
   constructor(private readonly opts: FileSourceOptions) {
     const cfg = opts.config;
@@ -74,7 +78,7 @@ export class FileSource implements Source {
     this.firstRun = opts.checkpoints.length === 0;
     this.log = opts.logger.child({ source: this.name });
     this.documentFormat = FORMAT_FRAMING[cfg.format] === 'document';
-    this.emitter = new FileChunkEmitter({ source: this.name, lane: opts.lane, limit: this.limit, next: (c) => this.subscriber?.next(c), book: this.book });
+    this.emitter = new FileChunkEmitter({ source: this.name, lane: opts.lane, limit: this.limit, next: (c) => deliver(this.subscriber, c), book: this.book });
     const common = { book: this.book, emitter: this.emitter, parserFactory: FORMATS[cfg.format], parserOptions: opts.parserOptions, logger: this.log };
     this.gzip = new GzipFiles({ ...common, maxLineBytes: cfg.max_line_bytes, chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES });
     this.documents = new DocumentFiles({ ...common, settleMs: cfg.rotate_wait });
@@ -86,7 +90,7 @@ export class FileSource implements Source {
       );
       return () => {
         this.stopping = true;
-        this.wake?.();
+        this.sleeper.wake();
       };
     });
   }
@@ -99,7 +103,7 @@ export class FileSource implements Source {
 
   async drain(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
   }
 
@@ -133,7 +137,7 @@ export class FileSource implements Source {
       await this.gzip.readPending(this.shouldStop);
       await this.documents.readReady(this.shouldStop);
       this.initialScanDone = true;
-      if (!this.stopping) await this.sleep(pollMs);
+      if (!this.stopping) await this.sleeper.sleep(pollMs);
     }
     if (this.flushOnStop) {
       for (const tailer of this.tailers.values()) {
@@ -155,6 +159,10 @@ export class FileSource implements Source {
       this.log.error({ event: 'glob_failed', patterns: cfg.path, err }, 'listing files failed; will retry');
       return;
     }
+    if (found.length === 0 && !this.saidEmpty) {
+      this.log.info({ event: 'source_waiting', patterns: cfg.path }, 'no file matches the globs yet (folder not there or empty): looking again at every refresh_interval');
+    }
+    this.saidEmpty = found.length === 0;
     const present = new Set<string>();
     const gzipKeys = new Set<string>();
     const documentKeys = new Set<string>();
@@ -213,9 +221,11 @@ export class FileSource implements Source {
     try {
       handle = await open(path, 'r');
     } catch (err) {
-      this.log.warn({ event: 'file_open_failed', path, err }, 'cannot open file; will retry at the next scan');
+      if (!this.unopenable.has(path)) this.log.warn({ event: 'file_open_failed', path, err }, 'cannot open file (permissions?); retried at every scan');
+      this.unopenable.add(path);
       return;
     }
+    this.unopenable.delete(path);
     let keep = false;
     try {
       const stats = await handle.stat();
@@ -268,7 +278,7 @@ export class FileSource implements Source {
       parserFactory: FORMATS[cfg.format],
       parserOptions: this.opts.parserOptions,
       limit: this.limit,
-      emit: (chunk) => this.subscriber?.next(chunk),
+      emit: (chunk) => deliver(this.subscriber, chunk),
       logger: this.log,
       chunkBytes: this.opts.chunkBytes,
       maxLineBytes: cfg.max_line_bytes,
@@ -293,16 +303,5 @@ export class FileSource implements Source {
     this.log.warn({ event: 'file_truncated', path, offset: retired.offset }, 'file was truncated or rewritten while the agent was not following it: reading it from the start');
     const parser = FORMATS[this.opts.config.format](this.opts.parserOptions, retired.parserState);
     await this.emitter.emit(path, { firstLine: retired.line + 1, lines: [], refused: [] }, retired, parser);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }

@@ -19,7 +19,7 @@ import type { LineParser, ParserFactory, ParserOptions } from '../../parse/parse
 import { chunkParts } from '../chunk-parts.js';
 import { overLongReason, type SplitItem } from '../line-splitter.js';
 import type { InFlightLimit, LineChunk, RefusedLine } from '../source.js';
-import { HEAD_BYTES, TAIL_BYTES, hashHead, readHead, readTail, type Head } from './fingerprint.js';
+import { ContentHashes } from './content-hashes.js';
 import { toCheckpoint, type Position } from './positions.js';
 
 export interface TailerPosition {
@@ -61,13 +61,7 @@ export class FileTailer {
   private offset: number;
   private line: number;
   private parser: LineParser;
-  private head: Head | null = null;
-  /**
-   * The file's first bytes and the last bytes before `offset`, as read (not re-read: the file
-   * may have been truncated since), when this tailer read them; null when it did not (resumed).
-   */
-  private headBytes: Buffer | null;
-  private recent: Buffer | null;
+  private readonly hashes: ContentHashes;
   private readonly chunkBytes: number;
   private readonly maxLineBytes: number;
   /** True when the last read found no complete line past `offset`. */
@@ -91,9 +85,7 @@ export class FileTailer {
     this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     const { headLen, head } = opts.start;
-    if (headLen !== undefined && head !== undefined && headLen > 0) this.head = { len: headLen, hash: head };
-    this.headBytes = this.offset === 0 ? Buffer.alloc(0) : null;
-    this.recent = this.offset === 0 ? Buffer.alloc(0) : null;
+    this.hashes = new ContentHashes(opts.handle, this.offset, headLen !== undefined && head !== undefined ? { len: headLen, hash: head } : undefined);
   }
 
   get position(): { offset: number; line: number } {
@@ -113,7 +105,7 @@ export class FileTailer {
       }
       if (size < this.offset) await this.restart(`file shrank below the read position (truncated or copytruncate rotation)`, size);
       // Truncated and rewritten between two looks (even to the same size): its first bytes changed.
-      else if (changed && (await this.headChanged())) await this.restart('the first bytes of the file changed (truncated and rewritten)', size);
+      else if (changed && (await this.hashes.changed())) await this.restart('the first bytes of the file changed (truncated and rewritten)', size);
       const available = size - this.offset;
       if (available <= 0) {
         this.atEof = true;
@@ -184,7 +176,7 @@ export class FileTailer {
     const firstLine = this.line + 1 + refused.length;
     const nextOffset = this.offset + consumedBytes;
     const nextLine = this.line + lines.length + refused.length;
-    const { head, tail } = await this.hashesAfter(bytes, nextOffset);
+    const { head, tail } = await this.hashes.after(bytes, nextOffset);
     await this.opts.limit.acquire();
     this.offset = nextOffset;
     this.line = nextLine;
@@ -254,13 +246,6 @@ export class FileTailer {
     await this.emitLines([], scanned, [{ line: this.line + 1, raw, reason: overLongReason(scanned - 1, this.maxLineBytes) }], null);
   }
 
-  /** True when the file's first bytes are no longer those this position was read with. */
-  private async headChanged(): Promise<boolean> {
-    if (this.head === null || this.head.len === 0) return false;
-    const now = await readHead(this.opts.handle, this.head.len);
-    return now.len !== this.head.len || now.hash !== this.head.hash;
-  }
-
   private async restart(why: string, size: number): Promise<void> {
     this.opts.logger.warn(
       { event: 'file_truncated', path: this.path, offset: this.offset, size },
@@ -274,39 +259,10 @@ export class FileTailer {
     }
     this.offset = 0;
     this.line = 0;
-    this.head = null;
-    this.headBytes = Buffer.alloc(0);
-    this.recent = Buffer.alloc(0);
+    this.hashes.reset();
     this.atEof = false;
     this.parser = this.opts.parserFactory(this.opts.parserOptions, null);
   }
-
-  /**
-   * Head and tail hashes for the position after `bytes` (the bytes just consumed, when known),
-   * from the bytes as they were read where possible: re-reading the file could see it already
-   * truncated, and a position must describe the content its lines came from.
-   */
-  private async hashesAfter(bytes: Buffer | null, nextOffset: number): Promise<{ head: Head; tail: string }> {
-    if (bytes !== null && this.headBytes !== null) {
-      if (this.headBytes.length < HEAD_BYTES) this.headBytes = Buffer.concat([this.headBytes, bytes.subarray(0, HEAD_BYTES - this.headBytes.length)]);
-      this.head = { len: this.headBytes.length, hash: hashHead(this.headBytes) };
-    } else {
-      this.headBytes = null;
-      // The head covers up to HEAD_BYTES; while the file is shorter it grows with the file.
-      if (this.head === null || (this.head.len < HEAD_BYTES && this.head.len < nextOffset)) {
-        this.head = await readHead(this.opts.handle, Math.min(nextOffset, HEAD_BYTES));
-      }
-    }
-    const len = Math.min(nextOffset, TAIL_BYTES);
-    if (bytes !== null && (this.recent !== null || bytes.length >= len)) {
-      const joined = this.recent === null ? bytes : Buffer.concat([this.recent, bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES))]);
-      this.recent = Buffer.from(joined.subarray(Math.max(0, joined.length - TAIL_BYTES)));
-      return { head: this.head, tail: hashHead(this.recent.subarray(this.recent.length - len)) };
-    }
-    this.recent = null;
-    return { head: this.head, tail: await readTail(this.opts.handle, nextOffset) };
-  }
-
 }
 
 function hasLineOver(complete: Buffer, max: number): boolean {

@@ -16,7 +16,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMATS, type FormatName } from '../../parse/registry.js';
-import { InFlightLimit, type LineChunk, type Source } from '../source.js';
+import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { Connection } from './connection.js';
 
@@ -130,7 +130,7 @@ export class StreamSource implements Source {
       maxLineBytes: this.opts.maxLineBytes,
       maxPendingBytes: this.opts.maxPendingBytes ?? 256 * 1024,
       idleTimeoutMs: this.opts.idleTimeoutMs,
-      emit: (chunk) => this.subscriber?.next(chunk),
+      emit: (chunk) => deliver(this.subscriber, chunk),
       logger: this.log,
     });
     this.connections.add(connection);

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { UdpSourceConfig } from '../../config/sources-schema.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
 import { FORMATS } from '../../parse/registry.js';
-import { InFlightLimit, type LineChunk, type Source } from '../source.js';
+import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { formatListen } from './listen-address.js';
 
@@ -88,15 +88,17 @@ export class UdpSource implements Source {
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    socket.once('error', (err: NodeJS.ErrnoException) => {
+    const onBindError = (err: NodeJS.ErrnoException) => {
       const where = formatListen({ host, port });
       const hint = err.code === 'EADDRINUSE' ? 'another process listens there: stop it or choose another port' : err.code === 'EACCES' ? 'ports below 1024 need privileges' : 'check `listen`';
       this.startedFailed(new SourceStartError(this.name, `cannot listen on udp ${where}: ${err.code ?? err.message}`, hint));
       socket.close();
       this.socket = null;
       this.done();
-    });
+    };
+    socket.once('error', onBindError);
     socket.bind(port, host, () => {
+      socket.off('error', onBindError);
       socket.on('error', (err) => this.log.error({ event: 'socket_error', err }, 'UDP socket error'));
       const a = socket.address();
       this.address = formatListen({ host: a.address, port: a.port });
@@ -147,7 +149,7 @@ export class UdpSource implements Source {
       const [peer, b] = this.backlog.entries().next().value as [string, PeerBacklog];
       this.backlog.delete(peer);
       this.backlogBytes -= b.bytes;
-      this.subscriber?.next({
+      deliver(this.subscriber, {
         source: this.name,
         lane: this.ctx.lane,
         origin: peer,

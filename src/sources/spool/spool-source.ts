@@ -25,7 +25,8 @@ import { ignorePatterns, toList } from '../file/discovery.js';
 import { HEAD_BYTES, hashHead, readHead } from '../file/fingerprint.js';
 import { toCheckpoint } from '../file/positions.js';
 import { FileTailer } from '../file/tailer.js';
-import { InFlightLimit, type LineChunk, type Source } from '../source.js';
+import { Sleeper } from '../sleeper.js';
+import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { DONE_DIR, FAILED_DIR, disposeDone, disposeFailed } from './dispose.js';
 
 export interface SpoolSourceOptions {
@@ -50,7 +51,7 @@ export class SpoolSource implements Source {
   private subscriber: Subscriber<LineChunk> | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new Sleeper();
   private waitingForFolder = false;
   /** Files in the folder at the last look that are not finished (or could not be moved). */
   private backlog = -1;
@@ -70,7 +71,7 @@ export class SpoolSource implements Source {
       );
       return () => {
         this.stopping = true;
-        this.wake?.();
+        this.sleeper.wake();
       };
     });
   }
@@ -81,7 +82,7 @@ export class SpoolSource implements Source {
 
   async drain(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
   }
 
@@ -90,7 +91,7 @@ export class SpoolSource implements Source {
     while (!this.stopping) {
       const files = await this.list();
       if (files === null) {
-        await this.sleep(backoff);
+        await this.sleeper.sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         continue;
       }
@@ -101,7 +102,7 @@ export class SpoolSource implements Source {
         if (this.stopping) break;
         await this.ingest(file);
       }
-      if (!this.stopping) await this.sleep(this.opts.config.poll_interval);
+      if (!this.stopping) await this.sleeper.sleep(this.opts.config.poll_interval);
     }
     await this.limit.idle();
   }
@@ -169,6 +170,8 @@ export class SpoolSource implements Source {
       }
       if (this.stopping) return;
       await this.limit.idle();
+      // Stopping: leave it; the next start finds its end committed and only disposes of it.
+      if (this.stopping) return;
       const to = await disposeDone(file, this.opts.config.after);
       this.stuck.delete(file);
       this.log.info({ event: 'spool_file_done', path: file, moved_to: to, lines }, to === null ? 'spool file ingested and deleted' : 'spool file ingested and moved');
@@ -199,7 +202,7 @@ export class SpoolSource implements Source {
       parserFactory: FORMATS[cfg.format],
       parserOptions: this.opts.parserOptions,
       limit: this.limit,
-      emit: (chunk) => this.subscriber?.next(chunk),
+      emit: (chunk) => deliver(this.subscriber, chunk),
       logger: this.log,
       maxLineBytes: cfg.max_line_bytes,
     });
@@ -229,7 +232,7 @@ export class SpoolSource implements Source {
     await this.limit.acquire();
     const headLen = Math.min(bytesRead, HEAD_BYTES);
     const position = { key, path: file, offset: bytesRead, line: 1, headLen, head: hashHead(bytes.subarray(0, headLen)), tail: null, parserState: null };
-    this.subscriber?.next({
+    deliver(this.subscriber, {
       source: this.name,
       lane: this.opts.lane,
       origin: file,
@@ -250,16 +253,5 @@ export class SpoolSource implements Source {
       if (!this.stuck.has(file)) this.log.error({ event: 'spool_dispose_failed', path: file, reason, err }, 'spool file could not be ingested, nor moved to failed/: retrying');
       this.stuck.add(file);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
