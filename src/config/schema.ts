@@ -80,7 +80,7 @@ export const configSchema = z
         /** Readings per outbox transaction at most. */
         batch_size: z.number().int().min(1).max(100_000).default(10_000),
         /** How long a small batch waits for company before it is committed. */
-        max_wait: duration.default(200),
+        max_wait: duration.default(20),
       })
       .prefault({}),
     outbox: z
