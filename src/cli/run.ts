@@ -89,7 +89,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
   return new Promise<number>((resolve) => {
     let signals = 0;
     let idleTimer: NodeJS.Timeout | null = null;
+    let finishing = false;
+    // One ordered stop, whoever asks first (a signal, --exit-when-idle, a source that cannot run).
     const finish = async (code: number) => {
+      if (finishing) return;
+      finishing = true;
       if (idleTimer !== null) clearInterval(idleTimer);
       notifier.stopping();
       await http?.close();
@@ -143,6 +147,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
     // Start only once the signal handlers are in place: a SIGTERM a moment after start must
     // stop the agent gracefully, not kill it outright.
     agent.start();
+    void agent.sourceFailures().then((failures) => {
+      if (failures.length === 0) return;
+      for (const e of failures) process.stderr.write(`senseye-agent: ${e.message}\n`);
+      void finish(EXIT.config);
+    });
     jobs.start();
     void jobs.runNow('token_check');
     notifier.ready();

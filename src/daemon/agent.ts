@@ -24,7 +24,6 @@ import { createSource } from '../sources/registry.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
 import type { Source } from '../sources/source.js';
 import { SourceStartError } from '../sources/start-error.js';
-import { EXIT_CONFIG } from '../config/errors.js';
 import type { AgentView, TokenView } from './agent-view.js';
 
 export interface AgentOptions {
@@ -136,26 +135,20 @@ export class Agent implements AgentView {
     if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
     this.pipeline.start();
     this.shipper.start();
-    void this.watchSourceStarts();
   }
 
   /**
-   * A source that cannot run at all (port taken, certificate unusable) is a configuration
-   * problem: report it by name, stop what runs (committing what was read) and exit 78.
+   * Sources that cannot run at all (port taken, certificate unusable): a configuration problem.
+   * Resolves once every source has started or failed, with the failures (logged here, by name);
+   * the caller stops the agent and exits 78.
    */
-  private async watchSourceStarts(): Promise<void> {
-    const failures = (await Promise.allSettled(this.sources.map((s) => s.whenStarted?.()))).flatMap((r) =>
-      r.status === 'rejected' ? [r.reason as unknown] : [],
+  async sourceFailures(): Promise<SourceStartError[]> {
+    const settled = await Promise.allSettled(this.sources.map((s) => s.whenStarted?.()));
+    const failures = settled.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason instanceof SourceStartError ? r.reason : new SourceStartError('?', String(r.reason), 'unexpected')] : [],
     );
-    if (failures.length === 0) return;
-    for (const err of failures) {
-      const e = err instanceof SourceStartError ? err : new SourceStartError('?', String(err), 'unexpected');
-      this.log.fatal({ event: 'source_failed', source: e.source, code: e.code, hint: e.hint }, e.message);
-      process.stderr.write(`senseye-agent: ${e.message}\n`);
-    }
-    await this.stop();
-    await new Promise<void>((resolve) => this.opts.logger.flush(() => resolve()));
-    process.exit(EXIT_CONFIG);
+    for (const e of failures) this.log.fatal({ event: 'source_failed', source: e.source, code: e.code, hint: e.hint }, e.message);
+    return failures;
   }
 
   /** SIGHUP: pick up a replaced token now. */

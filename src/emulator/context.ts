@@ -6,7 +6,8 @@
  */
 import { PERMISSION, hasPermission } from '../auth/permissions.js';
 import type { JsonParse, Reply } from './http.js';
-import type { EmulatorStore, Sensor } from './store.js';
+import type { EmulatorStore } from './store.js';
+import type { Sensor } from './store-types.js';
 import type { Ingest, SensorRef } from './validate.js';
 
 export type ResponseShape = 'standard' | 'documented';

@@ -16,7 +16,7 @@ export type {
   SnapshotOptions,
   StoredDataPoint,
   StoredSpectrum,
-} from './store.js';
+} from './store-types.js';
 export { FaultPlan } from './faults.js';
 export type { ActiveFault, FaultEndpoint, FaultSpec, HubEndpoint, RateLimitSpec } from './faults.js';
 export { importPublicKey, TokenAuthority, tokenFingerprint, verifyV4Public } from './tokens.js';

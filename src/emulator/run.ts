@@ -7,7 +7,7 @@
  * is testable in-process.
  */
 import { createHubEmulator, type EmulatorOptions } from './server.js';
-import type { RequestLogEntry } from './store.js';
+import type { RequestLogEntry } from './store-types.js';
 
 export interface ServeOptions extends Omit<EmulatorOptions, 'onRequest'> {
   /** One JSON line per hub request on stdout. */

@@ -23,7 +23,8 @@ import { header, parseJson, readBody, restError, send, type JsonParse } from './
 import { handleGraphql } from './routes/graphql.js';
 import { handleCreateSensor } from './routes/sensors.js';
 import { handleSpectra } from './routes/spectra.js';
-import { EmulatorStore, type RecordMode, type RequestLogEntry } from './store.js';
+import { EmulatorStore } from './store.js';
+import type { RecordMode, RequestLogEntry } from './store-types.js';
 import { TokenAuthority, tokenFingerprint, type MintOptions } from './tokens.js';
 import { UserAuthority, type EmulatorUser } from './users.js';
 

@@ -27,18 +27,6 @@ import type {
 } from './store-types.js';
 import type { DataPointInput, Ingest, SpectrumInput } from './validate.js';
 
-export type {
-  AcceptMeta,
-  Counters,
-  EmulatorSnapshot,
-  RecordMode,
-  RequestLogEntry,
-  Sensor,
-  SnapshotOptions,
-  StoredDataPoint,
-  StoredSpectrum,
-} from './store-types.js';
-
 function emptyCounters(): Counters {
   return {
     requests: {},

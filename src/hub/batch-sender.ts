@@ -42,7 +42,7 @@ export class BatchSender {
   async send(job: Job, address: SensorAddress, signal: AbortSignal): Promise<HubFailure | null> {
     const { record } = job;
     if (job.items.length === 0) {
-      this.outbox.ledger.split(record.batchId, []); // rows gone (dropped or expired): nothing to send
+      this.outbox.ledger.forget(record.batchId); // rows gone (dropped or expired): nothing to send
       return null;
     }
     try {

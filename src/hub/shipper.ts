@@ -283,8 +283,7 @@ export class Shipper {
   /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of claims. */
   private wait(sensor: string, jobs: Job[], reason: string): void {
     // Its batches leave the ledger (the rows stay) so they do not block the other sensors.
-    this.opts.outbox.ledger.split(jobs[0]!.record.batchId, []);
-    for (const job of jobs.slice(1)) this.opts.outbox.ledger.split(job.record.batchId, []);
+    for (const job of jobs) this.opts.outbox.ledger.forget(job.record.batchId);
     if (!this.waitingSensors.has(sensor)) {
       this.log.error(
         { event: 'sensor_waiting', sensor, reason },

@@ -55,7 +55,10 @@ export class InflightLedger {
     })();
   }
 
-  /** Must run inside the transaction that acknowledges or rejects the batch's rows. */
+  /**
+   * Removes a batch's record. Acknowledgement and rejection call it inside the transaction that
+   * removes the rows; alone, it lets go of a batch whose rows stay (a waiting sensor).
+   */
   forget(batchId: string): void {
     this.remove.run(batchId);
   }

@@ -99,7 +99,7 @@ export class Outbox {
          ON CONFLICT (name) DO UPDATE SET hub_id = excluded.hub_id`,
       ),
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
-      oldestIds: db.prepare('SELECT id FROM readings ORDER BY id LIMIT ?').pluck(),
+      oldestIds: db.prepare('SELECT id, lane FROM readings ORDER BY id LIMIT ?').raw(),
       batchReadings: db
         .prepare(
           `SELECT r.id, r.stream, r.ts, r.value FROM readings r
@@ -249,14 +249,18 @@ export class Outbox {
     })();
 
   /** Per-lane counts of a backfill lane (live data is counted in the totals only). */
+  /**
+   * Per-lane counts of a backfill lane, from the counters kept in the same transactions as the
+   * rows (no scan: a backfill polls this while millions of rows wait). Live data is counted in
+   * the totals only.
+   */
   laneCounts(lane: number): { appended: number; delivered: number; rejected: number; waiting: number } {
     const c = this.counters();
     const get = (name: string) => c.get(`lane.${lane}.${name}`) ?? 0;
-    const waiting =
-      (this.db.prepare('SELECT count(*) FROM readings WHERE lane = ?').pluck().get(lane) as number) +
-      (this.db.prepare('SELECT count(*) FROM spectra WHERE lane = ?').pluck().get(lane) as number);
+    const waiting = get('appended') - get('delivered') - get('rejected') - get('dropped');
     return { appended: get('appended'), delivered: get('delivered'), rejected: get('rejected'), waiting };
   }
+
 
   /** The hub refused these readings for good: move them to dead_letters with its reason. */
   reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
@@ -299,10 +303,16 @@ export class Outbox {
   /** Deletes up to `n` of the oldest readings of any lane, unsent, counted as dropped. Returns how many. */
   dropOldest(n: number): number {
     return this.db.transaction(() => {
-      const ids = this.stmt.oldestIds.all(n) as number[];
+      const rows = this.stmt.oldestIds.all(n) as Array<[id: number, lane: number]>;
       let dropped = 0;
-      for (const id of ids) dropped += this.stmt.deleteReading.run(id).changes;
+      const byLane = new Map<number, number>();
+      for (const [id, lane] of rows) {
+        const changed = this.stmt.deleteReading.run(id).changes;
+        dropped += changed;
+        if (lane !== LIVE_LANE) byLane.set(lane, (byLane.get(lane) ?? 0) + changed);
+      }
       if (dropped > 0) this.stmt.bumpCounter.run('dropped', dropped);
+      for (const [lane, k] of byLane) if (k > 0) this.stmt.bumpCounter.run(`lane.${lane}.dropped`, k);
       return dropped;
     })();
   }

@@ -8,7 +8,7 @@
 import { PERMISSION, hasPermission } from '../../auth/permissions.js';
 import type { HubContext, HubReply } from '../context.js';
 import { restError } from '../http.js';
-import type { Sensor } from '../store.js';
+import type { Sensor } from '../store-types.js';
 import { validateSensorCreate } from '../validate.js';
 
 function view(s: Sensor): { id: string; name: string; mappingId: string | null; ingest: string } {

@@ -7,7 +7,7 @@
 import { PERMISSION, hasPermission } from '../../auth/permissions.js';
 import { provision, resolveSensor, type HubContext, type HubReply } from '../context.js';
 import { restError } from '../http.js';
-import type { Sensor } from '../store.js';
+import type { Sensor } from '../store-types.js';
 import { validateSpectra, type SpectrumInput } from '../validate.js';
 
 export function handleSpectra(ctx: HubContext): HubReply {

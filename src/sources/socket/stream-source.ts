@@ -14,6 +14,7 @@ import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
+import type { TcpSourceConfig, UnixSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMATS, type FormatName } from '../../parse/registry.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
@@ -32,6 +33,23 @@ export interface StreamSourceOptions {
   maxInFlight?: number;
   /** Bytes gathered per connection while no slot is free, before its socket is paused. */
   maxPendingBytes?: number;
+}
+
+/** The stream settings TCP and Unix sources share, from their config. */
+export function streamOptionsOf(
+  config: TcpSourceConfig | UnixSourceConfig,
+  ctx: { lane: number; logger: Logger; parserOptions: ParserOptions },
+): StreamSourceOptions {
+  return {
+    name: config.name,
+    format: config.format,
+    lane: ctx.lane,
+    logger: ctx.logger,
+    parserOptions: ctx.parserOptions,
+    maxLineBytes: config.max_line_bytes,
+    idleTimeoutMs: config.idle_timeout,
+    maxConnections: config.max_connections,
+  };
 }
 
 /** What differs between TCP, TLS and Unix sockets. */

@@ -12,7 +12,7 @@ import type { TcpSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { SourceStartError } from '../start-error.js';
 import { formatListen } from './listen-address.js';
-import { StreamSource, type Listener } from './stream-source.js';
+import { StreamSource, streamOptionsOf, type Listener } from './stream-source.js';
 
 export function peerOf(scheme: string, socket: net.Socket): string {
   const host = socket.remoteAddress ?? 'unknown';
@@ -79,17 +79,5 @@ export function createTcpSource(config: TcpSourceConfig, ctx: { lane: number; lo
     },
     listen: (server) => listenTcp(config.name, server, config.listen.host, config.listen.port),
   };
-  return new StreamSource(
-    {
-      name: config.name,
-      format: config.format,
-      lane: ctx.lane,
-      logger: ctx.logger,
-      parserOptions: ctx.parserOptions,
-      maxLineBytes: config.max_line_bytes,
-      idleTimeoutMs: config.idle_timeout,
-      maxConnections: config.max_connections,
-    },
-    listener,
-  );
+  return new StreamSource(streamOptionsOf(config, ctx), listener);
 }

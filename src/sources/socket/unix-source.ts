@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { UnixSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { SourceStartError } from '../start-error.js';
-import { StreamSource, type Listener } from './stream-source.js';
+import { StreamSource, streamOptionsOf, type Listener } from './stream-source.js';
 
 /** True when a process accepts connections on the socket at `path`. */
 function answers(path: string): Promise<boolean> {
@@ -69,17 +69,5 @@ export function createUnixSource(config: UnixSourceConfig, ctx: { lane: number; 
       if (listening) await unlink(config.path).catch(() => undefined);
     },
   };
-  return new StreamSource(
-    {
-      name: config.name,
-      format: config.format,
-      lane: ctx.lane,
-      logger: ctx.logger,
-      parserOptions: ctx.parserOptions,
-      maxLineBytes: config.max_line_bytes,
-      idleTimeoutMs: config.idle_timeout,
-      maxConnections: config.max_connections,
-    },
-    listener,
-  );
+  return new StreamSource(streamOptionsOf(config, ctx), listener);
 }
