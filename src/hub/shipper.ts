@@ -151,7 +151,8 @@ export class Shipper {
         this.pause({ kind: 'unauthorized', status: 0, reason: blocked });
         continue;
       }
-      const jobs = this.resumeInflight() ?? (await this.claimNew(now));
+      // After a failure, probe with the oldest recorded batch alone before reloading a whole round.
+      const jobs = this.resumeInflight(this.attempt > 0 ? 1 : undefined) ?? (await this.claimNew(now));
       if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
       const failure = await this.execute(jobs);
@@ -165,11 +166,11 @@ export class Shipper {
   }
 
   /** Batches recorded but not acknowledged (a crash or a failed round): send exactly those first. */
-  private resumeInflight(): Job[] | null {
+  private resumeInflight(limit?: number): Job[] | null {
     const records = this.opts.outbox.ledger.list(this.opts.lane);
     if (records.length === 0) return null;
     this.lastEmptyCheck = false;
-    return records.map((record) => this.jobFor(record));
+    return records.slice(0, limit).map((record) => this.jobFor(record));
   }
 
   private jobFor(record: InflightBatch): Job {
@@ -181,7 +182,9 @@ export class Shipper {
   private async claimNew(now: number): Promise<Job[] | null> {
     const { outbox, lane, maxPoints, concurrency } = this.opts;
     const excludeStreams = [...this.waitingSensors.keys()].flatMap((s) => outbox.streams.streamsOf(s));
-    const readings = outbox.claim(lane, maxPoints * concurrency, excludeStreams);
+    const budget = maxPoints * concurrency;
+    let readings = outbox.claim(lane, budget, excludeStreams);
+    if (readings.length === budget) readings = this.fillPerSensor(readings, budget);
     const spectra = outbox.claimSpectra(lane, this.opts.maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
     if (readings.length === 0 && spectra.length === 0) {
       this.lastEmptyCheck = true;
@@ -204,6 +207,26 @@ export class Shipper {
     const jobs = [...this.planReadings(readings), ...this.planSpectra(spectra)];
     outbox.ledger.record(jobs.map((j) => j.record));
     return jobs;
+  }
+
+  /**
+   * A full claim window shared by many sensors would give each a small request (8 sensors:
+   * 2,500 points each of a 5,000 max). Fill the oldest sensors' requests to max_points with
+   * their next rows instead, within the same budget; the sensors that no longer fit stay
+   * first in line for the next round. Per sensor the rows stay contiguous and in id order.
+   */
+  private fillPerSensor(window: ClaimedReading[], budget: number): ClaimedReading[] {
+    const { outbox, lane, maxPoints } = this.opts;
+    const out: ClaimedReading[] = [];
+    for (const [sensor, rows] of groupBySensor(window)) {
+      if (out.length >= budget) break;
+      const missing = maxPoints - (rows.length % maxPoints);
+      if (missing < maxPoints) {
+        for (const r of outbox.claimOfSensor(lane, sensor, rows.at(-1)!.id, missing)) rows.push(r);
+      }
+      for (const r of rows) out.push(r);
+    }
+    return out;
   }
 
   private planReadings(rows: ClaimedReading[]): Job[] {

@@ -60,6 +60,7 @@ export class Outbox {
     oldestIds: Statement;
     batchReadings: Statement;
     batchSpectra: Statement;
+    claimOfStreams: Statement;
   };
 
   constructor(
@@ -105,6 +106,12 @@ export class Outbox {
           `SELECT r.id, r.stream, r.ts, r.value FROM readings r
              JOIN streams st ON st.id = r.stream JOIN sensors s ON s.id = st.sensor_id
            WHERE r.lane = ? AND r.id BETWEEN ? AND ? AND s.name = ? ORDER BY r.id`,
+        )
+        .raw(),
+      claimOfStreams: db
+        .prepare(
+          `SELECT id, stream, ts, value FROM readings
+           WHERE lane = ? AND id > ? AND stream IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?`,
         )
         .raw(),
       batchSpectra: db
@@ -184,6 +191,12 @@ export class Outbox {
    */
   claim(lane: number, limit: number, excludeStreams: readonly number[] = []): ClaimedReading[] {
     return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, limit) as RawReading[]);
+  }
+
+  /** The oldest waiting rows of one sensor after `afterId` (to fill its request up to max_points). */
+  claimOfSensor(lane: number, sensor: string, afterId: number, limit: number): ClaimedReading[] {
+    const streams = JSON.stringify(this.streams.streamsOf(sensor));
+    return this.decodeReadings(this.stmt.claimOfStreams.all(lane, afterId, streams, limit) as RawReading[]);
   }
 
   /** The rows of a recorded in-flight batch that are still waiting (all of them, unless some were dropped). */

@@ -1,8 +1,9 @@
 /**
  * The ingest pipeline, wiring only: sources → parse → group → outbox writer.
  *   merge(sources' chunks) → map(parseChunk) → batchForOutbox → writer.write (sync commit, then ack)
+ * A source waiting for acknowledgements makes the group commit early (sources' stalls$).
  */
-import { map, merge, type Subscription } from 'rxjs';
+import { EMPTY, map, merge, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Source } from '../sources/source.js';
 import { batchForOutbox } from './batch.js';
@@ -30,7 +31,7 @@ export class IngestPipeline {
     const { sources, writer, batchSize, maxWaitMs, logger } = this.opts;
     this.completed = new Promise<void>((resolve) => {
       this.subscription = merge(...sources.map((s) => s.chunks$))
-        .pipe(map(parseChunk), map(this.opts.transform ?? ((c: ParsedChunk) => c)), batchForOutbox(batchSize, maxWaitMs))
+        .pipe(map(parseChunk), map(this.opts.transform ?? ((c: ParsedChunk) => c)), batchForOutbox(batchSize, maxWaitMs, merge(...sources.map((s) => s.stalls$ ?? EMPTY))))
         .subscribe({
           next: (group) => writer.write(group),
           error: (err: unknown) => {

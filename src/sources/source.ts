@@ -5,7 +5,7 @@
  * readings (and its position) committed. Sources bound the chunks they have outstanding, so a
  * slow outbox pauses reading instead of growing memory (RxJS itself has no backpressure).
  */
-import type { Observable, Subscriber } from 'rxjs';
+import { Subject, type Observable, type Subscriber } from 'rxjs';
 import type { LineParser } from '../parse/parser.js';
 import type { FileCheckpoint } from '../outbox/types.js';
 
@@ -48,6 +48,11 @@ export interface Source {
    * folder not mounted yet) resolve at once and retry with backoff. Absent: nothing to wait for.
    */
   whenStarted?(): Promise<void>;
+  /**
+   * Emits when the source has data but must wait for an in-flight chunk to be acknowledged:
+   * the pipeline then commits what it holds instead of waiting for a fuller group.
+   */
+  readonly stalls$?: Observable<void>;
 }
 
 /**
@@ -57,6 +62,9 @@ export interface Source {
 export class InFlightLimit {
   private inFlight = 0;
   private waiters: Array<() => void> = [];
+  private readonly waits = new Subject<void>();
+  /** Emits each time acquire() has to wait for a slot. */
+  readonly waits$: Observable<void> = this.waits.asObservable();
   constructor(private readonly max: number) {}
 
   get count(): number {
@@ -71,7 +79,11 @@ export class InFlightLimit {
   }
 
   async acquire(): Promise<void> {
-    while (this.inFlight >= this.max) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while (this.inFlight >= this.max) {
+      const freed = new Promise<void>((resolve) => this.waiters.push(resolve));
+      this.waits.next();
+      await freed;
+    }
     this.inFlight++;
   }
 

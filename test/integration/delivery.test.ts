@@ -44,6 +44,39 @@ describe('delivery engine', () => {
     expect(rig.outbox.ledger.list(0)).toEqual([]);
   });
 
+  it('fills each sensor\'s request to max_points when many sensors share the claim window', async () => {
+    const eight = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    rig = await createRig();
+    rig.append(readings(8000, eight)); // 1,000 per sensor, interleaved; max_points 500, concurrency 4
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    const reqs = dataRequests(rig.hub);
+    // A shared window of 2,000 rows would have sent 32 requests of 250.
+    expect(reqs.map((r) => r.pointCount)).toEqual(Array.from({ length: 16 }, () => 500));
+    expect(delivered(rig)).toBe(8000);
+    const bySensor = new Map<string, number[]>();
+    for (const p of rig.hub.store.dataPoints) bySensor.set(p.sensorId, [...(bySensor.get(p.sensorId) ?? []), Date.parse(p.timestamp)]);
+    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+  });
+
+  it('after a failure, probes with one recorded batch before sending the rest of the round', async () => {
+    rig = await createRig({ emulator: { latencyMs: 20 }, shipper: { random: () => 0.5, retry: { initialDelayMs: 30, maxDelayMs: 100 } } });
+    rig.hub.faults.add({ endpoint: 'graphql', status: 503, times: Number.POSITIVE_INFINITY });
+    rig.append(readings(2000, ['a', 'b', 'c', 'd']));
+    rig.shipper.start();
+    await waitFor(() => dataRequests(rig!.hub).length >= 6, 'a few failed rounds');
+    rig.hub.faults.clear();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    const reqs = dataRequests(rig.hub);
+    const firstOk = reqs.findIndex((r) => r.status === 200);
+    // The first round sends up to `concurrency` requests; every retry after it sends one.
+    const firstRoundEnd = reqs.findIndex((r) => r.receivedAt >= reqs[0]!.finishedAt);
+    const retries = reqs.slice(firstRoundEnd, firstOk + 1);
+    expect(retries.length).toBeGreaterThan(1);
+    for (let i = 1; i < retries.length; i++) expect(retries[i]!.receivedAt).toBeGreaterThanOrEqual(retries[i - 1]!.finishedAt);
+    expect(delivered(rig)).toBe(2000);
+  });
+
   it('honours Retry-After in seconds for the whole sink: no data request inside the window', async () => {
     rig = await createRig({ emulator: { latencyMs: 5 } });
     rig.hub.faults.add({ endpoint: 'graphql', status: 429, retryAfter: '1' });

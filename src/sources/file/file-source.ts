@@ -51,6 +51,9 @@ export class FileSource implements Source {
   readonly chunks$: Observable<LineChunk>;
   private readonly tailers = new Map<string, FileTailer>();
   private readonly limit: InFlightLimit;
+  get stalls$(): Observable<void> {
+    return this.limit.waits$;
+  }
   private readonly book: PositionBook;
   private readonly firstRun: boolean;
   private readonly log: Logger;

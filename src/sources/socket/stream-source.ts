@@ -66,6 +66,9 @@ export class StreamSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
   private readonly limit: InFlightLimit;
+  get stalls$(): Observable<void> {
+    return this.limit.waits$;
+  }
   private readonly log: Logger;
   private readonly connections = new Set<Connection>();
   private server: Server | null = null;

@@ -30,6 +30,9 @@ export class UdpSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
   private readonly limit: InFlightLimit;
+  get stalls$(): Observable<void> {
+    return this.limit.waits$;
+  }
   private readonly log: Logger;
   private readonly parser: LineParser;
   private readonly backlog = new Map<string, PeerBacklog>();

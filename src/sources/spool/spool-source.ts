@@ -46,6 +46,9 @@ export class SpoolSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
   private readonly limit: InFlightLimit;
+  get stalls$(): Observable<void> {
+    return this.limit.waits$;
+  }
   private readonly positions: Map<string, FileCheckpoint>;
   private readonly log: Logger;
   private subscriber: Subscriber<LineChunk> | null = null;
