@@ -37,7 +37,7 @@ const hub = z.strictObject({
   batch: z
     .strictObject({
       max_points: z.number().int().min(1).max(100_000).default(5000),
-      max_bytes: size.default(512 * 1024),
+      max_bytes: size.default(768 * 1024),
       max_wait: duration.default(2000),
       /** Spectra per request at most (spectra requests are also bounded by max_bytes). */
       max_spectra: z.number().int().min(1).max(10_000).default(100),

@@ -16,7 +16,8 @@ import type { HubGate } from './gate.js';
 import type { HubFailure } from './outcome.js';
 
 export type Job =
-  | { record: InflightBatch & { kind: 'readings' }; items: ClaimedReading[] }
+  /** `points`: the items already encoded when the batch was planned (encoding is a large share of delivery CPU). */
+  | { record: InflightBatch & { kind: 'readings' }; items: ClaimedReading[]; points?: string[] }
   | { record: InflightBatch & { kind: 'spectra' }; items: ClaimedSpectrum[] };
 
 export interface SenderStats {
@@ -53,7 +54,7 @@ export class BatchSender {
     const outcome =
       job.record.kind === 'readings'
         ? await this.client.storeMeasures(
-            encodeMutation(address, record.batchId, (job.items as ClaimedReading[]).map(encodeDataPoint)),
+            encodeMutation(address, record.batchId, ('points' in job ? job.points : undefined) ?? (job.items as ClaimedReading[]).map(encodeDataPoint)),
             record.batchId,
             signal,
           )

@@ -156,7 +156,7 @@ export class Shipper {
       if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
       const failure = await this.execute(jobs);
-      if (failure !== null) this.pause(failure);
+      if (failure !== null) this.pause(failure.failure, failure.at);
       else {
         this.attempt = 0;
         this.setState({ state: 'flowing' });
@@ -238,6 +238,7 @@ export class Shipper {
         jobs.push({
           record: { kind: 'readings', batchId: batchId(lane, sensor, items), lane, sensor, firstId: items[0]!.id, lastId: items.at(-1)!.id },
           items,
+          points: batch.points,
         });
       }
     }
@@ -260,7 +261,7 @@ export class Shipper {
   }
 
   /** Sensors in parallel (up to `concurrency`), each sensor's jobs in order; the first failure stops new requests. */
-  private async execute(jobs: Job[]): Promise<HubFailure | null> {
+  private async execute(jobs: Job[]): Promise<{ failure: HubFailure; at: number } | null> {
     const bySensor = new Map<string, Job[]>();
     for (const job of jobs) {
       const key = `${job.record.kind}\u0000${job.record.sensor}`;
@@ -269,11 +270,12 @@ export class Shipper {
       list.push(job);
     }
     const queue = [...bySensor.values()];
-    let failure: HubFailure | null = null;
+    // When the first failure came back: a Retry-After counts from there, not from the end of the round.
+    let failure: { failure: HubFailure; at: number } | null = null;
     const worker = async () => {
       for (let next = queue.shift(); next !== undefined && failure === null; next = queue.shift()) {
         const f = await this.shipSensor(next, () => failure !== null);
-        failure ??= f;
+        if (f !== null) failure ??= { failure: f, at: Date.now() };
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, queue.length) }, worker));
@@ -326,9 +328,8 @@ export class Shipper {
     return null;
   }
 
-  private pause(failure: HubFailure): void {
+  private pause(failure: HubFailure, now = Date.now()): void {
     this.attempt++;
-    const now = Date.now();
     if (failure.kind === 'unauthorized' || failure.kind === 'forbidden') {
       if (failure.kind === 'unauthorized' && failure.status === 401) this.opts.onUnauthorized?.();
       const until = now + (this.opts.authRetryMs ?? 30_000);

@@ -59,7 +59,7 @@ export async function createRig(
     lane: LIVE_LANE,
     logger,
     maxPoints: 500,
-    maxBytes: 512 * 1024,
+    maxBytes: 768 * 1024,
     maxSpectra: 50,
     maxWaitMs: 20,
     concurrency: 4,

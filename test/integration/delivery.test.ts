@@ -60,21 +60,25 @@ describe('delivery engine', () => {
   });
 
   it('after a failure, probes with one recorded batch before sending the rest of the round', async () => {
-    rig = await createRig({ emulator: { latencyMs: 20 }, shipper: { random: () => 0.5, retry: { initialDelayMs: 30, maxDelayMs: 100 } } });
-    rig.hub.faults.add({ endpoint: 'graphql', status: 503, times: Number.POSITIVE_INFINITY });
-    rig.append(readings(2000, ['a', 'b', 'c', 'd']));
+    rig = await createRig({ emulator: { latencyMs: 50 }, shipper: { random: () => 0.5, retry: { initialDelayMs: 30, maxDelayMs: 100 } } });
+    // The sensors exist first, so the failing round's four requests start together.
+    rig.append(readings(4, ['a', 'b', 'c', 'd']));
     rig.shipper.start();
-    await waitFor(() => dataRequests(rig!.hub).length >= 6, 'a few failed rounds');
+    await waitFor(() => rig!.outbox.counts().delivered === 4, 'the sensors created');
+    const before = dataRequests(rig.hub).length;
+    rig.hub.faults.add({ endpoint: 'graphql', status: 503, times: Number.POSITIVE_INFINITY });
+    rig.append(readings(2000, ['a', 'b', 'c', 'd'], 4));
+    await waitFor(() => dataRequests(rig!.hub).length >= before + 8, 'a few failed rounds');
     rig.hub.faults.clear();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
-    const reqs = dataRequests(rig.hub);
+    const reqs = dataRequests(rig.hub).slice(before);
+    expect(reqs.slice(0, 4).every((r) => r.status === 503 && r.receivedAt < reqs[0]!.finishedAt)).toBe(true); // one round of four
     const firstOk = reqs.findIndex((r) => r.status === 200);
-    // The first round sends up to `concurrency` requests; every retry after it sends one.
-    const firstRoundEnd = reqs.findIndex((r) => r.receivedAt >= reqs[0]!.finishedAt);
-    const retries = reqs.slice(firstRoundEnd, firstOk + 1);
-    expect(retries.length).toBeGreaterThan(1);
+    // Every retry after that round is one request on its own until the hub answers again.
+    const retries = reqs.slice(4, firstOk + 1);
+    expect(retries.length).toBeGreaterThan(3);
     for (let i = 1; i < retries.length; i++) expect(retries[i]!.receivedAt).toBeGreaterThanOrEqual(retries[i - 1]!.finishedAt);
-    expect(delivered(rig)).toBe(2000);
+    expect(delivered(rig)).toBe(2004);
   });
 
   it('honours Retry-After in seconds for the whole sink: no data request inside the window', async () => {

@@ -30,7 +30,7 @@ describe('config', () => {
   it('fills defaults', () => {
     const c = parseConfigText(minimal, 'agent.yaml', {});
     expect(c.hub.addressing).toBe('sensor_id');
-    expect(c.hub.batch).toEqual({ max_points: 5000, max_bytes: 512 * 1024, max_wait: 2000, max_spectra: 100 });
+    expect(c.hub.batch).toEqual({ max_points: 5000, max_bytes: 768 * 1024, max_wait: 2000, max_spectra: 100 });
     expect(c.hub.max_rate).toBeNull();
     expect(c.hub.retry.max_delay).toBe(300_000);
     expect(c.sources[0]).toMatchObject({ start_at: 'beginning', refresh_interval: 1000 });
