@@ -53,7 +53,8 @@ export function retryAfterViolations(requests, retryAfterMs, graceMs, throttledL
   }
   let agent = 0;
   for (const log of throttledLogs) {
-    const until = log.timeMs + (log.delay_ms ?? retryAfterMs);
+    // The pause runs from the throttling answer (logged as retry_at), not from the log line.
+    const until = log.retry_at !== undefined ? Date.parse(log.retry_at) : log.timeMs + (log.delay_ms ?? retryAfterMs);
     for (const r of data) if (r.receivedAt > log.timeMs && r.receivedAt < until) agent++;
   }
   return { throttled: throttled.length, inFlight, hubView, hubViewDelays, agent, pauses: throttledLogs.length };
@@ -91,11 +92,12 @@ async function once(seconds, readings, input, log) {
       efficiency: (100 * points) / seconds / (R * MAX_POINTS),
       okPerSecond: ok.length / seconds,
       pointsPerRequest: ok.length > 0 ? points / ok.length : 0,
+      partial: ok.filter((x) => (x.pointCount ?? 0) < MAX_POINTS).map((x) => x.pointCount),
       throttled: inWindow.filter((x) => x.status === 429).length,
       ...v,
     };
     log(
-      `    ${Math.round(r.rate).toLocaleString('en-US')} readings/s = ${r.efficiency.toFixed(0)} % of R × max_points; ${r.okPerSecond.toFixed(1)} accepted requests/s of ${Math.round(r.pointsPerRequest)} points; ` +
+      `    ${Math.round(r.rate).toLocaleString('en-US')} readings/s = ${r.efficiency.toFixed(0)} % of R × max_points; ${r.okPerSecond.toFixed(1)} accepted requests/s of ${Math.round(r.pointsPerRequest)} points (under max_points: ${r.partial.join(', ') || 'none'}); ` +
         `${r.throttled} answered 429, ${r.pauses} pauses; requests sent inside a pause: ${r.agent}; hub view: ${r.hubView} received > ${GRACE_MS} ms after a 429 ` +
         `(${r.hubViewDelays.map((d) => `${d} ms`).join(', ') || 'none'}), ${r.inFlight} within ${GRACE_MS} ms`,
     );

@@ -270,16 +270,20 @@ export class Shipper {
       list.push(job);
     }
     const queue = [...bySensor.values()];
-    // When the first failure came back: a Retry-After counts from there, not from the end of the round.
-    let failure: { failure: HubFailure; at: number } | null = null;
+    // The first failure stops new requests; a Retry-After counts from the answer of the last
+    // one (every throttling answer of the round is honoured), not from the end of the round.
+    let failure: HubFailure | null = null;
+    let lastFailedAt = 0;
     const worker = async () => {
       for (let next = queue.shift(); next !== undefined && failure === null; next = queue.shift()) {
         const f = await this.shipSensor(next, () => failure !== null);
-        if (f !== null) failure ??= { failure: f, at: Date.now() };
+        if (f === null) continue;
+        failure ??= f;
+        lastFailedAt = Date.now();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, queue.length) }, worker));
-    return failure;
+    return failure === null ? null : { failure, at: lastFailedAt };
   }
 
   private async shipSensor(jobs: Job[], stopped: () => boolean): Promise<HubFailure | null> {
@@ -351,7 +355,14 @@ export class Shipper {
     this.gate.pauseUntil(now + delay, throttled);
     this.setState({ state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason });
     this.log.warn(
-      { event: throttled ? 'hub_throttled' : 'hub_retry', reason: failure.reason, attempt: this.attempt, delay_ms: delay, retry_after_ms: retryAfterMs ?? null },
+      {
+        event: throttled ? 'hub_throttled' : 'hub_retry',
+        reason: failure.reason,
+        attempt: this.attempt,
+        delay_ms: delay,
+        retry_after_ms: retryAfterMs ?? null,
+        retry_at: new Date(now + delay).toISOString(),
+      },
       throttled ? 'hub asked to slow down; every request waits' : 'hub request failed; will retry',
     );
   }
