@@ -42,7 +42,15 @@ export function startAgent(scope, args, { env = {}, cpuProfDir, sampleMs = 100, 
   const child = scope.track(
     spawn(process.execPath, [...nodeArgs, BIN, ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(rusageFile ? { BENCH_RUSAGE_FILE: rusageFile } : {}), ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        // BENCH_AGENT_NODE_OPTIONS: try V8 settings (e.g. --max-semi-space-size=4) on the agent only.
+        ...(process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {}),
+        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+        ...(rusageFile ? { BENCH_RUSAGE_FILE: rusageFile } : {}),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

@@ -108,6 +108,18 @@ describe('TokenAuthority', () => {
     expect(await authority.authenticate(t2)).toMatchObject({ ok: false, reason: 'expired' });
   });
 
+  it('remembers a verified token only until its exp, and never a tampered one', async () => {
+    const authority = await TokenAuthority.create();
+    const token = await authority.mint({ permissions: [PERMISSION.hubWrite], expiresIn: 150 });
+    expect((await authority.authenticate(token)).ok).toBe(true);
+    expect((await authority.authenticate(token)).ok).toBe(true); // from the cache
+    const { claims, signature } = decodePayload(token);
+    const forged = encodeToken({ ...claims, permissions: [PERMISSION.hubWrite, PERMISSION.hubCreate] }, signature);
+    expect(await authority.authenticate(forged)).toMatchObject({ ok: false, reason: 'invalid' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await authority.authenticate(token)).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
   it('rejects revoked tokens, only those', async () => {
     const authority = await TokenAuthority.create();
     const a = await authority.mint({ permissions: [] });
