@@ -58,7 +58,8 @@ export class EmulatorStore {
   private spectraList: StoredSpectrum[] = [];
   private log: RequestLogEntry[] = [];
   /** series key -> instants held; in full mode the value is the index of the latest point. */
-  private seen = new Map<string, Map<number, number> | Set<number>>();
+  /** sensor id → series (measure name, or "#spectrum") → instants seen (with their point index in `full` mode). */
+  private seen = new Map<string, Map<string, Map<number, number> | Set<number>>>();
   private mutationIds = new Set<string>();
   counters: Counters = emptyCounters();
 
@@ -125,9 +126,10 @@ export class EmulatorStore {
       if (this.mutationIds.has(meta.clientMutationId)) this.counters.duplicateMutationIds += 1;
       else this.mutationIds.add(meta.clientMutationId);
     }
+    const series = this.seriesOf(sensor.id);
     for (const p of points) {
       const index = this.record === 'full' ? this.points.length : -1;
-      if (this.markSeen(`${sensor.id}\u0000${p.measureName}`, p.epochMs, index)) this.counters.overwrites += 1;
+      if (this.markSeen(series, p.measureName, p.epochMs, index)) this.counters.overwrites += 1;
       this.counters.datapointsAccepted += 1;
       if (this.record === 'full') {
         this.points.push({
@@ -147,7 +149,7 @@ export class EmulatorStore {
   /** Stores one accepted spectra body (the caller has validated and resolved all of them). */
   acceptSpectra(entries: ReadonlyArray<{ sensor: Sensor; spectrum: SpectrumInput }>, meta: AcceptMeta): void {
     for (const { sensor, spectrum: s } of entries) {
-      if (this.markSeen(`${sensor.id}\u0000#spectrum`, s.epochMs, this.record === 'full' ? this.spectraList.length : -1)) {
+      if (this.markSeen(this.seriesOf(sensor.id), '#spectrum', s.epochMs, this.record === 'full' ? this.spectraList.length : -1)) {
         this.counters.overwrites += 1;
       }
       this.counters.spectraAccepted += 1;
@@ -170,11 +172,17 @@ export class EmulatorStore {
   }
 
   /** Records the instant; returns true if the series already held it (an overwrite). */
-  private markSeen(series: string, epochMs: number, index: number): boolean {
-    let held = this.seen.get(series);
+  private seriesOf(sensorId: string): Map<string, Map<number, number> | Set<number>> {
+    let series = this.seen.get(sensorId);
+    if (series === undefined) this.seen.set(sensorId, (series = new Map()));
+    return series;
+  }
+
+  private markSeen(series: Map<string, Map<number, number> | Set<number>>, name: string, epochMs: number, index: number): boolean {
+    let held = series.get(name);
     if (!held) {
       held = this.record === 'full' ? new Map<number, number>() : new Set<number>();
-      this.seen.set(series, held);
+      series.set(name, held);
     }
     const had = held.has(epochMs);
     if (held instanceof Map) held.set(epochMs, index);
