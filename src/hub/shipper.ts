@@ -79,7 +79,7 @@ export class Shipper {
     this.log = opts.logger;
     this.gate = new HubGate(opts.maxRate ?? null, {
       get: () => opts.outbox.state.get<number>('hub.pause_until')?.value ?? 0,
-      set: (until) => opts.outbox.state.set('hub.pause_until', until),
+      set: (until) => opts.outbox.state.setInformational('hub.pause_until', until),
     });
     this.sender = new BatchSender(opts.outbox, opts.client, this.gate, this.log, this.stats, (n) => {
       this.logWindow.points += n;
@@ -320,7 +320,7 @@ export class Shipper {
       );
     }
     this.waitingSensors.set(sensor, reason);
-    this.opts.outbox.state.set(`waiting_sensors.${this.opts.lane}`, Object.fromEntries(this.waitingSensors));
+    this.opts.outbox.state.setInformational(`waiting_sensors.${this.opts.lane}`, Object.fromEntries(this.waitingSensors));
   }
 
   /** Why no data request may go out with the current credential, or null. */
@@ -381,7 +381,7 @@ export class Shipper {
     this.state = next;
     if (prev.state !== next.state || ('reason' in prev ? prev.reason : '') !== ('reason' in next ? next.reason : '')) {
       try {
-        this.opts.outbox.state.set(`delivery.${this.opts.lane}`, { ...next, pid: process.pid });
+        this.opts.outbox.state.setInformational(`delivery.${this.opts.lane}`, { ...next, pid: process.pid });
       } catch {
         // Status is informational; a busy database must not stop delivery.
       }

@@ -3,12 +3,13 @@
  * here so `senseye-agent status` (another process, read-only) can show it.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { withoutFsync } from './db.js';
 
 export class StateStore {
   private readonly put: Statement;
   private readonly select: Statement;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.put = db.prepare(
       'INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
     );
@@ -17,6 +18,11 @@ export class StateStore {
 
   set(key: string, value: unknown): void {
     this.put.run(key, JSON.stringify(value), Date.now());
+  }
+
+  /** For status that is only informational (delivery state, pauses): no fsync of its own. */
+  setInformational(key: string, value: unknown): void {
+    withoutFsync(this.db, () => this.set(key, value));
   }
 
   get<T>(key: string): { value: T; updatedAt: number } | null {
