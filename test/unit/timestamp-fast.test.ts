@@ -1,10 +1,11 @@
 /**
  * The fast paths of timestamp.ts against their references, over generated inputs: parseRfc3339
  * (digits read in place, the day cached) must accept, refuse and word refusals exactly as the
- * regex path does. Seeded, so a failure names an input that reproduces.
+ * regex path does; formatTimestamp (the minute's text cached) must write exactly what
+ * Date.prototype.toISOString writes. Seeded, so a failure names an input that reproduces.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fastRfc3339, parseRfc3339, parseRfc3339Regex } from '../../src/parse/timestamp.js';
+import { fastRfc3339, formatTimestamp, parseRfc3339, parseRfc3339Regex } from '../../src/parse/timestamp.js';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -129,6 +130,48 @@ describe('parseRfc3339 fast path vs the regex path', () => {
   it('keeps the cached day honest when the day changes back and forth', () => {
     for (const text of ['2024-02-29T00:00:00Z', '2025-02-29T00:00:00Z', '2024-02-29T12:00:00Z', '2024-03-01T00:00:00Z', '2024-02-29T00:00:00Z', '2023-02-29T00:00:00Z']) {
       expectSame(text);
+    }
+  });
+});
+
+describe('formatTimestamp vs toISOString', () => {
+  const same = (ms: number) => {
+    const got = formatTimestamp(ms);
+    const want = new Date(ms).toISOString();
+    if (got !== want && mismatches.length < 10) mismatches.push(`${ms}: ${got} vs ${want}`);
+  };
+
+  it('agrees across minute, hour, day and year boundaries, forwards and backwards', () => {
+    const rand = prng(42);
+    const edges = [Date.UTC(1999, 11, 31, 23, 59, 59), Date.UTC(2024, 1, 28, 23, 59, 59), Date.UTC(2026, 10, 27, 10, 59, 59), Date.UTC(2100, 1, 28, 23, 59, 59), 0];
+    for (const edge of edges) {
+      for (const step of [1, 7, 999, 1000, 1001, 59_999, 60_000, 3_600_001]) {
+        for (let ms = edge - 2 * step; ms <= edge + 3 * step; ms += step) same(ms);
+        for (let ms = edge + 3 * step; ms >= edge - 2 * step; ms -= step) same(ms);
+      }
+    }
+    // a random walk: mostly small steps forward, sometimes back, sometimes far
+    let ms = Date.UTC(2026, 0, 1);
+    for (let i = 0; i < 100_000; i++) {
+      const r = rand();
+      ms += r < 0.7 ? Math.floor(rand() * 2000) : r < 0.85 ? -Math.floor(rand() * 120_000) : Math.floor((rand() - 0.5) * 2 * 365 * 86_400_000);
+      ms = Math.min(Math.max(ms, Y1970), Y2101);
+      same(ms);
+    }
+  });
+
+  it('agrees outside the cached range: before 1970, five- and six-digit years, fractions, -0, limits', () => {
+    const y0 = Date.parse('0000-01-01T00:00:00Z');
+    const y10000 = Date.parse('+010000-01-01T00:00:00Z');
+    for (const ms of [-1, -60_000, -60_001, -59_999, y0 - 1, y0, y0 + 59_999, y10000 - 1, y10000, y10000 + 1, -0, 0.5, -0.5, 1.999, 59_999.9, -8.64e15, 8.64e15 - 60_000]) {
+      same(ms);
+      same(ms + 1); // right after, while its minute may be cached
+    }
+    same(8.64e15);
+    formatTimestamp(Date.UTC(2026, 0, 1));
+    for (const bad of [NaN, Infinity, -Infinity, 8.64e15 + 1, -8.64e15 - 1]) {
+      expect(() => formatTimestamp(bad)).toThrow(RangeError);
+      expect(() => new Date(bad).toISOString()).toThrow(RangeError);
     }
   });
 });
