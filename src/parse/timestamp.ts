@@ -190,6 +190,7 @@ export function parseEpochMillis(value: number): TimestampOutcome {
 
 const EPOCH_TEXT = /^\d+(?:\.\d+)?$/;
 const PER_MS: Record<EpochUnit, bigint> = { s: 1n, ms: 1n, us: 1000n, ns: 1_000_000n };
+const DIGITS_BELOW_MS: Record<EpochUnit, number> = { s: 0, ms: 0, us: 3, ns: 6 };
 
 /**
  * An epoch timestamp in `unit` (a number, or its decimal digits as text — exact for nanoseconds
@@ -204,7 +205,12 @@ export function parseEpoch(value: number | string, unit: EpochUnit): TimestampOu
       return { ok: false, reason: `timestamp "${clip(value)}" is not a whole number of epoch ${UNIT_NAME[unit]}` };
     }
     if (unit === 's') ms = Number(BigInt(whole) * 1000n) + Number((fraction + '000').slice(0, 3));
-    else ms = Number(BigInt(whole) / PER_MS[unit]);
+    else {
+      // Dropping the sub-millisecond digits as text is the same division without a BigInt per
+      // value (influx lines carry nanoseconds); Number() is exact up to 15 digits.
+      const keep = whole.length - DIGITS_BELOW_MS[unit];
+      ms = keep > 15 ? Number(BigInt(whole) / PER_MS[unit]) : keep > 0 ? Number(whole.slice(0, keep)) : 0;
+    }
   } else {
     if (!Number.isFinite(value)) return { ok: false, reason: `timestamp ${value} is not a finite number` };
     if (value < 0) return { ok: false, reason: `timestamp ${value} is before 1970` };

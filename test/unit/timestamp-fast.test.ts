@@ -5,7 +5,7 @@
  * Date.prototype.toISOString writes. Seeded, so a failure names an input that reproduces.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fastRfc3339, formatTimestamp, parseRfc3339, parseRfc3339Regex } from '../../src/parse/timestamp.js';
+import { fastRfc3339, formatTimestamp, parseEpoch, parseRfc3339, parseRfc3339Regex } from '../../src/parse/timestamp.js';
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -172,6 +172,26 @@ describe('formatTimestamp vs toISOString', () => {
     for (const bad of [NaN, Infinity, -Infinity, 8.64e15 + 1, -8.64e15 - 1]) {
       expect(() => formatTimestamp(bad)).toThrow(RangeError);
       expect(() => new Date(bad).toISOString()).toThrow(RangeError);
+    }
+  });
+});
+
+describe('parseEpoch of digits in us and ns (sub-millisecond digits dropped as text) vs BigInt division', () => {
+  it('agrees on generated digit strings of every length, with leading zeros and fractions', () => {
+    const rand = prng(99);
+    const per = { ms: 1n, us: 1000n, ns: 1_000_000n } as const;
+    for (let i = 0; i < 50_000; i++) {
+      const unit = (['ms', 'us', 'ns'] as const)[i % 3]!;
+      let whole = '';
+      const len = 1 + Math.floor(rand() * 24);
+      for (let k = 0; k < len; k++) whole += String(Math.floor(rand() * 10));
+      if (rand() < 0.5) whole = String(1_600_000_000_000n * per[unit] + BigInt(Math.floor(rand() * 4e12)) * per[unit] + BigInt(Math.floor(rand() * 1e6)) % per[unit]);
+      if (rand() < 0.1) whole = '000' + whole;
+      const text = unit === 'ms' && rand() < 0.2 ? `${whole}.${Math.floor(rand() * 1e6)}` : whole;
+      const ms = Number(BigInt(whole) / per[unit]);
+      const plausible = ms >= 31_536_000_000 && ms <= 7_258_118_400_000;
+      const got = parseEpoch(text, unit);
+      if ((got.ok ? !plausible || got.ms !== ms : plausible) && mismatches.length < 10) mismatches.push(`${text} ${unit}: ${JSON.stringify(got)}, expected ${ms}`);
     }
   });
 });
