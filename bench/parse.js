@@ -37,10 +37,8 @@ const FORMATS = {
 };
 export const bounds =
   'Pure CPU in one thread (0 % idle). For jsonl the profile splits into `parseLine` self time (mostly `JSON.parse`, which V8 ' +
-  'reports inside its caller), RFC 3339 timestamp parsing (`parseRfc3339` + `wallClock`: a regular expression with 11 capture ' +
-  'groups, `Number()` of each part, two result objects per timestamp) and garbage collection of the per-line objects (outcome, ' +
-  'readings array, reading, timestamp results). A fixed-layout timestamp fast path and fewer objects per line are the proposed ' +
-  'changes (docs/performance.md, items 5 and 6).';
+  'reports inside its caller; about half), garbage collection of the per-line objects (parsed record, outcome, readings array, ' +
+  'reading; about a third) and the fixed-layout RFC 3339 fast path (`fastRfc3339`, under a tenth; docs/performance.md item 5).';
 
 const TARGETS = { jsonl: 1_000_000, 'senseye-csv': 1_000_000 };
 const CHUNK_BYTES = 256 * 1024;

@@ -20,6 +20,10 @@ import { parseEpoch } from './timestamp.js';
 const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^[+-]?\d+i$/;
 const UNSIGNED = /^\d+u$/;
+// Regex literals inside parseLine would be a new RegExp object per line: kept here instead.
+const NOT_SPACE = /\S/;
+const NEGATIVE_DIGITS = /^-\d+$/;
+const DIGITS = /^\d+$/;
 const TRUE = new Set(['t', 'T', 'true', 'True', 'TRUE']);
 const FALSE = new Set(['f', 'F', 'false', 'False', 'FALSE']);
 
@@ -31,6 +35,18 @@ type Scan = ({ ok: true } & Name) | { ok: false; reason: string };
 
 /** Reads up to (not including) an unescaped stop character; `escapable` are the escapes that fold. */
 function scanName(line: string, start: number, stops: string, escapable: string): Name {
+  // Most names have no backslash: one slice, instead of a string grown a character at a time.
+  let end = start;
+  while (end < line.length) {
+    const c = line[end]!;
+    if (c === '\\') return scanEscapedName(line, start, stops, escapable);
+    if (stops.includes(c)) break;
+    end++;
+  }
+  return { text: line.slice(start, end), end };
+}
+
+function scanEscapedName(line: string, start: number, stops: string, escapable: string): Name {
   let out = '';
   let i = start;
   while (i < line.length) {
@@ -88,7 +104,7 @@ export const createInfluxParser: ParserFactory = (options): LineParser => {
   return {
     saveState: () => null,
     parseLine(line: string): LineOutcome {
-      const first = line.search(/\S/);
+      const first = line.search(NOT_SPACE);
       if (first === -1 || line[first] === '#') return { ok: true, readings: [] };
       const m = scanName(line, first, ', ', ', ');
       if (m.text.length === 0) return invalid('line protocol: missing measurement name');
@@ -136,8 +152,8 @@ export const createInfluxParser: ParserFactory = (options): LineParser => {
       const rest = line.slice(i).trimEnd();
       if (rest.length === 0) ts = now();
       else {
-        if (/^-\d+$/.test(rest)) return invalid(`line protocol: timestamp ${rest.slice(0, 40)} is before 1970`);
-        if (!/^\d+$/.test(rest)) return invalid(`line protocol: "${rest.slice(0, 40)}" after the fields is not a timestamp`);
+        if (NEGATIVE_DIGITS.test(rest)) return invalid(`line protocol: timestamp ${rest.slice(0, 40)} is before 1970`);
+        if (!DIGITS.test(rest)) return invalid(`line protocol: "${rest.slice(0, 40)}" after the fields is not a timestamp`);
         const parsed = parseEpoch(rest, unit);
         if (!parsed.ok) return invalid(`line protocol: ${parsed.reason}${unit === 'ns' ? ' (set `precision` if the sender writes s, ms or us)' : ''}`);
         ts = parsed.ms;

@@ -42,8 +42,10 @@ export function jsonTimestamp(value: unknown, zone: ZoneClock | undefined, unit:
   return undefined;
 }
 
+const EPOCH_DIGITS = /^\d+(?:\.\d+)?$/;
+
 /** A timestamp cell: digits are an epoch in `unit`, anything else RFC 3339 or naive in `zone`. */
 export function textTimestamp(text: string, zone: ZoneClock | undefined, unit: EpochUnit): TimestampOutcome {
   const t = text.trim();
-  return /^\d+(?:\.\d+)?$/.test(t) ? parseEpoch(t, unit) : parseTimestampText(t, zone);
+  return EPOCH_DIGITS.test(t) ? parseEpoch(t, unit) : parseTimestampText(t, zone);
 }

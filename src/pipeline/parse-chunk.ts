@@ -33,9 +33,11 @@ export function parseChunk(chunk: LineChunk): ParsedChunk {
     if (outcome.ok) {
       for (const r of outcome.readings) readings.push(r);
       if (outcome.spectra !== undefined) for (const s of outcome.spectra) spectra.push(s);
-      for (const r of outcome.rejected ?? []) {
-        const raw = r.raw ?? line;
-        deadLetters.push({ stage: 'parse', source: chunk.source, origin: chunk.origin, line: chunk.whole === true ? r.line : (r.line ?? chunk.firstLine + i), raw: raw.length > MAX_RAW_CHARS ? raw.slice(0, MAX_RAW_CHARS) : raw, reason: r.reason });
+      if (outcome.rejected !== undefined) {
+        for (const r of outcome.rejected) {
+          const raw = r.raw ?? line;
+          deadLetters.push({ stage: 'parse', source: chunk.source, origin: chunk.origin, line: chunk.whole === true ? r.line : (r.line ?? chunk.firstLine + i), raw: raw.length > MAX_RAW_CHARS ? raw.slice(0, MAX_RAW_CHARS) : raw, reason: r.reason });
+        }
       }
     } else {
       deadLetters.push({
