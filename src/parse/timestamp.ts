@@ -20,6 +20,15 @@ export type EpochUnit = 's' | 'ms' | 'us' | 'ns';
 export const EPOCH_UNITS = ['s', 'ms', 'us', 'ns'] as const satisfies readonly EpochUnit[];
 const UNIT_NAME: Record<EpochUnit, string> = { s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds' };
 
+/** 400 Gregorian years are exactly 146,097 days. */
+const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
+
+/** Date.UTC, except that years 0-99 are those years (Date.UTC reads them as 1900-1999). */
+function utc(year: number, month0: number, day: number, hour = 0, minute = 0, second = 0, millis = 0): number {
+  if (year >= 100) return Date.UTC(year, month0, day, hour, minute, second, millis);
+  return Date.UTC(year + 400, month0, day, hour, minute, second, millis) - FOUR_CENTURIES_MS;
+}
+
 function isLeap(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
@@ -43,7 +52,7 @@ function wallClock(text: string, m: RegExpExecArray): { ok: true; wall: number }
   if (hour > 23 || minute > 59 || second > 60) {
     return { ok: false, reason: `timestamp "${clip(text)}" has an impossible time of day` };
   }
-  return { ok: true, wall: Date.UTC(year, month - 1, day, hour, minute, second, millis) };
+  return { ok: true, wall: utc(year, month - 1, day, hour, minute, second, millis) };
 }
 
 /** Parses RFC 3339 with a mandatory offset; sub-millisecond digits are truncated. */
@@ -77,8 +86,8 @@ export function parseRfc3339Regex(text: string): TimestampOutcome {
 // every timestamp has RFC3339's exact layout, so read its digits in place, and keep the epoch
 // of the last day seen (readings come in time order). The fast path only ever accepts: NaN
 // means "not this layout, or something is out of range", and the regex path then decides,
-// so it alone words every refusal. The arithmetic is Date.UTC's (same day via Date.UTC, plus
-// the time of day), so values are identical, including Date.UTC's quirks (years 0-99 are 19xx).
+// so it alone words every refusal. The arithmetic is the regex path's (the day via utc(), plus
+// the time of day), so values are identical.
 let cachedYmd = -1;
 let cachedDayMs = 0;
 
@@ -126,7 +135,7 @@ export function fastRfc3339(t: string): number {
     if (month < 1 || month > 12) return NaN;
     const dim = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
     if (day < 1 || day > dim) return NaN;
-    cachedDayMs = Date.UTC(year, month - 1, day);
+    cachedDayMs = utc(year, month - 1, day);
     cachedYmd = ymd;
   }
   return cachedDayMs + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offsetMs;

@@ -9,6 +9,10 @@ describe('parseRfc3339', () => {
     ['2026-11-27T11:30:00+01:30', Date.UTC(2026, 10, 27, 10)],
     ['2026-11-27T05:00:00-05:00', Date.UTC(2026, 10, 27, 10)],
     ['2024-02-29t00:00:00z', Date.UTC(2024, 1, 29)],
+    // Years 0-99 are those years (Date.UTC alone would make them 1900-1999).
+    ['0050-06-01T12:00:00.000Z', Date.parse('0050-06-01T12:00:00.000Z')],
+    ['0004-02-29T00:00:00Z', Date.parse('0004-02-29T00:00:00.000Z')],
+    ['0099-12-31T23:00:00-01:00', Date.parse('0100-01-01T00:00:00.000Z')],
   ])('reads %s', (text, ms) => {
     expect(parseRfc3339(text)).toEqual({ ok: true, ms });
   });
