@@ -22,6 +22,13 @@ import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoi
 
 export const OUTBOX_FILE = 'outbox.db';
 
+/**
+ * Readings per multi-row INSERT: per-statement overhead, not the B-tree, dominated one-row
+ * inserts (docs/performance.md, item 2; 50, 100 and 200 measured alike). Full chunks go in one
+ * statement each, the rest of a transaction one row at a time.
+ */
+export const ROWS_PER_INSERT = 50;
+
 export interface OutboxCounts {
   /** Readings ever committed to the outbox. */
   appended: number;
@@ -46,6 +53,7 @@ export class Outbox {
   private readonly claimStatements = new Map<string, Statement>();
   private readonly stmt: {
     insertReading: Statement;
+    insertReadings: Statement;
     insertSpectrum: Statement;
     upsertCheckpoint: Statement;
     selectCheckpoints: Statement;
@@ -74,6 +82,10 @@ export class Outbox {
     const db = this.db;
     this.stmt = {
       insertReading: db.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, ?, ?, ?)'),
+      // The rows of a multi-row VALUES are inserted in their order (ascending ids).
+      insertReadings: db.prepare(
+        `INSERT INTO readings (lane, stream, ts, value) VALUES ${new Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?)').join(', ')}`,
+      ),
       insertSpectrum: db.prepare('INSERT INTO spectra (lane, sensor_id, ts, body) VALUES (?, ?, ?, ?)'),
       upsertCheckpoint: db.prepare(
         `INSERT INTO checkpoints (source, file_key, path, offset, line, head_len, head_hash, parser_state, updated_at)
@@ -136,6 +148,8 @@ export class Outbox {
       const now = Date.now();
       const bump = new Map<string, number>();
       const add = (name: string, n: number) => n > 0 && bump.set(name, (bump.get(name) ?? 0) + n);
+      // (lane, stream, ts, value) of every reading, in order, inserted at the end.
+      const rows: Array<number | string> = [];
       for (const batch of items) {
         let stored = 0;
         for (const r of batch.readings) {
@@ -148,7 +162,7 @@ export class Outbox {
             add(`invalid.${batch.source}`, 1);
             continue;
           }
-          this.stmt.insertReading.run(batch.lane, stream, r.ts, encodeValue(r.value));
+          rows.push(batch.lane, stream, r.ts, encodeValue(r.value));
           stored++;
         }
         add('appended', stored);
@@ -175,8 +189,25 @@ export class Outbox {
         }
         if (batch.checkpoint) this.stmt.upsertCheckpoint.run({ ...batch.checkpoint, updatedAt: now });
       }
+      this.insertRows([rows]);
       for (const [name, n] of bump) this.stmt.bumpCounter.run(name, n);
     })(batches);
+
+  /** Inserts rows, given as flat (lane, stream, ts, value) lists, in order: full chunks in one multi-row INSERT each. */
+  private insertRows(groups: Iterable<Array<number | string>>): void {
+    const params: Array<number | string> = new Array(4 * ROWS_PER_INSERT);
+    let filled = 0;
+    for (const rows of groups) {
+      for (const p of rows) {
+        params[filled++] = p;
+        if (filled === params.length) {
+          this.stmt.insertReadings.run(params);
+          filled = 0;
+        }
+      }
+    }
+    for (let k = 0; k < filled; k += 4) this.stmt.insertReading.run(params[k], params[k + 1], params[k + 2], params[k + 3]);
+  }
 
   /**
    * The oldest `limit` readings of `lane`, in commit order, leaving out `excludeStreams`
