@@ -60,6 +60,8 @@ export class Outbox {
     claimSpectra: Statement;
     deleteReading: Statement;
     deleteSpectrum: Statement;
+    deleteReadingRun: Statement;
+    deleteSpectrumRun: Statement;
     bumpCounter: Statement;
     selectCounters: Statement;
     selectHubId: Statement;
@@ -101,6 +103,8 @@ export class Outbox {
       claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
       deleteReading: db.prepare('DELETE FROM readings WHERE id = ?'),
       deleteSpectrum: db.prepare('DELETE FROM spectra WHERE id = ?'),
+      deleteReadingRun: db.prepare('DELETE FROM readings WHERE id BETWEEN ? AND ?'),
+      deleteSpectrumRun: db.prepare('DELETE FROM spectra WHERE id BETWEEN ? AND ?'),
       bumpCounter: db.prepare(
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
       ),
@@ -261,17 +265,16 @@ export class Outbox {
 
   /** The hub accepted these readings: remove them (and their in-flight record) in one transaction. */
   ack(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
-    this.ackTx(ids, this.stmt.deleteReading, 'delivered', batchId, lane);
+    this.ackTx(ids, this.stmt.deleteReading, this.stmt.deleteReadingRun, 'delivered', batchId, lane);
   }
 
   ackSpectra(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
-    this.ackTx(ids, this.stmt.deleteSpectrum, 'spectra.delivered', batchId, lane);
+    this.ackTx(ids, this.stmt.deleteSpectrum, this.stmt.deleteSpectrumRun, 'spectra.delivered', batchId, lane);
   }
 
-  private readonly ackTx = (ids: readonly number[], del: Statement, counter: string, batchId: string | undefined, lane: number) =>
+  private readonly ackTx = (ids: readonly number[], del: Statement, delRun: Statement, counter: string, batchId: string | undefined, lane: number) =>
     this.db.transaction(() => {
-      let n = 0;
-      for (const id of ids) n += del.run(id).changes;
+      const n = deleteIds(ids, del, delRun);
       if (n > 0) {
         this.stmt.bumpCounter.run(counter, n);
         if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.delivered`, n);
@@ -418,6 +421,22 @@ export class Outbox {
       this.db.close();
     }
   }
+}
+
+/**
+ * Deletes the rows `ids` and returns how many were still there. A run of consecutive ids
+ * (n, n+1, ..., m) goes in one range DELETE: the run names every id of its range, so no row
+ * outside `ids` can be in it, whatever its sensor or lane. Other ids go one by one.
+ */
+function deleteIds(ids: readonly number[], del: Statement, delRun: Statement): number {
+  let n = 0;
+  for (let i = 0; i < ids.length; ) {
+    let j = i + 1;
+    while (j < ids.length && ids[j] === ids[j - 1]! + 1) j++;
+    n += (j - i === 1 ? del.run(ids[i]) : delRun.run(ids[i], ids[j - 1])).changes;
+    i = j;
+  }
+  return n;
 }
 
 type RawReading = [id: number, stream: number, ts: number, value: number | string];

@@ -110,3 +110,82 @@ describe('Outbox append in multi-row statements', () => {
     box.close();
   });
 });
+
+describe('Outbox ack in id runs', () => {
+  it('deletes exactly the acknowledged rows: never other sensors, other lanes or unacknowledged rows in the range', () => {
+    const box = Outbox.inStateDir(tempDir());
+    // One commit with sensors a, b, c interleaved in the live lane and a, b in lane 3, then a
+    // commit of sensor a alone (consecutive ids).
+    box.append([batch(mixed(3 * N + 7)), batch(mixed(2 * N, 500, ['a', 'b']), 3, 'bf'), batch(mixed(N + 1, 900))]);
+    box.append([batch(mixed(2 * N, 2000, ['a']))]);
+    const a = box.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
+    // Left unacknowledged inside the range: single rows and a block, in both commits.
+    const skip = new Set([2, 10, 11, 12, 13, 14, a.length - 30, a.length - 29, a.length - 17, a.length - 1].map((i) => a[i]!.id));
+    const acked = a.map((r) => r.id).filter((id) => !skip.has(id));
+    const before = rowIds(box);
+    box.ack(acked);
+    const ackedSet = new Set(acked);
+    expect(rowIds(box)).toEqual(before.filter((id) => !ackedSet.has(id)));
+    expect(box.counts()).toMatchObject({ delivered: acked.length });
+    expect(box.laneCounts(3)).toMatchObject({ delivered: 0, waiting: 2 * N });
+    expectBalanced(box);
+    // What is left of a is exactly the skipped rows, unchanged.
+    expect(box.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a')).toEqual(a.filter((r) => skip.has(r.id)));
+    box.close();
+  });
+
+  it('counts only rows still there: ids already gone, repeated, or out of order', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch(mixed(2 * N, 0, ['a']))]);
+    const rows = box.claim(LIVE_LANE, 10_000);
+    const ids = rows.map((r) => r.id);
+    box.reject(rows.slice(5, 10), LIVE_LANE, 'hub refused: test'); // gone before the ack
+    box.ack([...ids.slice(0, 20), ...ids.slice(0, 3), ...ids.slice(20, 40).reverse()]);
+    expect(box.counts()).toMatchObject({ delivered: 35, rejected: 5, depth: 2 * N - 40 });
+    expect(rowIds(box)).toEqual(ids.slice(40));
+    expectBalanced(box);
+    box.close();
+  });
+
+  it('a backfill lane batch: lane counters and the ledger record go with the rows', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch(mixed(3 * N, 0, ['a', 'b']), 3, 'bf')]);
+    const a = box.claim(3, 10_000).filter((r) => r.sensor === 'a');
+    const record = { batchId: 'batch-a', lane: 3, kind: 'readings' as const, sensor: 'a', firstId: a[0]!.id, lastId: a.at(-1)!.id };
+    box.ledger.record([record]);
+    box.ack(
+      a.map((r) => r.id),
+      record.batchId,
+      3,
+    );
+    expect(box.ledger.list(3)).toEqual([]);
+    expect(box.laneCounts(3)).toEqual({ appended: 3 * N, delivered: a.length, rejected: 0, waiting: 3 * N - a.length });
+    expect(box.claim(3, 10_000).every((r) => r.sensor === 'b')).toBe(true);
+    expectBalanced(box);
+    box.close();
+  });
+
+  it('spectra: acknowledges one sensor in runs and leaves the other', () => {
+    const box = Outbox.inStateDir(tempDir());
+    const spectrum = (sensor: string, i: number) => ({
+      sensor,
+      ts: T0 + i,
+      amplitudeUnit: 'mm/s' as const,
+      measurementType: 'velocity' as const,
+      spacing: 1,
+      end: 2,
+      number: 3,
+      speed: 25,
+      data: [i, i + 1, i + 2],
+    });
+    box.append([{ ...batch([]), spectra: [...Array.from({ length: 5 }, (_, i) => spectrum('f1', i)), spectrum('f2', 5), spectrum('f1', 6)] }]);
+    const f1 = box.claimSpectra(LIVE_LANE, 100).filter((s) => s.sensor === 'f1');
+    box.ackSpectra(f1.slice(1).map((s) => s.id));
+    expect(box.claimSpectra(LIVE_LANE, 100).map((s) => [s.sensor, s.ts])).toEqual([
+      ['f1', T0],
+      ['f2', T0 + 5],
+    ]);
+    expect(box.counts().spectra).toEqual({ appended: 7, delivered: 5, rejected: 0, depth: 2 });
+    box.close();
+  });
+});
