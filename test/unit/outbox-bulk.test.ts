@@ -112,6 +112,19 @@ describe('Outbox append in multi-row statements', () => {
 });
 
 describe('Outbox ack in id runs', () => {
+  it('stores one commit sensor by sensor: the rows of each sensor get consecutive ids, so its batch is one run', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch(mixed(3 * N + 7)), batch(mixed(N, 700), LIVE_LANE, 'other')]);
+    const rows = box.claim(LIVE_LANE, 10_000);
+    const bySensor = perSensor(rows);
+    expect([...bySensor.keys()]).toEqual(['a', 'b', 'c']); // in order of first appearance
+    for (const list of bySensor.values()) expect(list.at(-1)!.id - list[0]!.id).toBe(list.length - 1);
+    box.ack(bySensor.get('b')!.map((r) => r.id));
+    expect(box.claim(LIVE_LANE, 10_000)).toEqual([...bySensor.get('a')!, ...bySensor.get('c')!]);
+    expectBalanced(box);
+    box.close();
+  });
+
   it('deletes exactly the acknowledged rows: never other sensors, other lanes or unacknowledged rows in the range', () => {
     const box = Outbox.inStateDir(tempDir());
     // One commit with sensors a, b, c interleaved in the live lane and a, b in lane 3, then a
