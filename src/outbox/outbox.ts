@@ -22,6 +22,13 @@ import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoi
 
 export const OUTBOX_FILE = 'outbox.db';
 
+/**
+ * Readings per multi-row INSERT: per-statement overhead, not the B-tree, dominated one-row
+ * inserts (docs/performance.md, item 2; 50, 100 and 200 measured alike). Full chunks go in one
+ * statement each, the rest of a transaction one row at a time.
+ */
+export const ROWS_PER_INSERT = 50;
+
 export interface OutboxCounts {
   /** Readings ever committed to the outbox. */
   appended: number;
@@ -46,12 +53,15 @@ export class Outbox {
   private readonly claimStatements = new Map<string, Statement>();
   private readonly stmt: {
     insertReading: Statement;
+    insertReadings: Statement;
     insertSpectrum: Statement;
     upsertCheckpoint: Statement;
     selectCheckpoints: Statement;
     claimSpectra: Statement;
     deleteReading: Statement;
     deleteSpectrum: Statement;
+    deleteReadingRun: Statement;
+    deleteSpectrumRun: Statement;
     bumpCounter: Statement;
     selectCounters: Statement;
     selectHubId: Statement;
@@ -75,6 +85,10 @@ export class Outbox {
     const db = this.db;
     this.stmt = {
       insertReading: db.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, ?, ?, ?)'),
+      // The rows of a multi-row VALUES are inserted in their order (ascending ids).
+      insertReadings: db.prepare(
+        `INSERT INTO readings (lane, stream, ts, value) VALUES ${new Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?)').join(', ')}`,
+      ),
       insertSpectrum: db.prepare('INSERT INTO spectra (lane, sensor_id, ts, body) VALUES (?, ?, ?, ?)'),
       upsertCheckpoint: db.prepare(
         `INSERT INTO checkpoints (source, file_key, path, offset, line, head_len, head_hash, parser_state, updated_at)
@@ -90,6 +104,8 @@ export class Outbox {
       claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
       deleteReading: db.prepare('DELETE FROM readings WHERE id = ?'),
       deleteSpectrum: db.prepare('DELETE FROM spectra WHERE id = ?'),
+      deleteReadingRun: db.prepare('DELETE FROM readings WHERE id BETWEEN ? AND ?'),
+      deleteSpectrumRun: db.prepare('DELETE FROM spectra WHERE id BETWEEN ? AND ?'),
       bumpCounter: db.prepare(
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
       ),
@@ -143,6 +159,11 @@ export class Outbox {
       const now = Date.now();
       const bump = new Map<string, number>();
       const add = (name: string, n: number) => n > 0 && bump.set(name, (bump.get(name) ?? 0) + n);
+      // Rows are inserted at the end, grouped by sensor, each sensor's in their order: ids stay in
+      // commit order per sensor (what the shipper relies on), and one sensor's rows of a
+      // transaction get consecutive ids, so acknowledging its batch deletes a few id runs on a few
+      // pages instead of single rows on every page of the range (docs/performance.md, item 3).
+      const bySensor = new Map<string, Array<number | string>>();
       for (const batch of items) {
         let stored = 0;
         for (const r of batch.readings) {
@@ -155,7 +176,9 @@ export class Outbox {
             add(`invalid.${batch.source}`, 1);
             continue;
           }
-          this.stmt.insertReading.run(batch.lane, stream, r.ts, encodeValue(r.value));
+          let rows = bySensor.get(r.sensor);
+          if (rows === undefined) bySensor.set(r.sensor, (rows = []));
+          rows.push(batch.lane, stream, r.ts, encodeValue(r.value));
           stored++;
         }
         add('appended', stored);
@@ -182,12 +205,29 @@ export class Outbox {
         }
         if (batch.checkpoint) this.stmt.upsertCheckpoint.run({ ...batch.checkpoint, updatedAt: now });
       }
+      this.insertRows(bySensor.values());
       for (const [name, n] of bump) this.stmt.bumpCounter.run(name, n);
     })(batches);
 
+  /** Inserts rows, given as flat (lane, stream, ts, value) lists, in order: full chunks in one multi-row INSERT each. */
+  private insertRows(groups: Iterable<Array<number | string>>): void {
+    const params: Array<number | string> = new Array(4 * ROWS_PER_INSERT);
+    let filled = 0;
+    for (const rows of groups) {
+      for (const p of rows) {
+        params[filled++] = p;
+        if (filled === params.length) {
+          this.stmt.insertReadings.run(params);
+          filled = 0;
+        }
+      }
+    }
+    for (let k = 0; k < filled; k += 4) this.stmt.insertReading.run(params[k], params[k + 1], params[k + 2], params[k + 3]);
+  }
+
   /**
-   * The oldest `limit` readings of `lane`, in commit order, leaving out `excludeStreams`
-   * (readings of sensors that cannot be delivered yet, so they do not block the others).
+   * The oldest `limit` readings of `lane`, in commit order (one commit's sensor by sensor), leaving
+   * out `excludeStreams` (readings of sensors that cannot be delivered yet, so they do not block the others).
    */
   claim(lane: number, limit: number, excludeStreams: readonly number[] = []): ClaimedReading[] {
     return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, limit) as RawReading[]);
@@ -243,17 +283,16 @@ export class Outbox {
 
   /** The hub accepted these readings: remove them (and their in-flight record) in one transaction. */
   ack(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
-    this.ackTx(ids, this.stmt.deleteReading, 'delivered', batchId, lane);
+    this.ackTx(ids, this.stmt.deleteReading, this.stmt.deleteReadingRun, 'delivered', batchId, lane);
   }
 
   ackSpectra(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
-    this.ackTx(ids, this.stmt.deleteSpectrum, 'spectra.delivered', batchId, lane);
+    this.ackTx(ids, this.stmt.deleteSpectrum, this.stmt.deleteSpectrumRun, 'spectra.delivered', batchId, lane);
   }
 
-  private readonly ackTx = (ids: readonly number[], del: Statement, counter: string, batchId: string | undefined, lane: number) =>
+  private readonly ackTx = (ids: readonly number[], del: Statement, delRun: Statement, counter: string, batchId: string | undefined, lane: number) =>
     this.db.transaction(() => {
-      let n = 0;
-      for (const id of ids) n += del.run(id).changes;
+      const n = deleteIds(ids, del, delRun);
       if (n > 0) {
         this.stmt.bumpCounter.run(counter, n);
         if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.delivered`, n);
@@ -400,6 +439,23 @@ export class Outbox {
       this.db.close();
     }
   }
+}
+
+/**
+ * Deletes the rows `ids` and returns how many were still there. A run of consecutive ids
+ * (n, n+1, ..., m) goes in one range DELETE: the run names every id of its range, so no row
+ * outside `ids` can be in it, whatever its sensor or lane. Other ids go one by one. Append gives
+ * a sensor's rows of one transaction consecutive ids, so a batch is usually one run per transaction.
+ */
+function deleteIds(ids: readonly number[], del: Statement, delRun: Statement): number {
+  let n = 0;
+  for (let i = 0; i < ids.length; ) {
+    let j = i + 1;
+    while (j < ids.length && ids[j] === ids[j - 1]! + 1) j++;
+    n += (j - i === 1 ? del.run(ids[i]) : delRun.run(ids[i], ids[j - 1])).changes;
+    i = j;
+  }
+  return n;
 }
 
 type RawReading = [id: number, stream: number, ts: number, value: number | string];

@@ -23,8 +23,12 @@ export interface SensorRow {
   ingest: Ingest;
 }
 
+/** Stream ids of one (sensor, measure), one slot per value kind. */
+type KindIds = Record<ValueKind, number | undefined>;
+
 export class StreamRegistry {
-  private readonly byKey = new Map<string, number>();
+  // sensor → measure → kind: nested maps, so a lookup per reading builds no key string.
+  private readonly byName = new Map<string, Map<string, KindIds>>();
   private readonly byId = new Map<number, StreamInfo>();
   private readonly sensorsByName = new Map<string, SensorRow>();
   private readonly sensorsById = new Map<number, SensorRow>();
@@ -45,7 +49,7 @@ export class StreamRegistry {
 
   /** Re-reads both tables: another process (a backfill) may have added rows, or a transaction rolled back. */
   reload(): void {
-    this.byKey.clear();
+    this.byName.clear();
     this.byId.clear();
     this.sensorsByName.clear();
     this.sensorsById.clear();
@@ -78,8 +82,7 @@ export class StreamRegistry {
 
   /** Stream id, or null when the sensor already ingests spectra. Must run inside a write transaction. */
   idFor(sensor: string, measure: string, kind: ValueKind): number | null {
-    const key = `${sensor}\u0000${measure}\u0000${kind}`;
-    const known = this.byKey.get(key);
+    const known = this.byName.get(sensor)?.get(measure)?.[kind];
     if (known !== undefined) return known;
     const row = this.sensor(sensor, 'timeseries');
     if (row.ingest !== 'timeseries') return null;
@@ -106,7 +109,11 @@ export class StreamRegistry {
   }
 
   private remember(id: number, info: StreamInfo): void {
-    this.byKey.set(`${info.sensor}\u0000${info.measure}\u0000${info.kind}`, id);
+    let measures = this.byName.get(info.sensor);
+    if (measures === undefined) this.byName.set(info.sensor, (measures = new Map()));
+    let kinds = measures.get(info.measure);
+    if (kinds === undefined) measures.set(info.measure, (kinds = { float: undefined, string: undefined, boolean: undefined }));
+    kinds[info.kind] = id;
     this.byId.set(id, info);
   }
 

@@ -69,7 +69,7 @@ describe('Outbox', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch('a', 3)]);
     const rows = box.claim(LIVE_LANE, 10);
-    box.reject([rows[1]!], LIVE_LANE, 'hub refused: bad');
+    box.reject([rows.find((r) => r.sensor === 's1')!], LIVE_LANE, 'hub refused: bad'); // one commit is stored sensor by sensor
     const dl = box.db.prepare('SELECT stage, reason, sensor, measure, ts, value FROM dead_letters').all();
     expect(dl).toEqual([{ stage: 'hub', reason: 'hub refused: bad', sensor: 's1', measure: 'm', ts: T0 + 1, value: 1 }]);
     expect(box.counts()).toMatchObject({ appended: 3, rejected: 1, depth: 2 });
