@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import { valueKind, type ValueKind } from '../parse/reading.js';
 import type { Spectrum } from '../parse/spectrum.js';
-import { openDatabase, type OpenOptions } from './db.js';
+import { openDatabase, withoutFsync, type OpenOptions } from './db.js';
 import { DeadLetters } from './dead-letters.js';
 import { InflightLedger, type InflightBatch } from './inflight.js';
 import { StateStore } from './state-store.js';
@@ -281,13 +281,17 @@ export class Outbox {
     return out;
   }
 
-  /** The hub accepted these readings: remove them (and their in-flight record) in one transaction. */
+  /**
+   * The hub accepted these readings: remove them (and their in-flight record) in one transaction.
+   * Without an fsync of its own: lost in a power cut, it only means the batch is sent again (same
+   * id); a killed process loses nothing. One per request, it was the largest fsync count.
+   */
   ack(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
-    this.ackTx(ids, this.stmt.deleteReading, this.stmt.deleteReadingRun, 'delivered', batchId, lane);
+    withoutFsync(this.db, () => this.ackTx(ids, this.stmt.deleteReading, this.stmt.deleteReadingRun, 'delivered', batchId, lane));
   }
 
   ackSpectra(ids: readonly number[], batchId?: string, lane: number = LIVE_LANE): void {
-    this.ackTx(ids, this.stmt.deleteSpectrum, this.stmt.deleteSpectrumRun, 'spectra.delivered', batchId, lane);
+    withoutFsync(this.db, () => this.ackTx(ids, this.stmt.deleteSpectrum, this.stmt.deleteSpectrumRun, 'spectra.delivered', batchId, lane));
   }
 
   private readonly ackTx = (ids: readonly number[], del: Statement, delRun: Statement, counter: string, batchId: string | undefined, lane: number) =>
@@ -300,7 +304,6 @@ export class Outbox {
       if (batchId !== undefined) this.ledger.forget(batchId);
     })();
 
-  /** Per-lane counts of a backfill lane (live data is counted in the totals only). */
   /**
    * Per-lane counts of a backfill lane, from the counters kept in the same transactions as the
    * rows (no scan: a backfill polls this while millions of rows wait). Live data is counted in
