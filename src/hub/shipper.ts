@@ -182,9 +182,19 @@ export class Shipper {
   private async claimNew(now: number): Promise<Job[] | null> {
     const { outbox, lane, maxPoints, concurrency } = this.opts;
     const excludeStreams = [...this.waitingSensors.keys()].flatMap((s) => outbox.streams.streamsOf(s));
-    const budget = maxPoints * concurrency;
+    let budget = maxPoints * concurrency;
     let readings = outbox.claim(lane, budget, excludeStreams);
-    if (readings.length === budget) readings = this.fillPerSensor(readings, budget);
+    if (readings.length === budget) {
+      // More sensors than requests in flight: widen the window so that each can fill a request
+      // (up to twice the usual round), then top up the ones still short.
+      const sensors = new Set(readings.map((r) => r.sensor)).size;
+      if (sensors > concurrency) {
+        const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
+        for (const r of outbox.claim(lane, wider - budget, excludeStreams, readings.at(-1)!.id)) readings.push(r);
+        budget = wider;
+      }
+      if (readings.length === budget) readings = this.fillPerSensor(readings, budget);
+    }
     const spectra = outbox.claimSpectra(lane, this.opts.maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
     if (readings.length === 0 && spectra.length === 0) {
       this.lastEmptyCheck = true;
@@ -214,6 +224,8 @@ export class Shipper {
    * 2,500 points each of a 5,000 max). Fill the oldest sensors' requests to max_points with
    * their next rows instead, within the same budget; the sensors that no longer fit stay
    * first in line for the next round. Per sensor the rows stay contiguous and in id order.
+   * (Each top-up scans the rows after the window for that sensor's streams: a wider window,
+   * above, avoids most of them.)
    */
   private fillPerSensor(window: ClaimedReading[], budget: number): ClaimedReading[] {
     const { outbox, lane, maxPoints } = this.opts;

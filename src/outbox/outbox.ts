@@ -229,8 +229,9 @@ export class Outbox {
    * The oldest `limit` readings of `lane`, in commit order (one commit's sensor by sensor), leaving
    * out `excludeStreams` (readings of sensors that cannot be delivered yet, so they do not block the others).
    */
-  claim(lane: number, limit: number, excludeStreams: readonly number[] = []): ClaimedReading[] {
-    return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, limit) as RawReading[]);
+  /** The oldest waiting rows of a lane (after `afterId`), leaving out the given streams. */
+  claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0): ClaimedReading[] {
+    return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, afterId, limit) as RawReading[]);
   }
 
   /** The oldest waiting rows of one sensor after `afterId` (to fill its request up to max_points). */
@@ -264,7 +265,7 @@ export class Outbox {
     let stmt = this.claimStatements.get(key);
     if (stmt === undefined) {
       const filter = exclude.length > 0 ? ` AND stream NOT IN (${exclude.map((n) => Math.trunc(n)).join(',')})` : '';
-      stmt = this.db.prepare(`SELECT id, stream, ts, value FROM readings WHERE lane = ?${filter} ORDER BY id LIMIT ?`).raw();
+      stmt = this.db.prepare(`SELECT id, stream, ts, value FROM readings WHERE lane = ? AND id > ?${filter} ORDER BY id LIMIT ?`).raw();
       if (this.claimStatements.size > 32) this.claimStatements.clear();
       this.claimStatements.set(key, stmt);
     }
