@@ -66,6 +66,8 @@ export class Shipper {
   private wake: (() => void) | null = null;
   private notified = false;
   private attempt = 0;
+  /** Set by the first round the hub accepted; until then, and after a failure, rounds are probes. */
+  private hubAnswered = false;
   private fillStartedAt: number | null = null;
   private flushNow = false;
   private abort = new AbortController();
@@ -151,14 +153,17 @@ export class Shipper {
         this.pause({ kind: 'unauthorized', status: 0, reason: blocked });
         continue;
       }
-      // After a failure, probe with the oldest recorded batch alone before reloading a whole round.
-      const jobs = this.resumeInflight(this.attempt > 0 ? 1 : undefined) ?? (await this.claimNew(now));
+      // At start and after a failure, probe with one batch before loading and encoding a whole
+      // round: a hub that is down then costs one request's rows per retry, not a round's.
+      const probe = this.attempt > 0 || !this.hubAnswered;
+      const jobs = this.resumeInflight(probe ? 1 : undefined) ?? (await this.claimNew(now, probe));
       if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
       const failure = await this.execute(jobs);
       if (failure !== null) this.pause(failure.failure, failure.at);
       else {
         this.attempt = 0;
+        this.hubAnswered = true;
         this.setState({ state: 'flowing' });
       }
       this.flushLog(false);
@@ -179,8 +184,9 @@ export class Shipper {
       : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
   }
 
-  private async claimNew(now: number): Promise<Job[] | null> {
-    const { outbox, lane, maxPoints, concurrency } = this.opts;
+  private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
+    const { outbox, lane, maxPoints } = this.opts;
+    const concurrency = probe ? 1 : this.opts.concurrency;
     const excludeStreams = [...this.waitingSensors.keys()].flatMap((s) => outbox.streams.streamsOf(s));
     let budget = maxPoints * concurrency;
     let readings = outbox.claim(lane, budget, excludeStreams);
@@ -188,7 +194,7 @@ export class Shipper {
       // More sensors than requests in flight: widen the window so that each can fill a request
       // (up to twice the usual round), then top up the ones still short.
       const sensors = new Set(readings.map((r) => r.sensor)).size;
-      if (sensors > concurrency) {
+      if (sensors > concurrency && !probe) {
         const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
         for (const r of outbox.claim(lane, wider - budget, excludeStreams, readings.at(-1)!.id)) readings.push(r);
         budget = wider;
@@ -214,7 +220,9 @@ export class Shipper {
       }
     }
     this.fillStartedAt = null;
-    const jobs = [...this.planReadings(readings), ...this.planSpectra(spectra)];
+    const planned = [...this.planReadings(readings), ...this.planSpectra(spectra)];
+    // A probe is one request: the oldest sensor's first batch (the rest stays for the next round).
+    const jobs = probe ? planned.slice(0, 1) : planned;
     outbox.ledger.record(jobs.map((j) => j.record));
     return jobs;
   }

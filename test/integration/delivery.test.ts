@@ -81,6 +81,23 @@ describe('delivery engine', () => {
     expect(delivered(rig)).toBe(2004);
   });
 
+  it('starts with one request alone: a hub that is down costs one batch per retry, not a round', async () => {
+    rig = await createRig({ emulator: { latencyMs: 20 }, shipper: { random: () => 0.5, retry: { initialDelayMs: 30, maxDelayMs: 60 } } });
+    rig.hub.faults.add({ endpoint: 'graphql', status: 503, times: 4 });
+    rig.append(readings(4000, ['a', 'b', 'c', 'd']));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    const reqs = dataRequests(rig.hub);
+    const firstOk = reqs.findIndex((r) => r.status === 200);
+    expect(firstOk).toBe(4);
+    // Up to and including the first accepted one, each request went out after the previous answer.
+    for (let i = 1; i <= firstOk; i++) expect(reqs[i]!.receivedAt).toBeGreaterThanOrEqual(reqs[i - 1]!.finishedAt);
+    // Once the hub answered, sensors go in parallel again.
+    const after = reqs.slice(firstOk + 1);
+    expect(after.some((r) => after.some((o) => o !== r && o.receivedAt < r.finishedAt && r.receivedAt < o.finishedAt))).toBe(true);
+    expect(delivered(rig)).toBe(4000);
+  });
+
   it('honours Retry-After in seconds for the whole sink: no data request inside the window', async () => {
     rig = await createRig({ emulator: { latencyMs: 5 } });
     rig.hub.faults.add({ endpoint: 'graphql', status: 429, retryAfter: '1' });
