@@ -18,11 +18,13 @@ import { waitFor } from './lib/timing.js';
 export const name = 'catchup';
 export const title = '5. Catch-up: drain a backlog after the hub returns';
 export const bounds =
-  'Draining is claim → encode → HTTP → ack on the agent\'s one thread, with no parsing or inserting left to do; the profile shows ' +
-  'the acknowledgement on top (one DELETE per reading, then the commit: `sqliteTransaction`), then `formatTimestamp` (one ' +
-  '`new Date(ms).toISOString()` per point, ~19 % of the drain), the claim query and the rest of the JSON encoding. Requests carry ' +
-  '2,500 points, not max_points (5,000): a round claims max_points × concurrency = 20,000 rows and cuts them per sensor, and the ' +
-  '8 sensors share that window.';
+  'Draining is claim → encode → HTTP → ack on the agent\'s one thread, with no parsing or inserting left to do. ' +
+  'Requests are full now (~4,900 points; 2,500 before: docs/performance.md item 7), and acknowledgements no ' +
+  'longer wait for an fsync each (item 10). The profile: the claim queries (the window, and top-ups that scan ' +
+  'past other sensors\' rows), the acknowledgement DELETEs, GC and JSON encoding; and ~30 % idle: a round is a ' +
+  'barrier (claim and encode, then wait for every answer, then the next claim), so the agent waits for the ' +
+  'emulator and the emulator for the agent. Overlapping the next round\'s claim and encoding with the requests ' +
+  'in flight is the next step (item 11).';
 
 const SIZE = (quick) => (quick ? 200_000 : 2_000_000);
 

@@ -17,17 +17,18 @@ import { within } from './lib/timing.js';
 export const name = 'e2e';
 export const title = '3. End to end: file → agent → emulator';
 export const bounds =
-  'The agent is one Node.js thread: every reading costs it parsing, an outbox insert, a claim, JSON encoding (with ' +
-  '`new Date().toISOString()` per point) and a per-row DELETE on acknowledgement, all on that thread. "µs of agent CPU per ' +
-  'reading" above is the load-independent figure: 1 s divided by it is the ceiling on one core (~100,000 readings/s); on a ' +
-  'loaded machine the agent also waits for a core, and the emulator takes a good part of the second one. The profile below ' +
-  'shows the split. Even with each stage at its own target (parse 1 M/s = 1 µs, append 0.5 M/s = 2 µs, claim + ack 0.5 M/s = ' +
-  '2 µs per reading) the sum is ~5 µs per reading before encoding and HTTP, i.e. ≤ 200,000 readings/s on one thread: ' +
-  '300,000/s needs fewer µs per reading and the work spread over the second core (ingest and delivery in separate threads, ' +
-  'each with its own SQLite connection). Peak RSS: the idle agent is already ~100 MiB (benchmark 7: ~45-50 MiB of it are the ' +
-  'node binary\'s own file-backed pages, ~50 MiB the loaded modules); during the run the heap grows to ~110 MB between full ' +
-  'GCs while only ~28 MB is live (`--trace-gc`): garbage from short-lived per-reading objects. docs/performance.md lists the ' +
-  'proposed changes and what V8 heap flags trade.';
+  'The agent\'s one Node.js thread: the profile below is ~95 % busy, and "µs of agent CPU per reading" (~5.3 µs, ' +
+  'from ~9.2 before the changes in docs/performance.md items 1-8) puts its ceiling at ~190,000 readings/s on ' +
+  'one core, which the run nearly reaches. The split: the multi-row outbox INSERT (`insertRows`), the claim ' +
+  '(better-sqlite3 building a row array per reading), `JSON.parse` in `parseLine`, GC, commits and the range ' +
+  'DELETEs of acknowledgements. The emulator needs ~2.4 µs per reading on the other core, so on these 2 cores ' +
+  'agent + emulator spend ~7.7 µs of CPU per reading: 300,000 readings/s would need under ~6.7 µs in total, and ' +
+  'the agent\'s share on a second thread (ingest and delivery in separate worker threads, each with its own ' +
+  'SQLite connection; docs/performance.md item 9). Peak RSS: the idle agent is already ~100 MiB (benchmark 7; ' +
+  '~48 MiB of it the node binary\'s own file-backed pages, shared with every node process), and under a high ' +
+  'allocation rate V8 grows the heap to ~100 MB between full GCs while ~25-30 MB is live (a heap snapshot at ' +
+  'the peak). 96 MiB is below what Node.js with these modules needs idle; docs/performance.md shows what V8 ' +
+  'heap flags trade (CPU for RSS).';
 
 const SIZE = (quick) => (quick ? 200_000 : 2_000_000);
 

@@ -33,8 +33,8 @@ export const bounds =
   'statement; two B-trees per row: the table and its `(lane, id)` index) and the commits. In claim + ack about 40 % is the claim, ' +
   'mostly better-sqlite3 building one array per row (~0.5 µs per row), and about a third the range `DELETE`s of acknowledged id ' +
   'runs (a commit stores its readings sensor by sensor, so a batch is one run per commit) and the commits. A run has 450 write ' +
-  'transactions (400 acks, 50 ledger records), each an fsync with synchronous=full, so its wall time follows the disk\'s fsync ' +
-  'latency (docs/performance.md, items 2, 3 and 6). synchronous=full vs normal matters little on this disk.';
+  'transactions: 50 ledger records, an fsync each with synchronous=full, and 400 acknowledgements, which skip their own fsync ' +
+  '(a lost one only means a resend under the same batch id; docs/performance.md items 2, 3, 6 and 10).';
 
 const CASES = [
   { key: 'append-full', mode: 'append', synchronous: 'full', label: 'append, synchronous=full (default)', target: 500_000 },

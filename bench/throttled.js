@@ -15,10 +15,12 @@ import { sleep, waitFor } from './lib/timing.js';
 export const name = 'throttled';
 export const title = '6. Throttled hub: delivered rate under a request-rate limit';
 export const bounds =
-  'Points per request, not pacing: the agent sends about R accepted requests per second (see "accepted requests/s"), but ' +
-  'each carries fewer than max_points. A shipper round claims max_points × concurrency rows (20,000) and cuts them per ' +
-  'sensor, so with 8 sensors a request holds at most 2,500 points; under a request-rate limit that halves the best rate. ' +
-  'After each 429 the whole agent waits the full Retry-After (1 s) even though the bucket refills every 1/R s.';
+  'Startup and 429s, no longer points per request: since each sensor\'s request is filled to max_points ' +
+  '(docs/performance.md item 7; 43 % of the best before), the requests under max_points in the window are the ' +
+  'first round\'s, sent while the outbox was still filling. With concurrency 4 against a bucket of 5 requests a ' +
+  'round meets an empty bucket every second or so; each 429 pauses the agent for the full Retry-After (1 s, ' +
+  'counted from the answer), so ~4.5 of the 5 allowed requests per second are accepted. Learning the hub\'s rate ' +
+  '(fewer requests in flight after a 429, more after successes) would close the rest.';
 
 const R = 5;
 const MAX_POINTS = 5_000;
