@@ -118,6 +118,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     maxWaitMs: 0,
     concurrency: config.hub.concurrency,
     maxRate: o.maxRate ?? config.hub.max_rate,
+    paceAfterThrottling: config.hub.pace_after_throttling,
     retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
     idlePollMs: 100,
   });

@@ -45,6 +45,8 @@ const hub = z.strictObject({
     .prefault({}),
   /** Points (readings or spectra) per second sent at most; null = as fast as the hub allows. */
   max_rate: z.number().positive().nullable().default(null),
+  /** After a 429, space requests to the rate the hub accepted, then speed up again while it accepts. */
+  pace_after_throttling: z.boolean().default(true),
   retry: z
     .strictObject({
       initial_delay: duration.default(1000),

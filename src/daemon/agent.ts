@@ -80,6 +80,7 @@ export class Agent implements AgentView {
       maxWaitMs: config.hub.batch.max_wait,
       concurrency: config.hub.concurrency,
       maxRate: config.hub.max_rate,
+      paceAfterThrottling: config.hub.pace_after_throttling,
       retry: {
         initialDelayMs: config.hub.retry.initial_delay,
         maxDelayMs: config.hub.retry.max_delay,

@@ -40,14 +40,18 @@ export class BatchSender {
   ) {}
 
   /** Returns null when the batch is settled, or the failure that stopped it. */
-  async send(job: Job, address: SensorAddress, signal: AbortSignal): Promise<HubFailure | null> {
+  /**
+   * `signal` stops everything (also a request on the wire); `held`, when given, only keeps a
+   * request that still waits for its turn at the gate from being sent.
+   */
+  async send(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
     const { record } = job;
     if (job.items.length === 0) {
       this.outbox.ledger.forget(record.batchId); // rows gone (dropped or expired): nothing to send
       return null;
     }
     try {
-      await this.gate.admit(job.items.length, signal);
+      await this.gate.admit(job.items.length, held === undefined ? signal : AbortSignal.any([signal, held]));
     } catch {
       return { kind: 'retryable', status: null, throttled: false, retryAfterMs: undefined, reason: 'stopped before sending' };
     }
@@ -67,6 +71,8 @@ export class BatchSender {
     const label = outcome.status === null ? 'network' : String(outcome.status);
     this.stats.byStatus.set(label, (this.stats.byStatus.get(label) ?? 0) + 1);
     const ids = job.items.map((i) => i.id);
+    if (outcome.kind === 'ok' || outcome.kind === 'conflict') this.gate.pacer?.onAccepted();
+    else if (outcome.kind === 'retryable' && outcome.throttled) this.gate.pacer?.onThrottled();
     switch (outcome.kind) {
       case 'ok':
       case 'conflict':
@@ -85,13 +91,13 @@ export class BatchSender {
           this.deadLetter(job, `hub refused: ${outcome.reason}`);
           return null;
         }
-        return this.bisect(job, address, signal);
+        return this.bisect(job, address, signal, held);
       default:
         return outcome;
     }
   }
 
-  private async bisect(job: Job, address: SensorAddress, signal: AbortSignal): Promise<HubFailure | null> {
+  private async bisect(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
     const mid = Math.ceil(job.items.length / 2);
     const parts = [job.items.slice(0, mid), job.items.slice(mid)].map((items) => this.childJob(job, items));
     this.outbox.ledger.split(
@@ -99,7 +105,7 @@ export class BatchSender {
       parts.map((p) => p.record),
     );
     for (const part of parts) {
-      const failure = await this.send(part, address, signal);
+      const failure = await this.send(part, address, signal, held);
       if (failure !== null) return failure;
     }
     return null;

@@ -3,10 +3,13 @@
  * - the sink-wide pause: when the hub says "wait" (Retry-After, backoff), no request goes out
  *   until then, not only the one that was answered (peers keep hammering; we do not);
  * - an optional points-per-second cap (`hub.max_rate`, a token bucket with one second of
- *   burst), so a site with a thin uplink drains a backlog without saturating it.
+ *   burst), so a site with a thin uplink drains a backlog without saturating it;
+ * - optionally, the request spacing learned after the hub throttled (RequestPacer).
  * A throttling pause can be shared through the outbox database, so a backfill and the daemon
  * running on the same state directory both respect a Retry-After that either of them was given.
  */
+import type { RequestPacer } from './pacer.js';
+
 export interface SharedPause {
   /** Epoch ms until which every process must hold its requests (0 when none). */
   get(): number;
@@ -22,6 +25,7 @@ export class HubGate {
   constructor(
     private maxRate: number | null,
     private readonly shared?: SharedPause,
+    readonly pacer: RequestPacer | null = null,
   ) {
     this.tokens = maxRate ?? 0;
   }
@@ -67,16 +71,21 @@ export class HubGate {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
       const now = Date.now();
       let wait = Math.max(this.pausedUntil, this.sharedUntil()) - now;
+      if (wait <= 0 && this.pacer !== null) wait = this.pacer.delay();
       if (wait <= 0 && this.maxRate !== null) {
         this.refill(now);
         const need = Math.min(points, this.maxRate);
         if (this.tokens >= need) {
           this.tokens -= points; // may go negative: a large batch borrows from the next seconds
+          this.pacer?.book();
           return;
         }
         wait = Math.ceil(((need - this.tokens) / this.maxRate) * 1000);
       }
-      if (wait <= 0) return;
+      if (wait <= 0) {
+        this.pacer?.book();
+        return;
+      }
       await this.sleep(wait, signal);
     }
   }

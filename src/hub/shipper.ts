@@ -20,6 +20,7 @@ import type { HubClient } from './client.js';
 import type { DeliveryState } from './delivery-state.js';
 import { batchId, planBatches, planSpectraBatches, spectraBatchId } from './encode.js';
 import { HubGate } from './gate.js';
+import { RequestPacer } from './pacer.js';
 import type { HubFailure } from './outcome.js';
 import { retryDelay, type BackoffSettings } from './retry-policy.js';
 import type { SensorDirectory } from './sensors.js';
@@ -42,6 +43,8 @@ export interface ShipperOptions {
   concurrency: number;
   retry: BackoffSettings & { maxAgeMs?: number | undefined };
   maxRate?: number | null;
+  /** Space requests to the rate the hub accepted after it throttled (hub.pace_after_throttling). */
+  paceAfterThrottling?: boolean;
   /** How often an empty outbox is looked at again without a notify (another process may write). */
   idlePollMs?: number;
   /** How long an auth pause waits before trying again. */
@@ -79,10 +82,14 @@ export class Shipper {
 
   constructor(private readonly opts: ShipperOptions) {
     this.log = opts.logger;
-    this.gate = new HubGate(opts.maxRate ?? null, {
-      get: () => opts.outbox.state.get<number>('hub.pause_until')?.value ?? 0,
-      set: (until) => opts.outbox.state.setInformational('hub.pause_until', until),
-    });
+    this.gate = new HubGate(
+      opts.maxRate ?? null,
+      {
+        get: () => opts.outbox.state.get<number>('hub.pause_until')?.value ?? 0,
+        set: (until) => opts.outbox.state.setInformational('hub.pause_until', until),
+      },
+      opts.paceAfterThrottling === false ? null : new RequestPacer(),
+    );
     this.sender = new BatchSender(opts.outbox, opts.client, this.gate, this.log, this.stats, (n) => {
       this.logWindow.points += n;
     });
@@ -292,12 +299,16 @@ export class Shipper {
     const queue = [...bySensor.values()];
     // The first failure stops new requests; a Retry-After counts from the answer of the last
     // one (every throttling answer of the round is honoured), not from the end of the round.
+    // Requests still waiting at the gate (pacing, max_rate) when a failure comes back are not
+    // sent: the pause is decided once the round is over, and they must not slip into it.
     let failure: HubFailure | null = null;
     let lastFailedAt = 0;
+    const held = new AbortController();
     const worker = async () => {
       for (let next = queue.shift(); next !== undefined && failure === null; next = queue.shift()) {
-        const f = await this.shipSensor(next, () => failure !== null);
+        const f = await this.shipSensor(next, () => failure !== null, held.signal);
         if (f === null) continue;
+        if (failure === null) held.abort();
         failure ??= f;
         lastFailedAt = Date.now();
       }
@@ -306,7 +317,7 @@ export class Shipper {
     return failure === null ? null : { failure, at: lastFailedAt };
   }
 
-  private async shipSensor(jobs: Job[], stopped: () => boolean): Promise<HubFailure | null> {
+  private async shipSensor(jobs: Job[], stopped: () => boolean, held: AbortSignal): Promise<HubFailure | null> {
     const first = jobs[0]!.record;
     const ingest = first.kind === 'readings' ? 'timeseries' : 'frequency';
     if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token()?.canCreate() === false) {
@@ -323,7 +334,7 @@ export class Shipper {
     }
     for (const job of jobs) {
       if (stopped()) return null;
-      const failure = await this.sender.send(job, addressed.address, this.abort.signal);
+      const failure = await this.sender.send(job, addressed.address, this.abort.signal, held);
       if (failure !== null) return failure;
     }
     return null;

@@ -235,8 +235,28 @@ describe('delivery engine', () => {
     expect(rig.outbox.counts().depth).toBe(50);
   });
 
+  it('after a 429, spaces its requests to the rate the hub accepted, so throttling stays rare', async () => {
+    rig = await createRig({ shipper: { maxPoints: 100, retry: { initialDelayMs: 50, maxDelayMs: 2000 } } });
+    rig.hub.faults.setRateLimit({ requestsPerSecond: 10, retryAfterSeconds: 1, status: 429 });
+    rig.append(readings(10_000, ['a', 'b', 'c', 'd']));
+    rig.shipper.start();
+    // The first 429 comes after the start-up burst, which teaches little; by the second the
+    // pacer has measured what the hub sustains. Then fifteen requests in a row are accepted.
+    const acceptedSinceLastThrottle = () => {
+      const reqs = dataRequests(rig!.hub);
+      const last = reqs.map((r) => r.status).lastIndexOf(429);
+      return last < 0 ? [] : reqs.slice(last + 1).filter((r) => r.status === 200);
+    };
+    await waitFor(() => acceptedSinceLastThrottle().length >= 15, 'fifteen accepted requests in a row after a throttle', { timeoutMs: 15_000 });
+    const paced = acceptedSinceLastThrottle().slice(1, 15);
+    const gaps = paced.slice(1).map((r, i) => r.receivedAt - paced[i]!.receivedAt);
+    // About the hub's 10 requests/s: starts ~100 ms apart (unpaced, a round of four leaves together).
+    expect(gaps.filter((g) => g >= 60).length).toBeGreaterThanOrEqual(gaps.length - 1);
+    expect(rig.shipper.gate.pacer!.spacingMs).toBeGreaterThan(60);
+  });
+
   it('caps the drain at hub.max_rate points per second', async () => {
-    rig = await createRig({ shipper: { maxRate: 2000, maxPoints: 250 } });
+    rig = await createRig({ shipper: { maxRate: 1000, maxPoints: 250 } });
     rig.append(readings(5000, ['a', 'b']));
     const started = Date.now();
     rig.shipper.start();

@@ -32,6 +32,7 @@ describe('config', () => {
     expect(c.hub.addressing).toBe('sensor_id');
     expect(c.hub.batch).toEqual({ max_points: 5000, max_bytes: 768 * 1024, max_wait: 2000, max_spectra: 100 });
     expect(c.hub.max_rate).toBeNull();
+    expect(c.hub.pace_after_throttling).toBe(true);
     expect(c.hub.retry.max_delay).toBe(300_000);
     expect(c.sources[0]).toMatchObject({ start_at: 'beginning', refresh_interval: 1000 });
     expect(c.shutdown_timeout).toBe(10_000);
