@@ -15,12 +15,11 @@ import { sleep, waitFor } from './lib/timing.js';
 export const name = 'throttled';
 export const title = '6. Throttled hub: delivered rate under a request-rate limit';
 export const bounds =
-  'Startup and 429s, no longer points per request: since each sensor\'s request is filled to max_points ' +
-  '(docs/performance.md item 7; 43 % of the best before), the requests under max_points in the window are the ' +
-  'first round\'s, sent while the outbox was still filling. With concurrency 4 against a bucket of 5 requests a ' +
-  'round meets an empty bucket every second or so; each 429 pauses the agent for the full Retry-After (1 s, ' +
-  'counted from the answer), so ~4.5 of the 5 allowed requests per second are accepted. Learning the hub\'s rate ' +
-  '(fewer requests in flight after a 429, more after successes) would close the rest.';
+  'Startup and the hub\'s own limit. Each sensor\'s request is filled to max_points (docs/performance.md item 7; ' +
+  '43 % of the best before), and after a 429 the agent paces its requests to the rate the hub sustained, ' +
+  'speeding up 1 % per accepted request until the next 429 (item 12): about one 429 every few seconds, each ' +
+  'costing its full Retry-After (1 s, counted from the answer). The requests under max_points in the window are ' +
+  'the first round\'s, sent while the outbox was still filling.';
 
 const R = 5;
 const MAX_POINTS = 5_000;
