@@ -55,11 +55,13 @@ export interface ShipperOptions {
 export interface ShipperStats extends SenderStats {
   retried: number;
   throttled: number;
+  /** Rounds claimed and encoded while the round before them was on the wire. */
+  plannedAhead: number;
 }
 
 export class Shipper {
   state: DeliveryState = { state: 'idle' };
-  readonly stats: ShipperStats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, retried: 0, throttled: 0, byStatus: new Map() };
+  readonly stats: ShipperStats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, retried: 0, throttled: 0, plannedAhead: 0, byStatus: new Map() };
   readonly gate: HubGate;
   /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
   readonly waitingSensors = new Map<string, string>();
@@ -71,6 +73,9 @@ export class Shipper {
   private attempt = 0;
   /** Set by the first round the hub accepted; until then, and after a failure, rounds are probes. */
   private hubAnswered = false;
+  /** After a complete full round: the id after which the next round may be planned ahead. */
+  private planAfter: number | null = null;
+  private planned: { jobs: Job[]; removals: number; next: number | null } | null = null;
   private fillStartedAt: number | null = null;
   private flushNow = false;
   private abort = new AbortController();
@@ -163,18 +168,59 @@ export class Shipper {
       // At start and after a failure, probe with one batch before loading and encoding a whole
       // round: a hub that is down then costs one request's rows per retry, not a round's.
       const probe = this.attempt > 0 || !this.hubAnswered;
-      const jobs = this.resumeInflight(probe ? 1 : undefined) ?? (await this.claimNew(now, probe));
+      let jobs = this.takePlanned();
+      if (jobs === null) {
+        this.planAfter = null; // claimNew sets it again for a complete round
+        jobs = this.resumeInflight(probe ? 1 : undefined) ?? (await this.claimNew(now, probe));
+      }
       if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
-      const failure = await this.execute(jobs);
-      if (failure !== null) this.pause(failure.failure, failure.at);
-      else {
+      const execution = this.execute(jobs);
+      // While a full round is on the wire, claim and encode the next one (the rows after it),
+      // so the agent and the hub work at the same time instead of taking turns.
+      if (this.planAfter !== null && !probe) await this.planAhead(this.planAfter);
+      const failure = await execution;
+      if (failure !== null) {
+        this.planned = null;
+        this.pause(failure.failure, failure.at);
+      } else {
         this.attempt = 0;
         this.hubAnswered = true;
         this.setState({ state: 'flowing' });
       }
       this.flushLog(false);
     }
+  }
+
+  /**
+   * Plans the round after the one in flight from the rows past `afterId` (every row up to it is
+   * in the round in flight). Nothing is recorded yet: the plan is only used if that round
+   * succeeds and no row was removed meanwhile, and its batches of a sensor go after that
+   * sensor's batches in flight, so order holds.
+   */
+  private async planAhead(afterId: number): Promise<void> {
+    this.planAfter = null;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let the round's requests leave first
+    const { outbox, lane } = this.opts;
+    if (!this.running || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
+    const removals = outbox.removals;
+    const { readings, complete } = this.claimRound(false, afterId);
+    if (readings.length < this.opts.maxPoints * this.opts.concurrency) return; // not a backlog: the normal path waits to fill
+    this.planned = { jobs: this.planReadings(readings), removals, next: complete ? readings.at(-1)!.id : null };
+  }
+
+  /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */
+  private takePlanned(): Job[] | null {
+    const plan = this.planned;
+    this.planned = null;
+    if (plan === null || this.attempt > 0 || plan.removals !== this.opts.outbox.removals || this.opts.outbox.ledger.list(this.opts.lane).length > 0) return null;
+    const jobs = plan.jobs.filter((j) => !this.waitingSensors.has(j.record.sensor));
+    if (jobs.length === 0) return null;
+    this.planAfter = jobs.length === plan.jobs.length ? plan.next : null;
+    this.lastEmptyCheck = false;
+    this.opts.outbox.ledger.record(jobs.map((j) => j.record));
+    this.stats.plannedAhead++;
+    return jobs;
   }
 
   /** Batches recorded but not acknowledged (a crash or a failed round): send exactly those first. */
@@ -191,23 +237,39 @@ export class Shipper {
       : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
   }
 
-  private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
+  /**
+   * The rows of the next round: the oldest `max_points × concurrency` after `afterId`, widened
+   * and topped up per sensor (fillPerSensor). `complete` is true when the round is every waiting
+   * row up to its last id (the window was full and nothing was topped up or left out): only
+   * then may the round after it be planned from the rows past that id.
+   */
+  private claimRound(probe: boolean, afterId = 0): { readings: ClaimedReading[]; complete: boolean } {
     const { outbox, lane, maxPoints } = this.opts;
     const concurrency = probe ? 1 : this.opts.concurrency;
     const excludeStreams = [...this.waitingSensors.keys()].flatMap((s) => outbox.streams.streamsOf(s));
     let budget = maxPoints * concurrency;
-    let readings = outbox.claim(lane, budget, excludeStreams);
-    if (readings.length === budget) {
-      // More sensors than requests in flight: widen the window so that each can fill a request
-      // (up to twice the usual round), then top up the ones still short.
-      const sensors = new Set(readings.map((r) => r.sensor)).size;
-      if (sensors > concurrency && !probe) {
-        const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
-        for (const r of outbox.claim(lane, wider - budget, excludeStreams, readings.at(-1)!.id)) readings.push(r);
-        budget = wider;
-      }
-      if (readings.length === budget) readings = this.fillPerSensor(readings, budget);
+    const window = outbox.claim(lane, budget, excludeStreams, afterId);
+    if (window.length < budget) return { readings: window, complete: false };
+    // More sensors than requests in flight: widen the window so that each can fill a request
+    // (up to twice the usual round), then top up the ones still short.
+    const sensors = new Set(window.map((r) => r.sensor)).size;
+    if (sensors > concurrency && !probe) {
+      const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
+      for (const r of outbox.claim(lane, wider - budget, excludeStreams, window.at(-1)!.id)) window.push(r);
+      budget = wider;
     }
+    if (window.length < budget) return { readings: window, complete: false };
+    const lastId = window.at(-1)!.id;
+    const readings = this.fillPerSensor(window, budget);
+    const complete = readings.length === window.length && readings.every((r) => r.id <= lastId);
+    return { readings, complete };
+  }
+
+  private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
+    const { outbox, lane, maxPoints } = this.opts;
+    const concurrency = probe ? 1 : this.opts.concurrency;
+    const { readings, complete } = this.claimRound(probe);
+    this.planAfter = complete && !probe ? readings.at(-1)!.id : null;
     const spectra = outbox.claimSpectra(lane, this.opts.maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
     if (readings.length === 0 && spectra.length === 0) {
       this.lastEmptyCheck = true;

@@ -51,6 +51,7 @@ export class Outbox {
   readonly state: StateStore;
   readonly ledger: InflightLedger;
   private readonly claimStatements = new Map<string, Statement>();
+  private removalCount = 0;
   private readonly stmt: {
     insertReading: Statement;
     insertReadings: Statement;
@@ -319,7 +320,16 @@ export class Outbox {
 
 
   /** The hub refused these readings for good: move them to dead_letters with its reason. */
+  /**
+   * Counts removals of waiting readings other than acknowledgements (dead letters, drops,
+   * expiry): a round planned ahead of time is only sent if nothing was removed meanwhile.
+   */
+  get removals(): number {
+    return this.removalCount;
+  }
+
   reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
+    this.removalCount++;
     this.db.transaction(() => {
       if (batchId !== undefined) this.ledger.forget(batchId);
       const now = Date.now();
@@ -358,6 +368,7 @@ export class Outbox {
 
   /** Deletes up to `n` of the oldest readings of any lane, unsent, counted as dropped. Returns how many. */
   dropOldest(n: number): number {
+    this.removalCount++;
     return this.db.transaction(() => {
       const rows = this.stmt.oldestIds.all(n) as Array<[id: number, lane: number]>;
       let dropped = 0;

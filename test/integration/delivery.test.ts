@@ -59,6 +59,22 @@ describe('delivery engine', () => {
     for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
   });
 
+  it('plans the next round while a full one is on the wire, keeping each sensor in order, each reading once', async () => {
+    const eight = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    rig = await createRig({ emulator: { latencyMs: 10 } });
+    // Committed in groups, as the pipeline does: a sensor's rows of one commit have consecutive ids.
+    for (let k = 0; k < 20; k++) rig.append(readings(2000, eight, k * 2000));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
+    expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
+    const bySensor = new Map<string, number[]>();
+    for (const p of rig.hub.store.dataPoints) bySensor.set(p.sensorId, [...(bySensor.get(p.sensorId) ?? []), Date.parse(p.timestamp)]);
+    expect(bySensor.size).toBe(8);
+    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expect(rig.outbox.ledger.list(0)).toEqual([]);
+  });
+
   it('after a failure, probes with one recorded batch before sending the rest of the round', async () => {
     rig = await createRig({ emulator: { latencyMs: 50 }, shipper: { random: () => 0.5, retry: { initialDelayMs: 30, maxDelayMs: 100 } } });
     // The sensors exist first, so the failing round's four requests start together.
