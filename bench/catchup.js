@@ -21,10 +21,10 @@ export const bounds =
   'Draining is claim → encode → HTTP → ack on the agent\'s one thread, with no parsing or inserting left to do. ' +
   'Requests are full now (~4,900 points; 2,500 before: docs/performance.md item 7), and acknowledgements no ' +
   'longer wait for an fsync each (item 10). The profile: the claim queries (the window, and top-ups that scan ' +
-  'past other sensors\' rows), the acknowledgement DELETEs, GC and JSON encoding; and ~30 % idle: a round is a ' +
-  'barrier (claim and encode, then wait for every answer, then the next claim), so the agent waits for the ' +
-  'emulator and the emulator for the agent. Overlapping the next round\'s claim and encoding with the requests ' +
-  'in flight is the next step (item 11).';
+  'past other sensors\' rows), the acknowledgement DELETEs, GC and JSON encoding; and idle time: a round waits ' +
+  'for its last answer before the next is sent. The next round is claimed and encoded while a complete one is on ' +
+  'the wire (item 11, +10 % measured A/B); rounds that cannot be planned ahead, and the tail of each round, are ' +
+  'what is left of the turn-taking between the agent and the hub.';
 
 const SIZE = (quick) => (quick ? 200_000 : 2_000_000);
 
