@@ -75,12 +75,8 @@ export class HubGate {
       if (wait <= 0 && this.maxRate !== null) {
         this.refill(now);
         const need = Math.min(points, this.maxRate);
-        if (this.tokens >= need) {
-          this.tokens -= points; // may go negative: a large batch borrows from the next seconds
-          this.pacer?.book();
-          return;
-        }
-        wait = Math.ceil(((need - this.tokens) / this.maxRate) * 1000);
+        if (this.tokens >= need) this.tokens -= points; // may go negative: a large batch borrows from the next seconds
+        else wait = Math.ceil(((need - this.tokens) / this.maxRate) * 1000);
       }
       if (wait <= 0) {
         this.pacer?.book();

@@ -227,10 +227,10 @@ export class Outbox {
   }
 
   /**
-   * The oldest `limit` readings of `lane`, in commit order (one commit's sensor by sensor), leaving
-   * out `excludeStreams` (readings of sensors that cannot be delivered yet, so they do not block the others).
+   * The oldest `limit` readings of `lane` after `afterId`, in commit order (one commit's sensor by
+   * sensor), leaving out `excludeStreams` (readings of sensors that cannot be delivered yet, so
+   * they do not block the others).
    */
-  /** The oldest waiting rows of a lane (after `afterId`), leaving out the given streams. */
   claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0): ClaimedReading[] {
     return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, afterId, limit) as RawReading[]);
   }
@@ -319,7 +319,6 @@ export class Outbox {
   }
 
 
-  /** The hub refused these readings for good: move them to dead_letters with its reason. */
   /**
    * Counts removals of waiting readings other than acknowledgements (dead letters, drops,
    * expiry): a round planned ahead of time is only sent if nothing was removed meanwhile.
@@ -328,6 +327,7 @@ export class Outbox {
     return this.removalCount;
   }
 
+  /** The hub refused these readings for good: move them to dead_letters with its reason. */
   reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
     this.removalCount++;
     this.db.transaction(() => {
