@@ -13,6 +13,7 @@
  * - Snapshots are plain JSON and never contain a token (only its fingerprint).
  */
 import { randomUUID } from 'node:crypto';
+import { InstantSet } from './instant-set.js';
 import { canonicalTimestamp, checkTimestamp } from './timestamp.js';
 import type {
   AcceptMeta,
@@ -59,7 +60,7 @@ export class EmulatorStore {
   private log: RequestLogEntry[] = [];
   /** series key -> instants held; in full mode the value is the index of the latest point. */
   /** sensor id → series (measure name, or "#spectrum") → instants seen (with their point index in `full` mode). */
-  private seen = new Map<string, Map<string, Map<number, number> | Set<number>>>();
+  private seen = new Map<string, Map<string, Map<number, number> | InstantSet>>();
   private mutationIds = new Set<string>();
   counters: Counters = emptyCounters();
 
@@ -172,22 +173,22 @@ export class EmulatorStore {
   }
 
   /** Records the instant; returns true if the series already held it (an overwrite). */
-  private seriesOf(sensorId: string): Map<string, Map<number, number> | Set<number>> {
+  private seriesOf(sensorId: string): Map<string, Map<number, number> | InstantSet> {
     let series = this.seen.get(sensorId);
     if (series === undefined) this.seen.set(sensorId, (series = new Map()));
     return series;
   }
 
-  private markSeen(series: Map<string, Map<number, number> | Set<number>>, name: string, epochMs: number, index: number): boolean {
+  private markSeen(series: Map<string, Map<number, number> | InstantSet>, name: string, epochMs: number, index: number): boolean {
     let held = series.get(name);
     if (!held) {
-      held = this.record === 'full' ? new Map<number, number>() : new Set<number>();
+      held = this.record === 'full' ? new Map<number, number>() : new InstantSet();
       series.set(name, held);
     }
-    const had = held.has(epochMs);
-    if (held instanceof Map) held.set(epochMs, index);
-    else held.add(epochMs);
-    return had;
+    if (held instanceof InstantSet) return !held.add(epochMs);
+    const before = held.size;
+    held.set(epochMs, index);
+    return held.size === before;
   }
 
   get dataPoints(): readonly StoredDataPoint[] {

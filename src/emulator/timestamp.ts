@@ -30,7 +30,52 @@ export function quote(value: unknown): string {
   return JSON.stringify(cut);
 }
 
+/**
+ * The hour of the last canonical timestamp checked (`YYYY-MM-DDTHH:` and its epoch): clients send
+ * readings in time order, so most timestamps share it and only their minutes, seconds and
+ * milliseconds need reading. Any other form, and every refusal, takes the full path below.
+ */
+let hourPrefix = '';
+let hourEpoch = 0;
+
 export function checkTimestamp(value: unknown): TimestampCheck {
+  if (typeof value === 'string' && value.length === 24 && value.startsWith(hourPrefix) && hourPrefix !== '') {
+    const within = canonicalWithinHour(value);
+    if (within >= 0) return { ok: true, epochMs: hourEpoch + within };
+  }
+  const checked = checkTimestampFully(value);
+  if (checked.ok && typeof value === 'string' && value.length === 24) {
+    const within = canonicalWithinHour(value);
+    if (within >= 0) {
+      hourPrefix = value.slice(0, 14);
+      hourEpoch = checked.epochMs - within;
+    }
+  }
+  return checked;
+}
+
+/** Milliseconds into the hour of `…THH:MM:SS.mmmZ` (24 characters), or -1 if it is not exactly that form. */
+function canonicalWithinHour(v: string): number {
+  if (v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46 || v.charCodeAt(23) !== 90 || v.charCodeAt(13) !== 58) return -1;
+  const mi = digits2(v, 14);
+  const se = digits2(v, 17);
+  const ms = digits2(v, 20) * 10 + digit(v, 22);
+  if (mi < 0 || se < 0 || ms < 0 || mi > 59 || se > 59) return -1;
+  return mi * 60_000 + se * 1000 + ms;
+}
+
+function digit(v: string, i: number): number {
+  const d = v.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : -1_000_000;
+}
+
+function digits2(v: string, i: number): number {
+  const n = digit(v, i) * 10 + digit(v, i + 1);
+  return n >= 0 ? n : -1;
+}
+
+/** The full check, without the cached hour (the reference for the fast path; exported for its test). */
+export function checkTimestampFully(value: unknown): TimestampCheck {
   if (typeof value !== 'string') {
     return { ok: false, reason: `must be an RFC 3339 date-time string, got ${typeof value}` };
   }
