@@ -119,6 +119,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     concurrency: config.hub.concurrency,
     maxRate: o.maxRate ?? config.hub.max_rate,
     paceAfterThrottling: config.hub.pace_after_throttling,
+    planInWorker: true,
+    synchronous: config.outbox.synchronous,
     retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
     idlePollMs: 100,
   });

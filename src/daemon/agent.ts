@@ -81,6 +81,8 @@ export class Agent implements AgentView {
       concurrency: config.hub.concurrency,
       maxRate: config.hub.max_rate,
       paceAfterThrottling: config.hub.pace_after_throttling,
+      planInWorker: true,
+      synchronous: config.outbox.synchronous,
       retry: {
         initialDelayMs: config.hub.retry.initial_delay,
         maxDelayMs: config.hub.retry.max_delay,

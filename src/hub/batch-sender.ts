@@ -15,10 +15,30 @@ import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchI
 import type { HubGate } from './gate.js';
 import type { HubFailure } from './outcome.js';
 
-export type Job =
-  /** `points`: the items already encoded when the batch was planned (encoding is a large share of delivery CPU). */
-  | { record: InflightBatch & { kind: 'readings' }; items: ClaimedReading[]; points?: string[] }
-  | { record: InflightBatch & { kind: 'spectra' }; items: ClaimedSpectrum[] };
+/**
+ * A batch of readings to send. `ids` are its rows; `items` the rows themselves, absent when it
+ * was planned in the planner worker (only a split needs them: they are read back then);
+ * `points` the rows' encoded points joined with commas, when encoded at planning (encoding is a
+ * large share of delivery CPU).
+ */
+export interface ReadingsJob {
+  record: InflightBatch & { kind: 'readings' };
+  ids: readonly number[];
+  items?: ClaimedReading[] | undefined;
+  points?: string | undefined;
+}
+
+export interface SpectraJob {
+  record: InflightBatch & { kind: 'spectra' };
+  items: ClaimedSpectrum[];
+}
+
+export type Job = ReadingsJob | SpectraJob;
+
+/** A readings job for rows already loaded (resent from the ledger, or a part of a split). */
+export function readingsJob(record: InflightBatch & { kind: 'readings' }, items: ClaimedReading[]): ReadingsJob {
+  return { record, ids: items.map((r) => r.id), items };
+}
 
 export interface SenderStats {
   delivered: number;
@@ -46,31 +66,27 @@ export class BatchSender {
    */
   async send(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
     const { record } = job;
-    if (job.items.length === 0) {
+    const ids = job.record.kind === 'readings' ? (job as ReadingsJob).ids : (job as SpectraJob).items.map((i) => i.id);
+    if (ids.length === 0) {
       this.outbox.ledger.forget(record.batchId); // rows gone (dropped or expired): nothing to send
       return null;
     }
     try {
-      await this.gate.admit(job.items.length, held === undefined ? signal : AbortSignal.any([signal, held]));
+      await this.gate.admit(ids.length, held === undefined ? signal : AbortSignal.any([signal, held]));
     } catch {
       return { kind: 'retryable', status: null, throttled: false, retryAfterMs: undefined, reason: 'stopped before sending' };
     }
     const outcome =
       job.record.kind === 'readings'
-        ? await this.client.storeMeasures(
-            encodeMutation(address, record.batchId, ('points' in job ? job.points : undefined) ?? (job.items as ClaimedReading[]).map(encodeDataPoint)),
-            record.batchId,
-            signal,
-          )
+        ? await this.client.storeMeasures(encodeMutation(address, record.batchId, pointsOf(job as ReadingsJob)), record.batchId, signal)
         : await this.client.storeSpectra(
-            `[${(job.items as ClaimedSpectrum[]).map((s) => encodeSpectrum(address, s.ts, s.body)).join(',')}]`,
+            `[${(job as SpectraJob).items.map((s) => encodeSpectrum(address, s.ts, s.body)).join(',')}]`,
             record.batchId,
             signal,
           );
     this.stats.requests++;
     const label = outcome.status === null ? 'network' : String(outcome.status);
     this.stats.byStatus.set(label, (this.stats.byStatus.get(label) ?? 0) + 1);
-    const ids = job.items.map((i) => i.id);
     if (outcome.kind === 'ok' || outcome.kind === 'conflict') this.gate.pacer?.onAccepted();
     else if (outcome.kind === 'retryable' && outcome.throttled) this.gate.pacer?.onThrottled();
     switch (outcome.kind) {
@@ -87,7 +103,7 @@ export class BatchSender {
         return null;
       case 'too_large':
       case 'rejected':
-        if (job.items.length === 1) {
+        if (ids.length === 1) {
           this.deadLetter(job, `hub refused: ${outcome.reason}`);
           return null;
         }
@@ -98,8 +114,11 @@ export class BatchSender {
   }
 
   private async bisect(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
-    const mid = Math.ceil(job.items.length / 2);
-    const parts = [job.items.slice(0, mid), job.items.slice(mid)].map((items) => this.childJob(job, items));
+    const readBack = job.record.kind === 'readings' && (job as ReadingsJob).items === undefined;
+    const items = this.itemsOf(job);
+    this.log.debug({ event: 'batch_split', sensor: job.record.sensor, points: items.length, rows_read_back: readBack }, 'the hub refused a batch: sending it in halves');
+    const mid = Math.ceil(items.length / 2);
+    const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childJob(job, part));
     this.outbox.ledger.split(
       job.record.batchId,
       parts.map((p) => p.record),
@@ -116,22 +135,36 @@ export class BatchSender {
     const ids = items.map((i) => i.id);
     const base = { lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! };
     return parent.record.kind === 'readings'
-      ? { record: { ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items: items as ClaimedReading[] }
+      ? readingsJob({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items as ClaimedReading[])
       : { record: { ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items: items as ClaimedSpectrum[] };
+  }
+
+  /** The job's rows; a batch planned in the worker carries only ids, so they are read back (rare: splits). */
+  private itemsOf(job: Job): Array<ClaimedReading | ClaimedSpectrum> {
+    if (job.record.kind === 'spectra') return (job as SpectraJob).items;
+    const j = job as ReadingsJob;
+    j.items ??= this.outbox.readingsOfBatch(j.record); // a batch is all of its sensor's rows first..last (inflight.ts)
+    return j.items;
   }
 
   private deadLetter(job: Job, reason: string): void {
     const { record } = job;
+    const items = this.itemsOf(job);
     if (record.kind === 'readings') {
-      this.outbox.reject(job.items as ClaimedReading[], record.lane, reason, record.batchId);
+      this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
     } else {
-      this.outbox.rejectSpectra(job.items as ClaimedSpectrum[], record.lane, reason, record.batchId);
+      this.outbox.rejectSpectra(items as ClaimedSpectrum[], record.lane, reason, record.batchId);
     }
     this.stats.rejected++;
-    const item = job.items[0]!;
+    const item = items[0]!;
     this.log.warn(
       { event: 'reading_rejected', sensor: record.sensor, kind: record.kind, ts: new Date(item.ts).toISOString(), reason },
       'the hub refused a reading; it is in the dead-letter table',
     );
   }
+}
+
+/** The batch's encoded points: encoded when it was planned, or now (resent batches, parts of a split). */
+function pointsOf(job: ReadingsJob): string | string[] {
+  return job.points ?? (job.items ?? []).map(encodeDataPoint);
 }

@@ -31,11 +31,12 @@ export function batchId(lane: number, sensor: string, readings: readonly Claimed
   return `sa-${hash.digest('hex').slice(0, 24)}`;
 }
 
-export function encodeMutation(address: SensorAddress, clientMutationId: string, encodedPoints: readonly string[]): string {
+/** `encodedPoints`: the points' JSON, as a list or already joined with commas (planned batches). */
+export function encodeMutation(address: SensorAddress, clientMutationId: string, encodedPoints: readonly string[] | string): string {
   const addr = 'sensorId' in address ? `"sensorId":${JSON.stringify(address.sensorId)}` : `"mappingId":${JSON.stringify(address.mappingId)}`;
   return (
     `{"query":${JSON.stringify(STORE_MUTATION)},"variables":{"input":{${addr},` +
-    `"clientMutationId":${JSON.stringify(clientMutationId)},"dataPoints":[${encodedPoints.join(',')}]}}}`
+    `"clientMutationId":${JSON.stringify(clientMutationId)},"dataPoints":[${typeof encodedPoints === 'string' ? encodedPoints : encodedPoints.join(',')}]}}}`
   );
 }
 

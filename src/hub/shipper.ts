@@ -15,12 +15,14 @@ import type { MachineToken } from '../auth/token.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { InflightBatch } from '../outbox/inflight.js';
 import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
-import { BatchSender, type Job, type SenderStats } from './batch-sender.js';
+import { BatchSender, readingsJob, type Job, type SenderStats } from './batch-sender.js';
 import type { HubClient } from './client.js';
 import type { DeliveryState } from './delivery-state.js';
-import { batchId, planBatches, planSpectraBatches, spectraBatchId } from './encode.js';
+import { planSpectraBatches, spectraBatchId } from './encode.js';
 import { HubGate } from './gate.js';
 import { RequestPacer } from './pacer.js';
+import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
+import { groupBySensor, type RoundSettings } from './round-plan.js';
 import type { HubFailure } from './outcome.js';
 import { retryDelay, type BackoffSettings } from './retry-policy.js';
 import type { SensorDirectory } from './sensors.js';
@@ -49,6 +51,13 @@ export interface ShipperOptions {
   idlePollMs?: number;
   /** How long an auth pause waits before trying again. */
   authRetryMs?: number;
+  /**
+   * Plan rounds ahead in a worker thread with its own connection (the daemon and backfill do);
+   * otherwise on this thread. Needs the outbox in a file.
+   */
+  planInWorker?: boolean;
+  /** The outbox's synchronous setting, for the planner worker's connection. */
+  synchronous?: 'full' | 'normal';
   random?: () => number;
 }
 
@@ -66,6 +75,8 @@ export class Shipper {
   /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
   readonly waitingSensors = new Map<string, string>();
   private readonly sender: BatchSender;
+  private readonly settings: RoundSettings;
+  private readonly planner: RoundPlanner;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -98,6 +109,11 @@ export class Shipper {
     this.sender = new BatchSender(opts.outbox, opts.client, this.gate, this.log, this.stats, (n) => {
       this.logWindow.points += n;
     });
+    this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
+    this.planner =
+      opts.planInWorker === true && opts.outbox.file !== ':memory:'
+        ? new WorkerPlanner(opts.outbox, this.settings, this.log, { synchronous: opts.synchronous })
+        : new InlinePlanner(opts.outbox, this.settings);
   }
 
   start(): void {
@@ -148,6 +164,7 @@ export class Shipper {
       await this.loop;
     } finally {
       clearTimeout(timer);
+      await this.planner.close();
     }
     this.flushLog(true);
   }
@@ -203,10 +220,11 @@ export class Shipper {
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the round's requests leave first
     const { outbox, lane } = this.opts;
     if (!this.running || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
+    // Counted before the claim: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
-    const { readings, complete } = this.claimRound(false, afterId);
-    if (readings.length < this.opts.maxPoints * this.opts.concurrency) return; // not a backlog: the normal path waits to fill
-    this.planned = { jobs: this.planReadings(readings), removals, next: complete ? readings.at(-1)!.id : null };
+    const round = await this.planner.plan({ afterId, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: this.opts.maxPoints });
+    if (round.jobs.length === 0) return; // not one full request: the normal path waits to fill
+    this.planned = { jobs: round.jobs, removals, next: round.next };
   }
 
   /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */
@@ -233,45 +251,22 @@ export class Shipper {
 
   private jobFor(record: InflightBatch): Job {
     return record.kind === 'readings'
-      ? { record: { ...record, kind: 'readings' }, items: this.opts.outbox.readingsOfBatch(record) }
+      ? readingsJob({ ...record, kind: 'readings' }, this.opts.outbox.readingsOfBatch(record))
       : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
   }
 
-  /**
-   * The rows of the next round: the oldest `max_points × concurrency` after `afterId`, widened
-   * and topped up per sensor (fillPerSensor). `complete` is true when the round is every waiting
-   * row up to its last id (the window was full and nothing was topped up or left out): only
-   * then may the round after it be planned from the rows past that id.
-   */
-  private claimRound(probe: boolean, afterId = 0): { readings: ClaimedReading[]; complete: boolean } {
-    const { outbox, lane, maxPoints } = this.opts;
-    const concurrency = probe ? 1 : this.opts.concurrency;
-    const excludeStreams = [...this.waitingSensors.keys()].flatMap((s) => outbox.streams.streamsOf(s));
-    let budget = maxPoints * concurrency;
-    const window = outbox.claim(lane, budget, excludeStreams, afterId);
-    if (window.length < budget) return { readings: window, complete: false };
-    // More sensors than requests in flight: widen the window so that each can fill a request
-    // (up to twice the usual round), then top up the ones still short.
-    const sensors = new Set(window.map((r) => r.sensor)).size;
-    if (sensors > concurrency && !probe) {
-      const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
-      for (const r of outbox.claim(lane, wider - budget, excludeStreams, window.at(-1)!.id)) window.push(r);
-      budget = wider;
-    }
-    if (window.length < budget) return { readings: window, complete: false };
-    const lastId = window.at(-1)!.id;
-    const readings = this.fillPerSensor(window, budget);
-    const complete = readings.length === window.length && readings.every((r) => r.id <= lastId);
-    return { readings, complete };
-  }
-
   private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
-    const { outbox, lane, maxPoints } = this.opts;
+    const { outbox, lane, maxPoints, maxSpectra, maxWaitMs } = this.opts;
     const concurrency = probe ? 1 : this.opts.concurrency;
-    const { readings, complete } = this.claimRound(probe);
-    this.planAfter = complete && !probe ? readings.at(-1)!.id : null;
-    const spectra = outbox.claimSpectra(lane, this.opts.maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
-    if (readings.length === 0 && spectra.length === 0) {
+    // A partial round waits up to max_wait for company (not when flushing, stopping or draining spectra).
+    const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
+    const mayWait = !this.flushNow && this.running && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
+    const request: RoundRequest = { afterId: 0, probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
+    const removals = outbox.removals;
+    let round = await this.planner.plan(request);
+    // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.
+    if (outbox.removals !== removals) round = planRoundSync(outbox, this.settings, request);
+    if (round.readings === 0 && spectra.length === 0) {
       this.lastEmptyCheck = true;
       this.fillStartedAt = null;
       this.setState({ state: 'idle' });
@@ -280,57 +275,17 @@ export class Shipper {
       return null;
     }
     this.lastEmptyCheck = false;
-    if (readings.length < maxPoints && spectra.length < this.opts.maxSpectra && !this.flushNow && this.running) {
+    if (round.readings < maxPoints && mayWait) {
       this.fillStartedAt ??= now;
-      const waited = now - this.fillStartedAt;
-      if (waited < this.opts.maxWaitMs) {
-        await this.sleep(this.opts.maxWaitMs - waited, true);
-        return null;
-      }
+      await this.sleep(maxWaitMs - (now - this.fillStartedAt), true);
+      return null;
     }
     this.fillStartedAt = null;
-    const planned = [...this.planReadings(readings), ...this.planSpectra(spectra)];
+    this.planAfter = probe ? null : round.next;
+    const planned = [...round.jobs, ...this.planSpectra(spectra)];
     // A probe is one request: the oldest sensor's first batch (the rest stays for the next round).
     const jobs = probe ? planned.slice(0, 1) : planned;
     outbox.ledger.record(jobs.map((j) => j.record));
-    return jobs;
-  }
-
-  /**
-   * A full claim window shared by many sensors would give each a small request (8 sensors:
-   * 2,500 points each of a 5,000 max). Fill the oldest sensors' requests to max_points with
-   * their next rows instead, within the same budget; the sensors that no longer fit stay
-   * first in line for the next round. Per sensor the rows stay contiguous and in id order.
-   * (Each top-up scans the rows after the window for that sensor's streams: a wider window,
-   * above, avoids most of them.)
-   */
-  private fillPerSensor(window: ClaimedReading[], budget: number): ClaimedReading[] {
-    const { outbox, lane, maxPoints } = this.opts;
-    const out: ClaimedReading[] = [];
-    for (const [sensor, rows] of groupBySensor(window)) {
-      if (out.length >= budget) break;
-      const missing = maxPoints - (rows.length % maxPoints);
-      if (missing < maxPoints) {
-        for (const r of outbox.claimOfSensor(lane, sensor, rows.at(-1)!.id, missing)) rows.push(r);
-      }
-      for (const r of rows) out.push(r);
-    }
-    return out;
-  }
-
-  private planReadings(rows: ClaimedReading[]): Job[] {
-    const { lane, maxPoints, maxBytes } = this.opts;
-    const jobs: Job[] = [];
-    for (const [sensor, list] of groupBySensor(rows)) {
-      for (const batch of planBatches(list, maxPoints, maxBytes)) {
-        const items = batch.readings;
-        jobs.push({
-          record: { kind: 'readings', batchId: batchId(lane, sensor, items), lane, sensor, firstId: items[0]!.id, lastId: items.at(-1)!.id },
-          items,
-          points: batch.points,
-        });
-      }
-    }
     return jobs;
   }
 
@@ -487,7 +442,14 @@ export class Shipper {
     if (w.points === 0) return;
     if (!force && now - w.since < 1000) return;
     this.log.info(
-      { event: 'delivered', readings: w.points, total_delivered: this.stats.delivered + this.stats.spectraDelivered, ms: now - w.since },
+      {
+        event: 'delivered',
+        readings: w.points,
+        total_delivered: this.stats.delivered + this.stats.spectraDelivered,
+        ms: now - w.since,
+        requests: this.stats.requests,
+        planned_ahead: this.stats.plannedAhead,
+      },
       `delivered ${w.points} readings`,
     );
     this.logWindow = { points: 0, requests: 0, since: now };
@@ -512,14 +474,4 @@ export class Shipper {
       };
     });
   }
-}
-
-function groupBySensor<T extends { sensor: string }>(rows: readonly T[]): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const r of rows) {
-    let list = out.get(r.sensor);
-    if (list === undefined) out.set(r.sensor, (list = []));
-    list.push(r);
-  }
-  return out;
 }

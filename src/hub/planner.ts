@@ -1,0 +1,137 @@
+/**
+ * Plans rounds of requests: claims the waiting rows (after `afterId`) and encodes them into
+ * per-sensor batches. Claiming and encoding are most of the delivery CPU, so the daemon does it
+ * in a worker thread with its own read connection (planner-worker.ts): meanwhile the shipper's
+ * thread keeps ingesting and answering the hub (docs/performance.md, item 14).
+ * Nothing here writes: the shipper records a round in the ledger only when it sends it.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Outbox } from '../outbox/outbox.js';
+import type { ReadingsJob } from './batch-sender.js';
+import { claimRound, planReadingJobs, type RoundSettings } from './round-plan.js';
+
+export interface RoundRequest {
+  /** Claim rows after this id (0: from the oldest). */
+  afterId: number;
+  /** One request's worth, to learn whether the hub answers (shipper.ts). */
+  probe: boolean;
+  /** Sensors whose rows are left out (they cannot be delivered yet). */
+  waitingSensors: readonly string[];
+  /** Encode only if at least this many readings wait (fewer: the caller waits for more and asks again). */
+  encodeFrom: number;
+}
+
+export interface PlannedRound {
+  /** Empty when fewer than `encodeFrom` readings wait. */
+  jobs: ReadingsJob[];
+  /** Readings claimed. */
+  readings: number;
+  /** The last id when the round is every waiting row up to it (the next round may be planned past it), else null. */
+  next: number | null;
+}
+
+export interface RoundPlanner {
+  plan(request: RoundRequest): Promise<PlannedRound>;
+  close(): Promise<void>;
+}
+
+/** Plans with the given connection, on the caller's thread. */
+export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest): PlannedRound {
+  const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
+  const { readings, complete } = claimRound(outbox, s, { probe: req.probe, afterId: req.afterId, excludeStreams });
+  const next = complete && readings.length > 0 ? readings.at(-1)!.id : null;
+  const jobs = readings.length > 0 && readings.length >= req.encodeFrom ? planReadingJobs(readings, s) : [];
+  return { jobs, readings: readings.length, next };
+}
+
+export class InlinePlanner implements RoundPlanner {
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly settings: RoundSettings,
+  ) {}
+
+  async plan(request: RoundRequest): Promise<PlannedRound> {
+    return planRoundSync(this.outbox, this.settings, request);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** What the worker answers: a round (jobs without their rows: ids and encoded points), or why it could not. */
+export type PlannerReply = { seq: number; round: PlannedRound } | { seq: number; error: string };
+
+/**
+ * Plans in a worker thread. If the worker cannot start or fails, planning goes on inline (and
+ * says so once): slower, never wrong.
+ */
+export class WorkerPlanner implements RoundPlanner {
+  private worker: Worker | null;
+  private readonly inline: InlinePlanner;
+  private readonly pending = new Map<number, (reply: PlannerReply) => void>();
+  private seq = 0;
+
+  constructor(
+    outbox: Outbox,
+    settings: RoundSettings,
+    private readonly log: Logger,
+    options: { synchronous?: 'full' | 'normal' } = {},
+  ) {
+    this.inline = new InlinePlanner(outbox, settings);
+    this.worker = new Worker(workerScript(), { workerData: { file: outbox.file, settings, synchronous: options.synchronous ?? 'full' } });
+    this.worker.unref(); // a plan in progress must not keep a stopping agent alive
+    this.worker.on('message', (reply: PlannerReply) => {
+      const settle = this.pending.get(reply.seq);
+      this.pending.delete(reply.seq);
+      settle?.(reply);
+    });
+    this.worker.on('error', (err) => this.fail(err.message));
+    this.worker.on('exit', (code) => this.fail(`exited with code ${code}`));
+  }
+
+  async plan(request: RoundRequest): Promise<PlannedRound> {
+    const worker = this.worker;
+    if (worker === null) return this.inline.plan(request);
+    const seq = ++this.seq;
+    const reply = await new Promise<PlannerReply>((resolve) => {
+      this.pending.set(seq, resolve);
+      worker.postMessage({ seq, request });
+    });
+    if ('error' in reply) {
+      this.log.warn({ event: 'planner_failed', reason: reply.error }, 'planning a round in the worker failed; planned on this thread instead');
+      return this.inline.plan(request);
+    }
+    return reply.round;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (worker !== null) {
+      worker.removeAllListeners('exit');
+      await worker.terminate();
+    }
+    this.settleAll('closed');
+  }
+
+  private fail(reason: string): void {
+    if (this.worker === null) return;
+    this.worker = null;
+    this.log.warn({ event: 'planner_stopped', reason }, 'the planner worker stopped; rounds are planned on this thread from now on');
+    this.settleAll(reason);
+  }
+
+  private settleAll(reason: string): void {
+    for (const [seq, settle] of this.pending) settle({ seq, error: reason });
+    this.pending.clear();
+  }
+}
+
+/**
+ * The worker's compiled module. Under vitest this file runs from src/ as TypeScript, which a
+ * worker thread cannot load: it then uses the build in dist/ (`npm test` builds first).
+ */
+function workerScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/hub/planner-worker.js', here) : new URL('./planner-worker.js', here);
+}

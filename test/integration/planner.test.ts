@@ -1,0 +1,119 @@
+// Planning the next round in a worker thread (src/hub/planner.ts): the worker's own connection
+// to a real outbox file plans exactly what this thread would, delivery with it keeps order and
+// sends each reading once, and a worker that cannot run leaves planning to this thread.
+import { afterEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { planRoundSync, WorkerPlanner, type RoundRequest } from '../../src/hub/planner.js';
+import type { RoundSettings } from '../../src/hub/round-plan.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { LIVE_LANE } from '../../src/outbox/types.js';
+import { createRig, dataRequests, readings, type Rig } from '../helpers/delivery-rig.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const EIGHT = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+const SETTINGS: RoundSettings = { lane: LIVE_LANE, maxPoints: 500, maxBytes: 768 * 1024, concurrency: 4 };
+const request = (afterId: number, waitingSensors: string[] = [], more: Partial<RoundRequest> = {}): RoundRequest => ({
+  afterId,
+  probe: false,
+  waitingSensors,
+  encodeFrom: 0,
+  ...more,
+});
+
+let rig: Rig | undefined;
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+function filledOutbox(commits: number): Outbox {
+  const outbox = Outbox.inStateDir(tempDir());
+  cleanup.push(() => outbox.close());
+  for (let k = 0; k < commits; k++) outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(2000, EIGHT, k * 2000), deadLetters: [] }]);
+  return outbox;
+}
+
+function quietLogger(events: Array<Record<string, unknown>>) {
+  return pino({ level: 'debug' }, { write: (line: string) => void events.push(JSON.parse(line) as Record<string, unknown>) });
+}
+
+describe('planning rounds in a worker thread', () => {
+  it('plans the same batches, ids and encoded points as this thread, for any starting id', async () => {
+    const outbox = filledOutbox(10);
+    const events: Array<Record<string, unknown>> = [];
+    const planner = new WorkerPlanner(outbox, SETTINGS, quietLogger(events));
+    cleanup.push(() => planner.close());
+    for (const req of [request(0), request(1234), request(7000), request(0, [], { probe: true })]) {
+      const here = planRoundSync(outbox, SETTINGS, req);
+      const there = await planner.plan(req);
+      expect(here.jobs.length).toBeGreaterThan(0);
+      expect(there.readings).toBe(here.readings);
+      expect(there.next).toBe(here.next);
+      expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
+      expect(there.jobs.map((j) => j.ids)).toEqual(here.jobs.map((j) => j.ids));
+      // (compared as a boolean: a mismatch of 500 encoded points would print megabytes)
+      expect(there.jobs.every((j, k) => j.points === here.jobs[k]!.points && j.points!.length > 0)).toBe(true);
+      // Only ids and points cross the thread boundary; the rows stay in the worker.
+      expect(there.jobs.every((j) => j.items === undefined && j.ids.length > 0)).toBe(true);
+    }
+    // Rows committed after the worker opened its connection are seen (and new streams with them).
+    const late = ['late-1', 'late-2', 'late-3', 'late-4'];
+    const last = outbox.claim(LIVE_LANE, 1_000_000).at(-1)!.id;
+    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(1000, late), deadLetters: [] }]);
+    // Fewer than encodeFrom: counted, not encoded (the shipper waits for more).
+    expect(await planner.plan(request(last, [], { encodeFrom: 2000 }))).toEqual({ jobs: [], readings: 1000, next: expect.any(Number) });
+    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(4000, late, 1000), deadLetters: [] }]);
+    const there = await planner.plan(request(last, ['late-4']));
+    const here = planRoundSync(outbox, SETTINGS, request(last, ['late-4']));
+    expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
+    expect(there.jobs.length).toBeGreaterThan(1);
+    expect(there.jobs.some((j) => j.record.sensor === 'late-4')).toBe(false);
+    expect(events.filter((e) => e.level === 40)).toEqual([]);
+  });
+
+  it('falls back to planning on this thread, once said, when the worker cannot open the outbox', async () => {
+    const outbox = filledOutbox(4);
+    const events: Array<Record<string, unknown>> = [];
+    // The same outbox, but the worker is told a file that does not exist.
+    const elsewhere = Object.create(outbox, { file: { value: `${tempDir()}/missing/outbox.db` } }) as Outbox;
+    const planner = new WorkerPlanner(elsewhere, SETTINGS, quietLogger(events));
+    cleanup.push(() => planner.close());
+    await waitFor(() => events.some((e) => e.event === 'planner_stopped'), 'the worker to report its failure');
+    const round = await planner.plan(request(0));
+    expect(round.jobs.map((j) => j.ids)).toEqual(planRoundSync(outbox, SETTINGS, request(0)).jobs.map((j) => j.ids));
+    expect(events.filter((e) => e.event === 'planner_stopped')).toHaveLength(1);
+  });
+
+  it('delivers a backlog with rounds planned in the worker: each sensor in order, each reading once', async () => {
+    rig = await createRig({ emulator: { latencyMs: 10 }, shipper: { planInWorker: true } });
+    for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
+    expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
+    const bySensor = new Map<string, number[]>();
+    for (const p of rig.hub.store.dataPoints) bySensor.set(p.sensorId, [...(bySensor.get(p.sensorId) ?? []), Date.parse(p.timestamp)]);
+    expect(bySensor.size).toBe(8);
+    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expect(dataRequests(rig.hub).every((r) => r.status === 200 && r.pointCount === 500)).toBe(true);
+    expect(rig.outbox.ledger.list(0)).toEqual([]);
+    expect(rig.logs.filter((e) => e.event === 'planner_failed' || e.event === 'planner_stopped')).toEqual([]);
+  });
+
+  it('splits a refused batch planned in the worker (its rows read back) and dead-letters only the refused points', async () => {
+    // One refused point per 8,000 readings: some land in rounds planned in the worker.
+    const refused = (v: number) => v % 8000 === 7999.5;
+    rig = await createRig({ emulator: { latencyMs: 5, rejectPoint: (p) => (refused(p.value as number) ? 'value out of range' : null) }, shipper: { planInWorker: true } });
+    for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(rig.outbox.counts()).toMatchObject({ delivered: 39_995, rejected: 5 });
+    expect(rig.outbox.deadLetters.list().map((d) => d.value).sort((x, y) => Number(x) - Number(y))).toEqual([7999.5, 15999.5, 23999.5, 31999.5, 39999.5]);
+    expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 39_995, overwrites: 0 });
+    expect(rig.logs.some((e) => e.event === 'batch_split' && e.rows_read_back === true)).toBe(true);
+  });
+});
