@@ -1,5 +1,6 @@
 /**
- * Plans rounds of requests: claims the waiting rows (after `afterId`) and encodes them into
+ * Plans rounds of requests: claims the waiting rows (from the oldest, or past the round on the
+ * wire) and encodes them into
  * per-sensor batches. Claiming and encoding are most of the delivery CPU, so the daemon does it
  * in a worker thread with its own read connection (planner-worker.ts): meanwhile the shipper's
  * thread keeps ingesting and answering the hub (docs/performance.md, item 14).
@@ -9,11 +10,11 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ReadingsJob } from './batch-sender.js';
-import { claimRound, planReadingJobs, type RoundSettings } from './round-plan.js';
+import { claimRound, planReadingJobs, type Continuation, type RoundSettings } from './round-plan.js';
 
 export interface RoundRequest {
-  /** Claim rows after this id (0: from the oldest). */
-  afterId: number;
+  /** Plan the round after the one on the wire (round-plan.ts); without it, from the oldest row. */
+  from?: Continuation | undefined;
   /** One request's worth, to learn whether the hub answers (shipper.ts). */
   probe: boolean;
   /** Sensors whose rows are left out (they cannot be delivered yet). */
@@ -27,8 +28,8 @@ export interface PlannedRound {
   jobs: ReadingsJob[];
   /** Readings claimed. */
   readings: number;
-  /** The last id when the round is every waiting row up to it (the next round may be planned past it), else null. */
-  next: number | null;
+  /** Where the round after this one may be planned from while this one is on the wire, or null. */
+  next: Continuation | null;
 }
 
 export interface RoundPlanner {
@@ -39,8 +40,7 @@ export interface RoundPlanner {
 /** Plans with the given connection, on the caller's thread. */
 export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest): PlannedRound {
   const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
-  const { readings, complete } = claimRound(outbox, s, { probe: req.probe, afterId: req.afterId, excludeStreams });
-  const next = complete && readings.length > 0 ? readings.at(-1)!.id : null;
+  const { readings, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
   const jobs = readings.length > 0 && readings.length >= req.encodeFrom ? planReadingJobs(readings, s) : [];
   return { jobs, readings: readings.length, next };
 }

@@ -16,37 +16,72 @@ export interface RoundSettings {
   concurrency: number;
 }
 
+/**
+ * Where the round after a round may start, while that round is still on the wire: past
+ * `afterId` (every row up to it is in the round, in an earlier round, or of a sensor left out of
+ * every round), and past `floor.get(sensor)` for each of the round's sensors (its rows up to there,
+ * topped up past `afterId`, are in the round).
+ */
+export interface Continuation {
+  afterId: number;
+  floor: Map<string, number>;
+}
+
 export interface ClaimedRound {
   readings: ClaimedReading[];
-  /** Every waiting row up to the last id is in the round: the next may be planned from the rows past it. */
-  complete: boolean;
+  /** Where the next round may be planned from, or null when it cannot be planned before this one is done. */
+  next: Continuation | null;
 }
 
 /**
- * The rows of the next round: the oldest `max_points × concurrency` after `afterId`, widened
- * and topped up per sensor (fillPerSensor). `complete` is true when the round is every waiting
- * row up to its last id (nothing was topped up past the window or left out of it).
+ * The rows of the next round: the oldest `max_points × concurrency` (after the round on the wire,
+ * with `from`), widened and topped up per sensor (fillPerSensor). Each sensor's rows in a round
+ * are contiguous from its oldest waiting row, so consecutive rounds keep every sensor in order;
+ * `next` says where the round after this one may start while this one is on the wire.
  */
-export function claimRound(outbox: Outbox, s: RoundSettings, opts: { probe: boolean; afterId?: number; excludeStreams: readonly number[] }): ClaimedRound {
+export function claimRound(
+  outbox: Outbox,
+  s: RoundSettings,
+  opts: { probe: boolean; from?: Continuation | undefined; excludeStreams: readonly number[] },
+): ClaimedRound {
   const { lane, maxPoints } = s;
   const concurrency = opts.probe ? 1 : s.concurrency;
+  const from = opts.from;
+  // Rows of the round on the wire (each of its sensors up to its floor) are not claimed again.
+  const floors = from === undefined ? [] : [...from.floor].map(([sensor, floor]) => ({ streams: outbox.streams.streamsOf(sensor), floor }));
   let budget = maxPoints * concurrency;
-  const window = outbox.claim(lane, budget, opts.excludeStreams, opts.afterId ?? 0);
+  const window = outbox.claim(lane, budget, opts.excludeStreams, from?.afterId ?? 0, floors);
   // A short window is every row waiting after `afterId` (but for sensors left out): complete.
-  if (window.length < budget) return { readings: window, complete: window.length > 0 };
+  if (window.length < budget) return { readings: window, next: continuation(window, window) };
   // More sensors than requests in flight: widen the window so that each can fill a request
   // (up to twice the usual round), then top up the ones still short.
   const sensors = new Set(window.map((r) => r.sensor)).size;
   if (sensors > concurrency && !opts.probe) {
     const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
-    for (const r of outbox.claim(lane, wider - budget, opts.excludeStreams, window.at(-1)!.id)) window.push(r);
+    const more = outbox.claim(lane, wider - budget, opts.excludeStreams, window.at(-1)!.id, floors);
+    for (const r of more) window.push(r);
+    if (more.length < wider - budget) return { readings: window, next: continuation(window, window) };
     budget = wider;
   }
-  if (window.length < budget) return { readings: window, complete: true };
-  const lastId = window.at(-1)!.id;
   const readings = fillPerSensor(outbox, s, window, budget);
-  const complete = readings.length === window.length && readings.every((r) => r.id <= lastId);
-  return { readings, complete };
+  return { readings, next: continuation(window, readings) };
+}
+
+/**
+ * The next round starts after the last window row before the first one left out of the round
+ * (a sensor that did not fit the budget), and past each of the round's sensors' last row.
+ */
+function continuation(window: readonly ClaimedReading[], round: readonly ClaimedReading[]): Continuation | null {
+  if (round.length === 0) return null;
+  const floor = new Map<string, number>();
+  for (const r of round) floor.set(r.sensor, r.id); // rows are in id order per sensor
+  let afterId = window.at(-1)!.id;
+  if (round.length !== window.length || round.at(-1) !== window.at(-1)) {
+    const inRound = new Set(floor.keys());
+    const firstLeftOut = window.find((r) => !inRound.has(r.sensor));
+    if (firstLeftOut !== undefined) afterId = firstLeftOut.id - 1;
+  }
+  return { afterId, floor };
 }
 
 /**

@@ -22,7 +22,7 @@ import { planSpectraBatches, spectraBatchId } from './encode.js';
 import { HubGate } from './gate.js';
 import { RequestPacer } from './pacer.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
-import { groupBySensor, type RoundSettings } from './round-plan.js';
+import { groupBySensor, type Continuation, type RoundSettings } from './round-plan.js';
 import type { HubFailure } from './outcome.js';
 import { retryDelay, type BackoffSettings } from './retry-policy.js';
 import type { SensorDirectory } from './sensors.js';
@@ -84,9 +84,9 @@ export class Shipper {
   private attempt = 0;
   /** Set by the first round the hub accepted; until then, and after a failure, rounds are probes. */
   private hubAnswered = false;
-  /** After a complete full round: the id after which the next round may be planned ahead. */
-  private planAfter: number | null = null;
-  private planned: { jobs: Job[]; removals: number; next: number | null } | null = null;
+  /** While a round is on the wire: where the next round may be planned from (round-plan.ts), or null. */
+  private planAfter: Continuation | null = null;
+  private planned: { jobs: Job[]; removals: number; next: Continuation | null } | null = null;
   private fillStartedAt: number | null = null;
   private flushNow = false;
   private abort = new AbortController();
@@ -135,6 +135,9 @@ export class Shipper {
   /** Something that blocked delivery may have changed (a new token): try again now. */
   retryNow(): void {
     this.waitingSensors.clear();
+    // Sensors that waited have rows older than a chain of planned rounds: start from the oldest again.
+    this.planned = null;
+    this.planAfter = null;
     this.gate.resume();
     if ('until' in this.state) this.state = { state: 'flowing' };
     this.wake?.();
@@ -215,14 +218,14 @@ export class Shipper {
    * succeeds and no row was removed meanwhile, and its batches of a sensor go after that
    * sensor's batches in flight, so order holds.
    */
-  private async planAhead(afterId: number): Promise<void> {
+  private async planAhead(from: Continuation): Promise<void> {
     this.planAfter = null;
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the round's requests leave first
     const { outbox, lane } = this.opts;
     if (!this.running || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
     // Counted before the claim: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
-    const round = await this.planner.plan({ afterId, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: this.opts.maxPoints });
+    const round = await this.planner.plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: this.opts.maxPoints });
     if (round.jobs.length === 0) return; // not one full request: the normal path waits to fill
     this.planned = { jobs: round.jobs, removals, next: round.next };
   }
@@ -261,7 +264,7 @@ export class Shipper {
     // A partial round waits up to max_wait for company (not when flushing, stopping or draining spectra).
     const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
     const mayWait = !this.flushNow && this.running && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
-    const request: RoundRequest = { afterId: 0, probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
+    const request: RoundRequest = { probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
     const removals = outbox.removals;
     let round = await this.planner.plan(request);
     // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.

@@ -229,10 +229,10 @@ export class Outbox {
   /**
    * The oldest `limit` readings of `lane` after `afterId`, in commit order (one commit's sensor by
    * sensor), leaving out `excludeStreams` (readings of sensors that cannot be delivered yet, so
-   * they do not block the others).
+   * they do not block the others) and, per `floors`, rows already in the round on the wire.
    */
-  claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0): ClaimedReading[] {
-    return this.decodeReadings(this.claimStatement(excludeStreams).all(lane, afterId, limit) as RawReading[]);
+  claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): ClaimedReading[] {
+    return this.decodeReadings(this.claimStatement(excludeStreams, floors).all(lane, afterId, limit) as RawReading[]);
   }
 
   /** The oldest waiting rows of one sensor after `afterId` (to fill its request up to max_points). */
@@ -261,14 +261,18 @@ export class Outbox {
     return out;
   }
 
-  private claimStatement(exclude: readonly number[]): Statement {
-    const key = exclude.join(',');
-    let stmt = this.claimStatements.get(key);
+  private claimStatement(exclude: readonly number[], floors: readonly StreamFloor[]): Statement {
+    const int = (n: number) => Math.trunc(n);
+    let filter = exclude.length > 0 ? ` AND stream NOT IN (${exclude.map(int).join(',')})` : '';
+    // Floors change every round: SQLite skips those rows without handing them to JavaScript.
+    for (const f of floors) if (f.streams.length > 0) filter += ` AND NOT (id <= ${int(f.floor)} AND stream IN (${f.streams.map(int).join(',')}))`;
+    const sql = `SELECT id, stream, ts, value FROM readings WHERE lane = ? AND id > ?${filter} ORDER BY id LIMIT ?`;
+    if (floors.length > 0) return this.db.prepare(sql).raw(); // one round's: not worth a cache slot
+    let stmt = this.claimStatements.get(filter);
     if (stmt === undefined) {
-      const filter = exclude.length > 0 ? ` AND stream NOT IN (${exclude.map((n) => Math.trunc(n)).join(',')})` : '';
-      stmt = this.db.prepare(`SELECT id, stream, ts, value FROM readings WHERE lane = ? AND id > ?${filter} ORDER BY id LIMIT ?`).raw();
+      stmt = this.db.prepare(sql).raw();
       if (this.claimStatements.size > 32) this.claimStatements.clear();
-      this.claimStatements.set(key, stmt);
+      this.claimStatements.set(filter, stmt);
     }
     return stmt;
   }
@@ -474,6 +478,12 @@ function deleteIds(ids: readonly number[], del: Statement, delRun: Statement): n
 }
 
 type RawReading = [id: number, stream: number, ts: number, value: number | string];
+
+/** Rows of these streams up to `floor` are left out of a claim (they are in the round on the wire). */
+export interface StreamFloor {
+  streams: readonly number[];
+  floor: number;
+}
 
 function mixedKindReason(sensor: string, has: 'timeseries' | 'frequency'): string {
   const what = has === 'frequency' ? 'spectra' : 'time series';
