@@ -213,10 +213,12 @@ export class Shipper {
   }
 
   /**
-   * Plans the round after the one in flight from the rows past `afterId` (every row up to it is
-   * in the round in flight). Nothing is recorded yet: the plan is only used if that round
-   * succeeds and no row was removed meanwhile, and its batches of a sensor go after that
-   * sensor's batches in flight, so order holds.
+   * Plans the round after the one in flight, from its continuation (the rows past it: see
+   * round-plan.ts). Nothing is recorded yet: the plan is only used if that round succeeds and no
+   * row was removed meanwhile, and its batches of a sensor go after that sensor's batches in
+   * flight, so order holds. Only a full round is planned ahead: a smaller one would be sent
+   * when the round on the wire ends, however many more readings had arrived by then (with
+   * one full request as the bar, end-to-end requests averaged ~1,400 points instead of ~3,300).
    */
   private async planAhead(from: Continuation): Promise<void> {
     this.planAfter = null;
@@ -225,8 +227,9 @@ export class Shipper {
     if (!this.running || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
     // Counted before the claim: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
-    const round = await this.planner.plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: this.opts.maxPoints });
-    if (round.jobs.length === 0) return; // not one full request: the normal path waits to fill
+    const fullRound = this.opts.maxPoints * this.opts.concurrency;
+    const round = await this.planner.plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: fullRound });
+    if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
     this.planned = { jobs: round.jobs, removals, next: round.next };
   }
 
