@@ -52,6 +52,32 @@ describe('Outbox', () => {
     box.close();
   });
 
+  it('claims column by column exactly what the rows hold: awkward values, far timestamps, exclusions and floors', () => {
+    const box = Outbox.inStateDir(tempDir());
+    const values = [0.1, -0, 1e300, 5e-324, 2 ** 53 - 1, -123.456, 'a,"b"\n[1]', '', '{"x":1}', true, false, 'ünïcødé ✓'];
+    const readings = values.map((value, i) => ({ sensor: `s${i % 3}`, measure: typeof value === 'boolean' ? 'b' : typeof value === 'string' ? 't' : 'f', ts: i % 2 === 0 ? -62_135_596_800_000 + i : 253_402_300_799_000 - i, value }));
+    box.append([{ source: 'a', lane: LIVE_LANE, deadLetters: [], readings }]);
+    // The row-by-row form, as a reference.
+    const rows = box.db.prepare('SELECT id, stream, ts, value FROM readings ORDER BY id').raw().all() as Array<[number, number, number, number | string]>;
+    const claimed = box.claim(LIVE_LANE, 100);
+    expect(claimed.map((r) => [r.id, r.ts])).toEqual(rows.map(([id, , ts]) => [id, ts]));
+    const byId = new Map(claimed.map((r) => [r.id, r]));
+    for (const r of readings) {
+      const got = [...byId.values()].find((c) => c.sensor === r.sensor && c.ts === r.ts)!;
+      expect(Object.is(got.value, r.value) || (r.value === 0 && got.value === 0)).toBe(true);
+    }
+    // Excluded streams and floors leave rows out in SQL; the rest keep their order.
+    const s0 = box.streams.streamsOf('s0');
+    expect(box.claim(LIVE_LANE, 100, s0).every((r) => r.sensor !== 's0')).toBe(true);
+    const s1Last = claimed.filter((r) => r.sensor === 's1').at(-1)!.id;
+    const floored = box.claim(LIVE_LANE, 100, [], 0, [{ streams: box.streams.streamsOf('s1'), floor: s1Last }]);
+    expect(floored.map((r) => r.id)).toEqual(claimed.filter((r) => r.sensor !== 's1').map((r) => r.id));
+    expect(box.claim(LIVE_LANE, 3, [], claimed[2]!.id).map((r) => r.id)).toEqual(claimed.slice(3, 6).map((r) => r.id));
+    expect(box.claimOfSensor(LIVE_LANE, 's2', 0, 100).map((r) => r.value)).toEqual(claimed.filter((r) => r.sensor === 's2').map((r) => r.value));
+    expect(box.claim(LIVE_LANE, 100, [], claimed.at(-1)!.id)).toEqual([]);
+    box.close();
+  });
+
   it('acks remove rows and count them; ids never go back after the outbox empties', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch('a', 5)]);
