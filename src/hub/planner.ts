@@ -39,6 +39,12 @@ export interface RoundPlanner {
 
 /** Plans with the given connection, on the caller's thread. */
 export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest): PlannedRound {
+  // Planning ahead while few rows have arrived past the round on the wire is the common miss:
+  // a count on the index says so without claiming them.
+  if (req.from !== undefined && req.encodeFrom > 0) {
+    const waiting = outbox.countAfter(s.lane, req.from.afterId, req.encodeFrom);
+    if (waiting < req.encodeFrom) return { jobs: [], readings: waiting, next: null };
+  }
   const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
   const { readings, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
   const jobs = readings.length > 0 && readings.length >= req.encodeFrom ? planReadingJobs(readings, s) : [];

@@ -69,6 +69,7 @@ export class Outbox {
     setHubId: Statement;
     oldest: Statement;
     oldestIds: Statement;
+    countAfter: Statement;
     batchReadings: Statement;
     batchSpectra: Statement;
     claimOfStreams: Statement;
@@ -117,6 +118,8 @@ export class Outbox {
          ON CONFLICT (name) DO UPDATE SET hub_id = excluded.hub_id`,
       ),
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
+      // Index only (lane, id): ~20× cheaper per row than claiming it.
+      countAfter: db.prepare('SELECT count(*) FROM (SELECT 1 FROM readings WHERE lane = ? AND id > ? LIMIT ?)').pluck(),
       oldestIds: db.prepare('SELECT id, lane FROM readings ORDER BY id LIMIT ?').raw(),
       batchReadings: db
         .prepare(
@@ -233,6 +236,11 @@ export class Outbox {
    */
   claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): ClaimedReading[] {
     return this.decodeReadings(this.claimStatement(excludeStreams, floors).all(lane, afterId, limit) as RawReading[]);
+  }
+
+  /** How many rows of `lane` wait after `afterId`, counting up to `limit` (whatever their sensor). */
+  countAfter(lane: number, afterId: number, limit: number): number {
+    return this.stmt.countAfter.get(lane, afterId, limit) as number;
   }
 
   /** The oldest waiting rows of one sensor after `afterId` (to fill its request up to max_points). */
