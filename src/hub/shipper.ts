@@ -77,7 +77,7 @@ export class Shipper {
   readonly waitingSensors = new Map<string, string>();
   private readonly sender: BatchSender;
   private readonly settings: RoundSettings;
-  private readonly planner: RoundPlanner;
+  private planner: RoundPlanner;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -111,15 +111,16 @@ export class Shipper {
       this.logWindow.points += n;
     });
     this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
-    this.planner =
-      opts.planInWorker === true && opts.outbox.file !== ':memory:'
-        ? new WorkerPlanner(opts.outbox, this.settings, this.log, { synchronous: opts.synchronous })
-        : new InlinePlanner(opts.outbox, this.settings);
+    this.planner = new InlinePlanner(opts.outbox, this.settings);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    // The worker starts with delivery and stops with it (stop() closes it).
+    if (this.opts.planInWorker === true && this.opts.outbox.file !== ':memory:' && this.planner instanceof InlinePlanner) {
+      this.planner = new WorkerPlanner(this.opts.outbox, this.settings, this.log, { synchronous: this.opts.synchronous });
+    }
     this.loop = this.run().catch((err: unknown) => {
       this.log.fatal({ event: 'shipper_crashed', err }, 'shipper stopped on an unexpected error');
       throw err;
@@ -169,6 +170,7 @@ export class Shipper {
     } finally {
       clearTimeout(timer);
       await this.planner.close();
+      this.planner = new InlinePlanner(this.opts.outbox, this.settings);
     }
     this.flushLog(true);
   }
