@@ -7,7 +7,7 @@
  * the Retry-After it was last given (up to 1 s).
  */
 import path from 'node:path';
-import { cpuProfileIn } from './lib/agent.js';
+import { threadLabel, threadProfilesIn } from './lib/agent.js';
 import { startEmulator } from './lib/emulator.js';
 import { acceptedWindow, agentConfig, agentUsage, fileSourceConfig, spawnAgentRun, waitAccepted, writeJsonlInput } from './lib/hub-run.js';
 import { outboxCounters } from './lib/outbox-peek.js';
@@ -18,13 +18,12 @@ import { waitFor } from './lib/timing.js';
 export const name = 'catchup';
 export const title = '5. Catch-up: drain a backlog after the hub returns';
 export const bounds =
-  'Draining is claim → encode → HTTP → ack on the agent\'s one thread, with no parsing or inserting left to do. ' +
-  'Requests are full now (~4,900 points; 2,500 before: docs/performance.md item 7), and acknowledgements no ' +
-  'longer wait for an fsync each (item 10). The profile: the claim queries (the window, and top-ups that scan ' +
-  'past other sensors\' rows), the acknowledgement DELETEs, GC and JSON encoding; and idle time: a round waits ' +
-  'for its last answer before the next is sent. The next round is claimed and encoded while a complete one is on ' +
-  'the wire (item 11, +10 % measured A/B); rounds that cannot be planned ahead, and the tail of each round, are ' +
-  'what is left of the turn-taking between the agent and the hub.';
+  'Draining is claim → encode (the planner worker thread) → HTTP → acknowledge (the main thread), against ' +
+  'the emulator on the same 2 cores. While a full round is on the wire the next one is claimed and encoded ' +
+  'from its continuation (docs/performance.md items 11 and 15), so the worker, the main thread and the hub ' +
+  'work at the same time; what is left is the CPU the three share (the worker\'s claim is the largest part: ' +
+  'better-sqlite3 builds a row array per reading, and top-ups scan past other sensors\' rows) and the wait ' +
+  'for a round\'s last answer.';
 
 const SIZE = (quick) => (quick ? 200_000 : 2_000_000);
 
@@ -135,6 +134,7 @@ export async function profile(ctx) {
     const dir = scope.tempDir();
     const { file } = writeJsonlInput(dir, readings);
     await once(readings, file, ctx.log, dir);
-    return [{ label: `an agent draining the ${readings.toLocaleString('en-US')}-reading backlog after the hub returned (restarted for the profile, so only the drain is sampled; node --cpu-prof)`, summary: summarizeProfile(cpuProfileIn(dir)) }];
+    const what = `an agent draining the ${readings.toLocaleString('en-US')}-reading backlog after the hub returned (restarted for the profile, so only the drain is sampled; node --cpu-prof)`;
+    return threadProfilesIn(dir).map((p) => ({ label: `${what}, ${threadLabel(p.thread)}`, summary: summarizeProfile(p.file) }));
   });
 }

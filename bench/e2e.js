@@ -6,7 +6,7 @@
  * reading (from its request log). Peak RSS is the agent's own maxRSS (rusage at exit).
  */
 import path from 'node:path';
-import { cpuProfileIn } from './lib/agent.js';
+import { threadLabel, threadProfilesIn } from './lib/agent.js';
 import { jsonlLine, writeLinesFile } from './lib/data.js';
 import { startEmulator } from './lib/emulator.js';
 import { acceptedWindow, agentConfig, agentUsage, cpuSeconds, E2E_SHAPE, fileSourceConfig, spawnAgentRun, waitAccepted, writeJsonlInput } from './lib/hub-run.js';
@@ -17,16 +17,16 @@ import { within } from './lib/timing.js';
 export const name = 'e2e';
 export const title = '3. End to end: file → agent → emulator';
 export const bounds =
-  'The agent\'s one Node.js thread: the profile below is ~95 % busy, and "µs of agent CPU per reading" (~5.3 µs, ' +
-  'from ~9.2 before the changes in docs/performance.md items 1-8) puts its ceiling at ~190,000 readings/s on ' +
-  'one core, which the run nearly reaches. The split: the multi-row outbox INSERT (`insertRows`), the claim ' +
-  '(better-sqlite3 building a row array per reading), `JSON.parse` in `parseLine`, GC, commits and the range ' +
-  'DELETEs of acknowledgements. The emulator needs ~2.4 µs per reading on the other core, so on these 2 cores ' +
-  'agent + emulator spend ~7.7 µs of CPU per reading: 300,000 readings/s would need under ~6.7 µs in total, and ' +
-  'the agent\'s share on a second thread (ingest and delivery in separate worker threads, each with its own ' +
-  'SQLite connection; docs/performance.md item 9). Peak RSS: the idle agent is already ~100 MiB (benchmark 7; ' +
-  '~48 MiB of it the node binary\'s own file-backed pages, shared with every node process), and under a high ' +
-  'allocation rate V8 grows the heap to ~100 MB between full GCs while ~25-30 MB is live (a heap snapshot at ' +
+  'CPU on both cores. The agent\'s main thread (sources, parsing, outbox INSERTs and commits, requests, ' +
+  'acknowledgements) is ~96 % busy in the profile below; claiming and encoding rounds run in the planner ' +
+  'worker thread (docs/performance.md item 14), about half busy; the emulator needs ~1.3 µs per reading ' +
+  '(item 17). Together they spend ~7 µs of CPU per reading on 2 cores, which caps a run near ~280,000 ' +
+  'readings/s even if every thread were always runnable. Reaching 300,000 needs less CPU per reading and the ' +
+  'main thread relieved further: ingest (parse → INSERT) in a thread of its own, or acknowledgements (the ' +
+  'range DELETEs) in the planner\'s, with both connections writing (item 9). Peak RSS: the idle agent is ' +
+  'already ~100 MiB (benchmark 7; ~48 MiB of it the node binary\'s own file-backed pages, shared with every ' +
+  'node process); under a high allocation rate V8 grows each heap well past what is live (~25-30 MB in a ' +
+  'heap snapshot at the peak), and the planner worker adds its own heap and SQLite connection (~+40 MiB at ' +
   'the peak). 96 MiB is below what Node.js with these modules needs idle; docs/performance.md shows what V8 ' +
   'heap flags trade (CPU for RSS).';
 
@@ -144,6 +144,6 @@ export async function profile(ctx) {
     const dir = scope.tempDir();
     const { file } = writeJsonlInput(dir, readings);
     await once(readings, file, ctx.log, dir);
-    return [{ label: 'the agent process during one end-to-end run (node --cpu-prof)', summary: summarizeProfile(cpuProfileIn(dir)) }];
+    return threadProfilesIn(dir).map((p) => ({ label: `the agent process during one end-to-end run (node --cpu-prof), ${threadLabel(p.thread)}`, summary: summarizeProfile(p.file) }));
   });
 }

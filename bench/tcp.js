@@ -6,7 +6,7 @@
  * carrying the last reading; "ingest" is until the last byte was handed to the kernel.
  */
 import net from 'node:net';
-import { cpuProfileIn } from './lib/agent.js';
+import { threadLabel, threadProfilesIn } from './lib/agent.js';
 import { jsonlLine, lines } from './lib/data.js';
 import { startEmulator } from './lib/emulator.js';
 import { acceptedWindow, agentConfig, agentUsage, cpuSeconds, E2E_SHAPE, spawnAgentRun, waitAccepted } from './lib/hub-run.js';
@@ -16,10 +16,11 @@ import { withScope } from './lib/scope.js';
 export const name = 'tcp';
 export const title = '4. TCP ingest: 4 connections → agent → emulator';
 export const bounds =
-  'CPU, like end to end (the profile is ~95 % busy): the same work (outbox INSERT, claim, `JSON.parse`, GC, ' +
-  'commits, acknowledgements) on the agent\'s one thread. The stall that bounded it before (a source at its ' +
-  'in-flight limit waited for the pipeline.max_wait timer; ~50,000 readings/s) is gone: a source that must wait ' +
-  'for acknowledgements now makes the pipeline commit at once (docs/performance.md item 1).';
+  'CPU, like end to end: the agent\'s main thread reads the sockets, parses, INSERTs, commits, sends and ' +
+  'acknowledges (~95 % busy), with claiming and encoding in the planner worker (docs/performance.md item ' +
+  '14). The stall that bounded it before (a source at its in-flight limit waited for the pipeline.max_wait ' +
+  'timer; ~50,000 readings/s) is gone: a source that must wait for acknowledgements makes the pipeline ' +
+  'commit at once (item 1).';
 
 const CONNECTIONS = 4;
 
@@ -118,7 +119,7 @@ export async function profile(ctx) {
   return withScope(async (scope) => {
     const dir = scope.tempDir();
     await once(readings, buildBuffers(readings), ctx.log, dir);
-    return [{ label: 'the agent process during one TCP run (node --cpu-prof)', summary: summarizeProfile(cpuProfileIn(dir)) }];
+    return threadProfilesIn(dir).map((p) => ({ label: `the agent process during one TCP run (node --cpu-prof), ${threadLabel(p.thread)}`, summary: summarizeProfile(p.file) }));
   });
 }
 

@@ -130,6 +130,26 @@ export function startAgent(scope, args, { env = {}, cpuProfDir, sampleMs = 100, 
   };
 }
 
+/**
+ * The .cpuprofile of each thread of the newest agent process in a folder: `node --cpu-prof` names
+ * them CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile, thread 0 being the main thread (the
+ * others: the planner worker). [{ thread: 'main' | 'worker <id>', file }], main first.
+ */
+export function threadProfilesIn(dir) {
+  const newest = cpuProfileIn(dir);
+  if (newest === null) return [];
+  const pid = path.basename(newest).split('.')[3];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[3] === pid)
+    .map((f) => ({ threadId: Number(f.split('.')[4]), file: path.join(dir, f) }))
+    .sort((a, b) => a.threadId - b.threadId)
+    .map(({ threadId, file }) => ({ thread: threadId === 0 ? 'main' : `worker ${threadId}`, file }));
+}
+
+export function threadLabel(thread) {
+  return thread === 'main' ? 'main thread (sources, parsing, outbox writes, requests, acknowledgements)' : `${thread}: the planner (claiming and encoding rounds)`;
+}
+
 /** The newest .cpuprofile in a folder (written by --cpu-prof when the process exits normally). */
 export function cpuProfileIn(dir) {
   const files = readdirSync(dir)
