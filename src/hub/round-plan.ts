@@ -70,19 +70,23 @@ export function claimRound(
 /**
  * The next round starts after the last window row before the first one left out of the round
  * (a sensor that did not fit the budget), and past each of the round's sensors' last row.
+ * Each floor is one term of the next claim's SQL: with more than MAX_FLOORS the round after
+ * is not planned ahead (it is claimed from the oldest row once this one is done).
  */
 function continuation(window: readonly ClaimedReading[], round: readonly ClaimedReading[]): Continuation | null {
   if (round.length === 0) return null;
-  const floor = new Map<string, number>();
-  for (const r of round) floor.set(r.sensor, r.id); // rows are in id order per sensor
+  const last = new Map<string, number>();
+  for (const r of round) last.set(r.sensor, r.id); // rows are in id order per sensor
   let afterId = window.at(-1)!.id;
   if (round.length !== window.length || round.at(-1) !== window.at(-1)) {
-    const inRound = new Set(floor.keys());
-    const firstLeftOut = window.find((r) => !inRound.has(r.sensor));
+    const firstLeftOut = window.find((r) => !last.has(r.sensor));
     if (firstLeftOut !== undefined) afterId = firstLeftOut.id - 1;
   }
-  return { afterId, floor };
+  const floor = new Map([...last].filter(([, id]) => id > afterId)); // rows up to afterId are not claimed anyway
+  return floor.size > MAX_FLOORS ? null : { afterId, floor };
 }
+
+const MAX_FLOORS = 64;
 
 /**
  * A full claim window shared by many sensors would give each a small request (8 sensors:

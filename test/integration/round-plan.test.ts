@@ -45,23 +45,24 @@ function fill(o: Outbox, random: () => number, total: number, sensors: number): 
 }
 
 describe('rounds planned ahead from a continuation', () => {
-  for (const [seed, sensors, concurrency] of [
-    [1, 8, 4],
-    [2, 12, 4],
-    [3, 3, 4],
-    [4, 20, 2],
+  for (const [seed, sensors, concurrency, maxPoints] of [
+    [1, 8, 4, 500],
+    [2, 12, 4, 500],
+    [3, 3, 4, 500],
+    [4, 20, 2, 500],
+    [5, 300, 64, 2],
   ] as const) {
-    it(`sends each reading once, each sensor in order (seed ${seed}, ${sensors} sensors, concurrency ${concurrency})`, () => {
+    it(`sends each reading once, each sensor in order (seed ${seed}, ${sensors} sensors, concurrency ${concurrency}, max_points ${maxPoints})`, () => {
       const random = prng(seed);
       outbox = Outbox.inStateDir(tempDir(), { synchronous: 'normal' });
       const o = outbox;
       fill(o, random, 30_000, sensors);
-      const s: RoundSettings = { lane: LIVE_LANE, maxPoints: 500, maxBytes: 1 << 20, concurrency };
+      const s: RoundSettings = { lane: LIVE_LANE, maxPoints, maxBytes: 1 << 20, concurrency };
       const sent: Array<{ id: number; sensor: string }> = [];
       let planned = 0;
       let fromOldest = 0;
       let current: ClaimedRound = claimRound(o, s, { probe: false, excludeStreams: [] });
-      for (let guard = 0; current.readings.length > 0 && guard < 1000; guard++) {
+      for (let guard = 0; current.readings.length > 0 && guard < 10_000; guard++) {
         // While `current` is on the wire, plan the next round from its continuation...
         const next = current.next === null ? null : claimRound(o, s, { probe: false, from: current.next, excludeStreams: [] });
         // ...then `current` is accepted and acknowledged.
@@ -85,8 +86,25 @@ describe('rounds planned ahead from a continuation', () => {
         return r.id < before;
       });
       expect(outOfOrder).toEqual([]);
-      // The chain is used, not only the restart from the oldest row.
+      // The chain is used, not only the restart from the oldest row (unless there are too many sensors).
       expect(planned).toBeGreaterThan(fromOldest);
     });
   }
+
+  it('does not plan ahead past a round with more than 64 sensors topped up past its window (one SQL term each)', () => {
+    outbox = Outbox.inStateDir(tempDir(), { synchronous: 'normal' });
+    const sensors = Array.from({ length: 200 }, (_, k) => `s${k}`);
+    // Each commit holds one reading of every sensor: a window of 256 rows spans 200 sensors.
+    for (let c = 0; c < 5; c++) {
+      outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: sensors.map((sensor, k) => ({ sensor, measure: 'm', ts: 1_700_000_000_000 + c * 1000 + k, value: c })) }]);
+    }
+    const wide = claimRound(outbox, { lane: LIVE_LANE, maxPoints: 2, maxBytes: 1 << 20, concurrency: 64 }, { probe: false, excludeStreams: [] });
+    const windowEnd = 256; // ids 1-256: the widened window (128 sensors × 2 points)
+    expect(wide.readings.filter((r) => r.id > windowEnd).length).toBeGreaterThan(64); // topped up past it
+    expect(wide.next).toBeNull();
+    // The same data with fewer sensors per round does continue.
+    const narrow = claimRound(outbox, { lane: LIVE_LANE, maxPoints: 2, maxBytes: 1 << 20, concurrency: 8 }, { probe: false, excludeStreams: [] });
+    expect(narrow.next).not.toBeNull();
+    expect(narrow.next!.floor.size).toBeLessThanOrEqual(64);
+  });
 });
