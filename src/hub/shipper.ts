@@ -77,7 +77,9 @@ export class Shipper {
   readonly waitingSensors = new Map<string, string>();
   private readonly sender: BatchSender;
   private readonly settings: RoundSettings;
-  private planner: RoundPlanner;
+  private readonly inlinePlanner: InlinePlanner;
+  /** The planner worker, started by the first full round (a probe, or a hub that is down, needs none). */
+  private workerPlanner: WorkerPlanner | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -111,16 +113,12 @@ export class Shipper {
       this.logWindow.points += n;
     });
     this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
-    this.planner = new InlinePlanner(opts.outbox, this.settings);
+    this.inlinePlanner = new InlinePlanner(opts.outbox, this.settings);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    // The worker starts with delivery and stops with it (stop() closes it).
-    if (this.opts.planInWorker === true && this.opts.outbox.file !== ':memory:' && this.planner instanceof InlinePlanner) {
-      this.planner = new WorkerPlanner(this.opts.outbox, this.settings, this.log, { synchronous: this.opts.synchronous });
-    }
     this.loop = this.run().catch((err: unknown) => {
       this.log.fatal({ event: 'shipper_crashed', err }, 'shipper stopped on an unexpected error');
       throw err;
@@ -169,8 +167,8 @@ export class Shipper {
       await this.loop;
     } finally {
       clearTimeout(timer);
-      await this.planner.close();
-      this.planner = new InlinePlanner(this.opts.outbox, this.settings);
+      await this.workerPlanner?.close();
+      this.workerPlanner = null;
     }
     this.flushLog(true);
   }
@@ -231,9 +229,20 @@ export class Shipper {
     // Counted before the claim: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
     const fullRound = this.opts.maxPoints * this.opts.concurrency;
-    const round = await this.planner.plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: fullRound });
+    const round = await this.planner(false).plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: fullRound });
     if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
     this.planned = { jobs: round.jobs, removals, next: round.next };
+  }
+
+  /**
+   * Who plans a round: a probe is one request, planned here; full rounds go to the worker when
+   * configured, started on first use so that an agent whose hub is down never starts it (and
+   * its memory stays that of one thread). stop() closes it.
+   */
+  private planner(probe: boolean): RoundPlanner {
+    if (probe || this.opts.planInWorker !== true || this.opts.outbox.file === ':memory:' || !this.running) return this.inlinePlanner;
+    this.workerPlanner ??= new WorkerPlanner(this.opts.outbox, this.settings, this.log, { synchronous: this.opts.synchronous });
+    return this.workerPlanner;
   }
 
   /** The round planned ahead, if it is still valid (its batches are recorded as they are sent). */
@@ -271,7 +280,7 @@ export class Shipper {
     const mayWait = !this.flushNow && this.running && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
     const request: RoundRequest = { probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
     const removals = outbox.removals;
-    let round = await this.planner.plan(request);
+    let round = await this.planner(probe).plan(request);
     // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.
     if (outbox.removals !== removals) round = planRoundSync(outbox, this.settings, request);
     if (round.readings === 0 && spectra.length === 0) {
