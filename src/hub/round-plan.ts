@@ -51,6 +51,9 @@ export function claimRound(
   const floors = from === undefined ? [] : [...from.floor].map(([sensor, floor]) => ({ streams: outbox.streams.streamsOf(sensor), floor }));
   let budget = maxPoints * concurrency;
   const window = outbox.claim(lane, budget, opts.excludeStreams, from?.afterId ?? 0, floors);
+  // A probe is one request to learn whether the hub answers: the oldest sensor's rows of the
+  // window, not topped up (a hub that is down for hours gets one every retry).
+  if (opts.probe) return { readings: window.filter((r) => r.sensor === window[0]!.sensor), next: null };
   // A short window is every row waiting after `afterId` (but for sensors left out): complete.
   if (window.length < budget) return { readings: window, next: continuation(window, window) };
   // More sensors than requests in flight: widen the window so that each can fill a request
