@@ -1,6 +1,6 @@
 /**
- * Sends one batch, recorded in the ledger as it leaves, and settles it: acknowledged (rows
- * deleted with their ledger record), or split (413: halves; a permanent rejection: bisected until the refused points are
+ * Sends one recorded batch and settles it: acknowledged (rows deleted with their ledger
+ * record), or split (413: halves; a permanent rejection: bisected until the refused points are
  * alone, and only those go to dead letters with the hub's message), or left in place with the
  * failure returned (retryable, auth) for the shipper to pause on.
  * Every split replaces the parent's ledger record with its parts before they are sent, so a
@@ -23,8 +23,6 @@ import type { HubFailure } from './outcome.js';
  */
 export interface ReadingsJob {
   record: InflightBatch & { kind: 'readings' };
-  /** Already in the in-flight ledger (resent after a crash or failure, or a part of a split). */
-  recorded?: boolean;
   ids: readonly number[];
   items?: ClaimedReading[] | undefined;
   points?: string | undefined;
@@ -32,7 +30,6 @@ export interface ReadingsJob {
 
 export interface SpectraJob {
   record: InflightBatch & { kind: 'spectra' };
-  recorded?: boolean;
   items: ClaimedSpectrum[];
 }
 
@@ -40,7 +37,7 @@ export type Job = ReadingsJob | SpectraJob;
 
 /** A readings job for rows already loaded (resent from the ledger, or a part of a split). */
 export function readingsJob(record: InflightBatch & { kind: 'readings' }, items: ClaimedReading[]): ReadingsJob {
-  return { record, ids: items.map((r) => r.id), items, recorded: true };
+  return { record, ids: items.map((r) => r.id), items };
 }
 
 export interface SenderStats {
@@ -78,12 +75,6 @@ export class BatchSender {
       await this.gate.admit(ids.length, held === undefined ? signal : AbortSignal.any([signal, held]));
     } catch {
       return { kind: 'retryable', status: null, throttled: false, retryAfterMs: undefined, reason: 'stopped before sending' };
-    }
-    // Into the ledger only now, as it leaves: a batch still waiting (its sensor's turn, the gate)
-    // is not resent after a crash, so duplicates stay within the requests on the wire.
-    if (job.recorded !== true) {
-      this.outbox.ledger.recordSending(record);
-      job.recorded = true;
     }
     const outcome =
       job.record.kind === 'readings'
@@ -145,7 +136,7 @@ export class BatchSender {
     const base = { lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! };
     return parent.record.kind === 'readings'
       ? readingsJob({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items as ClaimedReading[])
-      : { record: { ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items: items as ClaimedSpectrum[], recorded: true };
+      : { record: { ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items: items as ClaimedSpectrum[] };
   }
 
   /** The job's rows; a batch planned in the worker carries only ids, so they are read back (rare: splits). */

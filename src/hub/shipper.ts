@@ -3,10 +3,10 @@
  *
  * A round either resends the batches left in the in-flight ledger (after a crash or a failed
  * round: same ids, same rows), or claims the oldest waiting rows and cuts them into per-sensor
- * batches (planner.ts), and sends them: one sensor's batches in order, sensors in parallel up
- * to `concurrency`, each batch recorded in the ledger as its request leaves. Rows leave the
- * outbox only when the hub accepted them, so nothing is lost, and duplicates are bounded by the
- * requests on the wire at a crash (`concurrency × max_points`).
+ * batches (planner.ts), records those in the ledger, and sends them: one sensor's batches in
+ * order, sensors in parallel up to `concurrency`. Rows leave the outbox only when the hub
+ * accepted them, so nothing is lost, and duplicates are bounded by the requests on the wire at
+ * a crash (a recorded batch never sent is sent for the first time after a restart).
  *
  * Failures pause the whole sink (HubGate): Retry-After (capped) or jittered backoff for
  * retryable ones, a recheck interval for auth failures. Collection is never paused here.
@@ -245,7 +245,7 @@ export class Shipper {
     return this.workerPlanner;
   }
 
-  /** The round planned ahead, if it is still valid (its batches are recorded as they are sent). */
+  /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */
   private takePlanned(): Job[] | null {
     const plan = this.planned;
     this.planned = null;
@@ -254,6 +254,7 @@ export class Shipper {
     if (jobs.length === 0) return null;
     this.planAfter = jobs.length === plan.jobs.length ? plan.next : null;
     this.lastEmptyCheck = false;
+    this.opts.outbox.ledger.record(jobs.map((j) => j.record));
     this.stats.plannedAhead++;
     return jobs;
   }
@@ -269,7 +270,7 @@ export class Shipper {
   private jobFor(record: InflightBatch): Job {
     return record.kind === 'readings'
       ? readingsJob({ ...record, kind: 'readings' }, this.opts.outbox.readingsOfBatch(record))
-      : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record), recorded: true };
+      : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
   }
 
   private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
@@ -301,7 +302,9 @@ export class Shipper {
     this.planAfter = probe ? null : round.next;
     const planned = [...round.jobs, ...this.planSpectra(spectra)];
     // A probe is one request: the oldest sensor's first batch (the rest stays for the next round).
-    return probe ? planned.slice(0, 1) : planned;
+    const jobs = probe ? planned.slice(0, 1) : planned;
+    outbox.ledger.record(jobs.map((j) => j.record));
+    return jobs;
   }
 
   private planSpectra(rows: ClaimedSpectrum[]): Job[] {

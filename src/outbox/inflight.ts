@@ -1,6 +1,6 @@
 /**
- * The in-flight ledger: every batch is written here just before its request is sent, and
- * removed in the same transaction that deletes its acknowledged rows. After a crash
+ * The in-flight ledger: every batch is written here (one transaction per round) before it is
+ * sent, and removed in the same transaction that deletes its acknowledged rows. After a crash
  * the shipper first sends exactly these batches again, with the same ids and the same rows, so
  * a duplicate at the hub is always a recognisable repeat of one batch, never a re-mix.
  *
@@ -8,7 +8,6 @@
  * claim of the oldest rows, so no other row of that sensor can sit inside that range.
  */
 import type { Database, Statement } from 'better-sqlite3';
-import { withoutFsync } from './db.js';
 
 export type BatchKind = 'readings' | 'spectra';
 
@@ -45,17 +44,6 @@ export class InflightLedger {
     this.db.transaction(() => {
       for (const b of batches) this.insert.run(b, now);
     })();
-  }
-
-  /**
-   * Records one batch just before its request goes out, so the ledger never holds more than
-   * the requests on the wire (at most `concurrency` batches: the duplicates a crash can cause).
-   * Without an fsync of its own, like acknowledgements: a process that is killed loses nothing;
-   * a power cut may lose the record, and the rows are then sent again in a batch of another
-   * composition: duplicates the hub overwrites, never a loss. The next fsynced commit makes it durable.
-   */
-  recordSending(batch: InflightBatch): void {
-    withoutFsync(this.db, () => this.insert.run(batch, Date.now()));
   }
 
   /** Replaces a batch by the parts it was split into (413, or bisecting a rejection). */

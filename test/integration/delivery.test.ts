@@ -75,24 +75,6 @@ describe('delivery engine', () => {
     expect(rig.outbox.ledger.list(0)).toEqual([]);
   });
 
-  it('keeps at most `concurrency` batches in the in-flight ledger: only requests on the wire are resent after a crash', async () => {
-    const eight = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
-    rig = await createRig({ emulator: { latencyMs: 25 }, shipper: { planInWorker: true } });
-    for (let k = 0; k < 8; k++) rig.append(readings(2000, eight, k * 2000)); // rounds of 8 batches of 500
-    let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, rig!.outbox.ledger.list(0).length)), 3);
-    try {
-      rig.shipper.start();
-      await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(most).toBeGreaterThan(0);
-    expect(most).toBeLessThanOrEqual(4);
-    expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 16_000, overwrites: 0 });
-    expect(rig.outbox.ledger.list(0)).toEqual([]);
-  });
-
   it('after a failure, probes with one recorded batch before sending the rest of the round', async () => {
     rig = await createRig({ emulator: { latencyMs: 50 }, shipper: { random: () => 0.5, retry: { initialDelayMs: 30, maxDelayMs: 100 } } });
     // The sensors exist first, so the failing round's four requests start together.
