@@ -101,7 +101,7 @@ describe('planning rounds in a worker thread', () => {
     for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
     // Full requests but two: the probe first (the oldest sensor's rows of the first window, not
     // topped up) and, last, the rest of that sensor's rows.
-    const sizes = dataRequests(rig.hub).map((r) => (r.status === 200 ? r.pointCount : -1));
+    const sizes = dataRequests(rig.hub).map((r) => (r.status === 200 ? (r.pointCount ?? 0) : -1));
     expect(sizes[0]).toBe(250);
     expect(sizes.slice(1, -1).every((n) => n === 500)).toBe(true);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(40_000);
