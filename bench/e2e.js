@@ -20,7 +20,7 @@ export const bounds =
   'CPU on both cores. The agent\'s main thread (sources, parsing, outbox INSERTs and commits, requests, ' +
   'acknowledgements) is ~96 % busy in the profile below; claiming and encoding rounds run in the planner ' +
   'worker thread (docs/performance.md item 14), about half busy; the emulator needs ~1.3 µs per reading ' +
-  '(item 17). Together they spend ~7 µs of CPU per reading on 2 cores, which caps a run near ~280,000 ' +
+  '(item 17). Together they spend ~6.5 µs of CPU per reading on 2 cores, which caps a run near ~300,000 ' +
   'readings/s even if every thread were always runnable. Reaching 300,000 needs less CPU per reading and the ' +
   'main thread relieved further: ingest (parse → INSERT) in a thread of its own, or acknowledgements (the ' +
   'range DELETEs) in the planner\'s, with both connections writing (item 9). Peak RSS: the idle agent is ' +
