@@ -29,6 +29,8 @@ export interface Continuation {
 
 export interface ClaimedRound {
   readings: ClaimedReading[];
+  /** Rows waiting that the claim saw (for a probe: the window, of which it takes one sensor's rows). */
+  waiting: number;
   /** Where the next round may be planned from, or null when it cannot be planned before this one is done. */
   next: Continuation | null;
 }
@@ -53,9 +55,9 @@ export function claimRound(
   const window = outbox.claim(lane, budget, opts.excludeStreams, from?.afterId ?? 0, floors);
   // A probe is one request to learn whether the hub answers: the oldest sensor's rows of the
   // window, not topped up (a hub that is down for hours gets one every retry).
-  if (opts.probe) return { readings: window.filter((r) => r.sensor === window[0]!.sensor), next: null };
+  if (opts.probe) return { readings: window.filter((r) => r.sensor === window[0]!.sensor), waiting: window.length, next: null };
   // A short window is every row waiting after `afterId` (but for sensors left out): complete.
-  if (window.length < budget) return { readings: window, next: continuation(window, window) };
+  if (window.length < budget) return { readings: window, waiting: window.length, next: continuation(window, window) };
   // More sensors than requests in flight: widen the window so that each can fill a request
   // (up to twice the usual round), then top up the ones still short.
   const sensors = new Set(window.map((r) => r.sensor)).size;
@@ -63,11 +65,11 @@ export function claimRound(
     const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
     const more = outbox.claim(lane, wider - budget, opts.excludeStreams, window.at(-1)!.id, floors);
     for (const r of more) window.push(r);
-    if (more.length < wider - budget) return { readings: window, next: continuation(window, window) };
+    if (more.length < wider - budget) return { readings: window, waiting: window.length, next: continuation(window, window) };
     budget = wider;
   }
   const readings = fillPerSensor(outbox, s, window, budget);
-  return { readings, next: continuation(window, readings) };
+  return { readings, waiting: Math.max(window.length, readings.length), next: continuation(window, readings) };
 }
 
 /**
@@ -80,11 +82,10 @@ function continuation(window: readonly ClaimedReading[], round: readonly Claimed
   if (round.length === 0) return null;
   const last = new Map<string, number>();
   for (const r of round) last.set(r.sensor, r.id); // rows are in id order per sensor
-  let afterId = window.at(-1)!.id;
-  if (round.length !== window.length || round.at(-1) !== window.at(-1)) {
-    const firstLeftOut = window.find((r) => !last.has(r.sensor));
-    if (firstLeftOut !== undefined) afterId = firstLeftOut.id - 1;
-  }
+  // Always looked for: top-ups can make up a left-out sensor's count, and the round can end on
+  // the window's last row, so neither the length nor the last row tells.
+  const firstLeftOut = window.find((r) => !last.has(r.sensor));
+  const afterId = firstLeftOut === undefined ? window.at(-1)!.id : firstLeftOut.id - 1;
   const floor = new Map([...last].filter(([, id]) => id > afterId)); // rows up to afterId are not claimed anyway
   return floor.size > MAX_FLOORS ? null : { afterId, floor };
 }

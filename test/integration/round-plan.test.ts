@@ -107,4 +107,20 @@ describe('rounds planned ahead from a continuation', () => {
     expect(narrow.next).not.toBeNull();
     expect(narrow.next!.floor.size).toBeLessThanOrEqual(64);
   });
+
+  it('starts the next round before a sensor left out even when top-ups make up its count and the round ends on the window', () => {
+    // ids 1:A 2:X 3-5:L 6-12:X 13-15:A 16-17:L, one commit per run (found in review).
+    outbox = Outbox.inStateDir(tempDir(), { synchronous: 'normal' });
+    let n = 0;
+    for (const [sensor, count] of [['A', 1], ['X', 1], ['L', 3], ['X', 7], ['A', 3], ['L', 2]] as const) {
+      outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: count }, () => ({ sensor, measure: 'm', ts: 1_700_000_000_000 + ++n, value: n })) }]);
+    }
+    const s: RoundSettings = { lane: LIVE_LANE, maxPoints: 4, maxBytes: 1 << 20, concurrency: 2 };
+    const first = claimRound(outbox, s, { probe: false, excludeStreams: [] });
+    expect(first.readings.map((r) => `${r.sensor}${r.id}`)).toEqual(['A1', 'A13', 'A14', 'A15', 'X2', 'X6', 'X7', 'X8', 'X9', 'X10', 'X11', 'X12']);
+    expect(first.next!.afterId).toBe(2); // just before L3, the first row of the sensor left out
+    const next = claimRound(outbox, s, { probe: false, from: first.next!, excludeStreams: [] });
+    expect(next.readings.filter((r) => r.sensor === 'L').map((r) => r.id)).toEqual([3, 4, 5, 16, 17]);
+    expect(next.readings.some((r) => first.readings.some((f) => f.id === r.id))).toBe(false);
+  });
 });
