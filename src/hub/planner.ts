@@ -26,7 +26,7 @@ export interface RoundRequest {
 export interface PlannedRound {
   /** Empty when fewer than `encodeFrom` readings wait. */
   jobs: ReadingsJob[];
-  /** Readings claimed. */
+  /** Readings waiting, as far as the claim saw (a probe sends one sensor's part of them). */
   readings: number;
   /** Where the round after this one may be planned from while this one is on the wire, or null. */
   next: Continuation | null;
@@ -45,10 +45,11 @@ export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundReques
     const waiting = outbox.countAfter(s.lane, req.from.afterId, req.encodeFrom);
     if (waiting < req.encodeFrom) return { jobs: [], readings: waiting, next: null };
   }
+  outbox.streams.refresh(); // floors and exclusions name every stream of their sensors
   const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
-  const { readings, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
-  const jobs = readings.length > 0 && readings.length >= req.encodeFrom ? planReadingJobs(readings, s) : [];
-  return { jobs, readings: readings.length, next };
+  const { readings, waiting, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
+  const jobs = readings.length > 0 && waiting >= req.encodeFrom ? planReadingJobs(readings, s) : [];
+  return { jobs, readings: waiting, next };
 }
 
 export class InlinePlanner implements RoundPlanner {
@@ -76,6 +77,7 @@ export class WorkerPlanner implements RoundPlanner {
   private readonly inline: InlinePlanner;
   private readonly pending = new Map<number, (reply: PlannerReply) => void>();
   private seq = 0;
+  private lastFailure: string | null = null;
 
   constructor(
     outbox: Outbox,
@@ -104,9 +106,14 @@ export class WorkerPlanner implements RoundPlanner {
       worker.postMessage({ seq, request });
     });
     if ('error' in reply) {
-      this.log.warn({ event: 'planner_failed', reason: reply.error }, 'planning a round in the worker failed; planned on this thread instead');
+      // Said once per cause: a damaged or busy database would otherwise log every round.
+      if (reply.error !== this.lastFailure) {
+        this.log.warn({ event: 'planner_failed', reason: reply.error }, 'planning a round in the worker failed; planned on this thread instead');
+      }
+      this.lastFailure = reply.error;
       return this.inline.plan(request);
     }
+    this.lastFailure = null;
     return reply.round;
   }
 

@@ -80,6 +80,7 @@ export class Shipper {
   private readonly inlinePlanner: InlinePlanner;
   /** The planner worker, started by the first full round (a probe, or a hub that is down, needs none). */
   private workerPlanner: WorkerPlanner | null = null;
+  private workerUnavailable = false;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -90,6 +91,8 @@ export class Shipper {
   /** While a round is on the wire: where the next round may be planned from (round-plan.ts), or null. */
   private planAfter: Continuation | null = null;
   private planned: { jobs: Job[]; removals: number; next: Continuation | null } | null = null;
+  /** Bumped by retryNow: a plan or continuation made before it (with other sensors left out) is void. */
+  private chainEpoch = 0;
   private fillStartedAt: number | null = null;
   private flushNow = false;
   private abort = new AbortController();
@@ -135,7 +138,9 @@ export class Shipper {
   /** Something that blocked delivery may have changed (a new token): try again now. */
   retryNow(): void {
     this.waitingSensors.clear();
-    // Sensors that waited have rows older than a chain of planned rounds: start from the oldest again.
+    // Sensors that waited have rows older than a chain of planned rounds: start from the oldest
+    // again, also for a plan still being made (it left those sensors out).
+    this.chainEpoch++;
     this.planned = null;
     this.planAfter = null;
     this.gate.resume();
@@ -223,6 +228,7 @@ export class Shipper {
    */
   private async planAhead(from: Continuation): Promise<void> {
     this.planAfter = null;
+    const epoch = this.chainEpoch;
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the round's requests leave first
     const { outbox, lane } = this.opts;
     if (!this.running || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
@@ -231,6 +237,7 @@ export class Shipper {
     const fullRound = this.opts.maxPoints * this.opts.concurrency;
     const round = await this.planner(false).plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: fullRound });
     if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
+    if (epoch !== this.chainEpoch) return; // retryNow meanwhile
     this.planned = { jobs: round.jobs, removals, next: round.next };
   }
 
@@ -240,8 +247,17 @@ export class Shipper {
    * its memory stays that of one thread). stop() closes it.
    */
   private planner(probe: boolean): RoundPlanner {
-    if (probe || this.opts.planInWorker !== true || this.opts.outbox.file === ':memory:' || !this.running) return this.inlinePlanner;
-    this.workerPlanner ??= new WorkerPlanner(this.opts.outbox, this.settings, this.log, { synchronous: this.opts.synchronous });
+    if (probe || this.opts.planInWorker !== true || this.opts.outbox.file === ':memory:' || !this.running || this.workerUnavailable) return this.inlinePlanner;
+    if (this.workerPlanner === null) {
+      try {
+        this.workerPlanner = new WorkerPlanner(this.opts.outbox, this.settings, this.log, { synchronous: this.opts.synchronous });
+      } catch (err) {
+        // No thread could be created (ERR_WORKER_INIT_FAILED, resource limits): plan here.
+        this.workerUnavailable = true;
+        this.log.warn({ event: 'planner_stopped', reason: (err as Error).message }, 'the planner worker could not start; rounds are planned on this thread');
+        return this.inlinePlanner;
+      }
+    }
     return this.workerPlanner;
   }
 
@@ -281,6 +297,7 @@ export class Shipper {
     const mayWait = !this.flushNow && this.running && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
     const request: RoundRequest = { probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
     const removals = outbox.removals;
+    const epoch = this.chainEpoch;
     let round = await this.planner(probe).plan(request);
     // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.
     if (outbox.removals !== removals) round = planRoundSync(outbox, this.settings, request);
@@ -299,7 +316,8 @@ export class Shipper {
       return null;
     }
     this.fillStartedAt = null;
-    this.planAfter = probe ? null : round.next;
+    // After a retryNow the round still holds each of its sensors' oldest rows; what follows it does not.
+    this.planAfter = probe || epoch !== this.chainEpoch ? null : round.next;
     const planned = [...round.jobs, ...this.planSpectra(spectra)];
     // A probe is one request: the oldest sensor's first batch (the rest stays for the next round).
     const jobs = probe ? planned.slice(0, 1) : planned;
