@@ -102,20 +102,34 @@ export class BatchSender {
         this.onDelivered(ids.length);
         return null;
       case 'too_large':
-      case 'rejected':
-        if (ids.length === 1) {
-          this.deadLetter(job, `hub refused: ${outcome.reason}`);
+      case 'rejected': {
+        const readBack = job.record.kind === 'readings' && (job as ReadingsJob).items === undefined;
+        const items = this.itemsOf(job);
+        // Rows read back for a batch planned in the worker may be fewer, even none, if
+        // drop_oldest deleted some while it was on the wire: only those still there go on.
+        if (items.length === 0) {
+          this.outbox.ledger.forget(record.batchId);
           return null;
         }
-        return this.bisect(job, address, signal, held);
+        if (items.length === 1) {
+          this.deadLetter(job, items, `hub refused: ${outcome.reason}`);
+          return null;
+        }
+        return this.bisect(job, items, readBack, address, signal, held);
+      }
       default:
         return outcome;
     }
   }
 
-  private async bisect(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
-    const readBack = job.record.kind === 'readings' && (job as ReadingsJob).items === undefined;
-    const items = this.itemsOf(job);
+  private async bisect(
+    job: Job,
+    items: Array<ClaimedReading | ClaimedSpectrum>,
+    readBack: boolean,
+    address: SensorAddress,
+    signal: AbortSignal,
+    held?: AbortSignal,
+  ): Promise<HubFailure | null> {
     this.log.debug({ event: 'batch_split', sensor: job.record.sensor, points: items.length, rows_read_back: readBack }, 'the hub refused a batch: sending it in halves');
     const mid = Math.ceil(items.length / 2);
     const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childJob(job, part));
@@ -147,9 +161,8 @@ export class BatchSender {
     return j.items;
   }
 
-  private deadLetter(job: Job, reason: string): void {
+  private deadLetter(job: Job, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string): void {
     const { record } = job;
-    const items = this.itemsOf(job);
     if (record.kind === 'readings') {
       this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
     } else {

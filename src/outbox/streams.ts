@@ -35,6 +35,8 @@ export class StreamRegistry {
   private readonly insertSensor: Statement;
   private readonly selectSensor: Statement;
   private readonly insertStream: Statement;
+  private readonly lastStreamId: Statement;
+  private knownLastStreamId = 0;
 
   constructor(private readonly db: Database) {
     this.insertSensor = db.prepare('INSERT OR IGNORE INTO sensors (name, ingest, created_at) VALUES (?, ?, ?)');
@@ -44,7 +46,17 @@ export class StreamRegistry {
         'INSERT INTO streams (sensor_id, measure, kind) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET kind = kind RETURNING id',
       )
       .pluck();
+    this.lastStreamId = db.prepare('SELECT coalesce(max(id), 0) FROM streams').pluck();
     this.reload();
+  }
+
+  /**
+   * Re-reads both tables if another connection added streams since (the planner worker's
+   * connection: it must know every stream of a sensor to leave that sensor's rows in flight out
+   * of a claim, not only those it has decoded). One indexed lookup when nothing changed.
+   */
+  refresh(): void {
+    if ((this.lastStreamId.get() as number) !== this.knownLastStreamId) this.reload();
   }
 
   /** Re-reads both tables: another process (a backfill) may have added rows, or a transaction rolled back. */
@@ -58,6 +70,7 @@ export class StreamRegistry {
       .prepare('SELECT st.id, s.name AS sensor, st.measure, st.kind FROM streams st JOIN sensors s ON s.id = st.sensor_id')
       .all() as Array<StreamInfo & { id: number }>;
     for (const row of rows) this.remember(row.id, { sensor: row.sensor, measure: row.measure, kind: row.kind });
+    this.knownLastStreamId = this.lastStreamId.get() as number;
   }
 
   /** The sensor's row, created with `ingest` if new. Must run inside the caller's write transaction. */

@@ -3,6 +3,11 @@
 // sends each reading once, and a worker that cannot run leaves planning to this thread.
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
+import { MachineToken } from '../../src/auth/token.js';
+import { createHubEmulator } from '../../src/emulator/index.js';
+import { BatchSender, type ReadingsJob } from '../../src/hub/batch-sender.js';
+import { HubClient } from '../../src/hub/client.js';
+import { HubGate } from '../../src/hub/gate.js';
 import { planRoundSync, WorkerPlanner, type RoundRequest } from '../../src/hub/planner.js';
 import type { RoundSettings } from '../../src/hub/round-plan.js';
 import { Outbox } from '../../src/outbox/outbox.js';
@@ -75,6 +80,25 @@ describe('planning rounds in a worker thread', () => {
     expect(events.filter((e) => e.level === 40)).toEqual([]);
   });
 
+  it('leaves out rows in flight of a stream the worker has not seen yet (its registry is refreshed before a plan)', async () => {
+    const outbox = Outbox.inStateDir(tempDir());
+    cleanup.push(() => outbox.close());
+    const row = (sensor: string, measure: string, k: number) => ({ sensor, measure, ts: 1_700_000_000_000 + k, value: k });
+    outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: 100 }, (_, k) => row('a', 'm1', k)) }]);
+    const planner = new WorkerPlanner(outbox, SETTINGS, quietLogger([]));
+    cleanup.push(() => planner.close());
+    await planner.plan(request(0)); // the worker has loaded its registry: sensor a has one stream
+    // A new measure of a, then other sensors: a's rows up to `floor` are "on the wire".
+    outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: 100 }, (_, k) => row('a', 'm2', 100 + k)) }]);
+    outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: 3000 }, (_, k) => row(`b${k % 3}`, 'm', 200 + k)) }]);
+    const aRows = outbox.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
+    const floor = aRows.at(-1)!.id;
+    const round = await planner.plan({ from: { afterId: 50, floor: new Map([['a', floor]]) }, probe: false, waitingSensors: [], encodeFrom: 0 });
+    const claimedIds = round.jobs.flatMap((j) => j.ids);
+    expect(claimedIds.length).toBeGreaterThan(0);
+    expect(claimedIds.filter((id) => aRows.some((r) => r.id === id))).toEqual([]);
+  });
+
   it('falls back to planning on this thread, once said, when the worker cannot open the outbox', async () => {
     const outbox = filledOutbox(4);
     const events: Array<Record<string, unknown>> = [];
@@ -120,5 +144,44 @@ describe('planning rounds in a worker thread', () => {
     expect(rig.outbox.deadLetters.list().map((d) => d.value).sort((x, y) => Number(x) - Number(y))).toEqual([7999.5, 15999.5, 23999.5, 31999.5, 39999.5]);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 39_995, overwrites: 0 });
     expect(rig.logs.some((e) => e.event === 'batch_split' && e.rows_read_back === true)).toBe(true);
+  });
+
+  it('a refused batch planned in the worker whose rows were dropped meanwhile is let go, or split over what is left', async () => {
+    const hub = await createHubEmulator({ rejectPoint: () => 'refused' });
+    cleanup.push(() => hub.close());
+    const client = new HubClient({
+      url: hub.url,
+      token: () => new MachineToken(hub.token, 'test'),
+      timeoutMs: 5000,
+      paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
+    });
+    cleanup.push(() => client.close());
+    const sensor = hub.store.createSensor({ name: 'a', ingest: 'timeseries' });
+    const events: Array<Record<string, unknown>> = [];
+    const outbox = Outbox.inStateDir(tempDir());
+    cleanup.push(() => outbox.close());
+    const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, byStatus: new Map<string, number>() };
+    const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger(events), stats, () => undefined);
+    const s: RoundSettings = { ...SETTINGS, maxPoints: 10 };
+    /** A job as the worker hands it over (ids and points, no rows), recorded in the ledger. */
+    const plannedJob = (): ReadingsJob => {
+      const job = planRoundSync(outbox, s, request(0)).jobs[0]!;
+      job.items = undefined;
+      outbox.ledger.record([job.record]);
+      return job;
+    };
+    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(10, ['a']), deadLetters: [] }]);
+    const gone = plannedJob();
+    expect(outbox.dropOldest(10)).toBe(10); // outbox full under drop_oldest, while the request is out
+    expect(await sender.send(gone, { sensorId: sensor.id }, new AbortController().signal)).toBeNull();
+    expect(outbox.ledger.list(LIVE_LANE)).toEqual([]);
+    expect(outbox.counts()).toMatchObject({ dropped: 10, rejected: 0, depth: 0 });
+
+    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(10, ['a'], 10), deadLetters: [] }]);
+    const partly = plannedJob();
+    expect(outbox.dropOldest(9)).toBe(9);
+    expect(await sender.send(partly, { sensorId: sensor.id }, new AbortController().signal)).toBeNull();
+    expect(outbox.counts()).toMatchObject({ dropped: 19, rejected: 1, depth: 0 });
+    expect(outbox.ledger.list(LIVE_LANE)).toEqual([]);
   });
 });
