@@ -59,6 +59,8 @@ export interface ShipperOptions {
   planInWorker?: boolean;
   /** The outbox's synchronous setting, for the planner worker's connection. */
   synchronous?: 'full' | 'normal';
+  /** Plans full rounds instead of the worker or this thread (tests hold a plan back with it). */
+  planner?: RoundPlanner;
   random?: () => number;
 }
 
@@ -247,6 +249,7 @@ export class Shipper {
    * its memory stays that of one thread). stop() closes it.
    */
   private planner(probe: boolean): RoundPlanner {
+    if (!probe && this.opts.planner !== undefined) return this.opts.planner;
     if (probe || this.opts.planInWorker !== true || this.opts.outbox.file === ':memory:' || !this.running || this.workerUnavailable) return this.inlinePlanner;
     if (this.workerPlanner === null) {
       try {

@@ -8,7 +8,7 @@ import { createHubEmulator } from '../../src/emulator/index.js';
 import { BatchSender, type ReadingsJob } from '../../src/hub/batch-sender.js';
 import { HubClient } from '../../src/hub/client.js';
 import { HubGate } from '../../src/hub/gate.js';
-import { planRoundSync, WorkerPlanner, type RoundRequest } from '../../src/hub/planner.js';
+import { InlinePlanner, planRoundSync, WorkerPlanner, type PlannedRound, type RoundPlanner, type RoundRequest } from '../../src/hub/planner.js';
 import type { RoundSettings } from '../../src/hub/round-plan.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
@@ -183,5 +183,29 @@ describe('planning rounds in a worker thread', () => {
     expect(await sender.send(partly, { sensorId: sensor.id }, new AbortController().signal)).toBeNull();
     expect(outbox.counts()).toMatchObject({ dropped: 19, rejected: 1, depth: 0 });
     expect(outbox.ledger.list(LIVE_LANE)).toEqual([]);
+  });
+
+  it('drops a round being planned ahead when retryNow releases waiting sensors meanwhile (their rows are older)', async () => {
+    let rigRef: Rig | undefined;
+    let heldBack = 0;
+    // Every plan ahead is held until retryNow has run: the plan left out sensors it released.
+    const holding: RoundPlanner = {
+      async plan(request: RoundRequest): Promise<PlannedRound> {
+        if (request.from !== undefined) {
+          heldBack++;
+          rigRef!.shipper.retryNow();
+        }
+        return new InlinePlanner(rigRef!.outbox, { lane: LIVE_LANE, maxPoints: 500, maxBytes: 768 * 1024, concurrency: 4 }).plan(request);
+      },
+      async close() {},
+    };
+    rig = await createRig({ emulator: { latencyMs: 5 }, shipper: { planner: holding } });
+    rigRef = rig;
+    for (let k = 0; k < 10; k++) rig.append(readings(2000, EIGHT, k * 2000));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(heldBack).toBeGreaterThan(2);
+    expect(rig.shipper.stats.plannedAhead).toBe(0);
+    expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 20_000, overwrites: 0 });
   });
 });
