@@ -91,3 +91,14 @@ export async function createRig(
 export function dataRequests(hub: HubEmulator) {
   return hub.store.requests.filter((r) => r.path === '/v1/graphql' || r.path === '/v1/hub/spectra');
 }
+
+/** The timestamps the emulator stored, per hub sensor id, in the order it accepted them. */
+export function timestampsBySensor(hub: HubEmulator): Map<string, number[]> {
+  const bySensor = new Map<string, number[]>();
+  for (const p of hub.store.dataPoints) {
+    let list = bySensor.get(p.sensorId);
+    if (list === undefined) bySensor.set(p.sensorId, (list = []));
+    list.push(Date.parse(p.timestamp));
+  }
+  return bySensor;
+}

@@ -3,7 +3,7 @@
 // request log and store, and the real SQLite outbox.
 import { afterEach, describe, expect, it } from 'vitest';
 import { MachineToken } from '../../src/auth/token.js';
-import { createRig, dataRequests, readings, type Rig } from '../helpers/delivery-rig.js';
+import { createRig, dataRequests, readings, timestampsBySensor, type Rig } from '../helpers/delivery-rig.js';
 import { waitFor } from '../helpers/wait.js';
 
 let rig: Rig | undefined;
@@ -28,12 +28,7 @@ describe('delivery engine', () => {
     expect(reqs.every((r) => r.status === 200 && r.pointCount! <= 500)).toBe(true);
     expect(reqs.every((r) => r.clientMutationId !== null && r.clientMutationId === r.idempotencyKey)).toBe(true);
     // Per sensor, the timestamps arrive in the order they were committed.
-    const bySensor = new Map<string, number[]>();
-    for (const p of rig.hub.store.dataPoints) {
-      const list = bySensor.get(p.sensorId) ?? [];
-      list.push(Date.parse(p.timestamp));
-      bySensor.set(p.sensorId, list);
-    }
+    const bySensor = timestampsBySensor(rig.hub);
     for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
     // Never more than `concurrency` requests in flight at once.
     // (At each request's arrival, count the requests the hub holds at that instant.)
@@ -54,8 +49,7 @@ describe('delivery engine', () => {
     // A shared window of 2,000 rows would have sent 32 requests of 250.
     expect(reqs.map((r) => r.pointCount)).toEqual(Array.from({ length: 16 }, () => 500));
     expect(delivered(rig)).toBe(8000);
-    const bySensor = new Map<string, number[]>();
-    for (const p of rig.hub.store.dataPoints) bySensor.set(p.sensorId, [...(bySensor.get(p.sensorId) ?? []), Date.parse(p.timestamp)]);
+    const bySensor = timestampsBySensor(rig.hub);
     for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
   });
 
@@ -68,8 +62,7 @@ describe('delivery engine', () => {
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
-    const bySensor = new Map<string, number[]>();
-    for (const p of rig.hub.store.dataPoints) bySensor.set(p.sensorId, [...(bySensor.get(p.sensorId) ?? []), Date.parse(p.timestamp)]);
+    const bySensor = timestampsBySensor(rig.hub);
     expect(bySensor.size).toBe(8);
     for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
     expect(rig.outbox.ledger.list(0)).toEqual([]);

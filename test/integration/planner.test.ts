@@ -12,7 +12,7 @@ import { InlinePlanner, planRoundSync, WorkerPlanner, type PlannedRound, type Ro
 import type { RoundSettings } from '../../src/hub/round-plan.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
-import { createRig, dataRequests, readings, type Rig } from '../helpers/delivery-rig.js';
+import { createRig, dataRequests, readings, timestampsBySensor, type Rig } from '../helpers/delivery-rig.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -119,8 +119,7 @@ describe('planning rounds in a worker thread', () => {
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
-    const bySensor = new Map<string, number[]>();
-    for (const p of rig.hub.store.dataPoints) bySensor.set(p.sensorId, [...(bySensor.get(p.sensorId) ?? []), Date.parse(p.timestamp)]);
+    const bySensor = timestampsBySensor(rig.hub);
     expect(bySensor.size).toBe(8);
     for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
     // Full requests but two: the probe first (the oldest sensor's rows of the first window, not

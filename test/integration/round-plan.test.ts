@@ -8,23 +8,13 @@ import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import type { Reading } from '../../src/parse/reading.js';
 import { tempDir } from '../helpers/tmp.js';
+import { prng } from '../helpers/prng.js';
 
 let outbox: Outbox | undefined;
 afterEach(() => {
   outbox?.close();
   outbox = undefined;
 });
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Commits of random sizes; sensor k gets a share proportional to k + 1. */
 function fill(o: Outbox, random: () => number, total: number, sensors: number): void {

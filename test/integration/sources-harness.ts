@@ -11,6 +11,7 @@ import type { Reading } from '../../src/parse/reading.js';
 import type { Spectrum } from '../../src/parse/spectrum.js';
 import { parseChunk } from '../../src/pipeline/parse-chunk.js';
 import type { LineChunk, Source } from '../../src/sources/source.js';
+import { prng } from '../helpers/prng.js';
 
 export const quietLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -106,13 +107,4 @@ export class Harness {
 }
 
 /** A small deterministic PRNG (mulberry32), so a failing random schedule can be replayed. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const random = prng;

@@ -6,18 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fastRfc3339, formatTimestamp, parseEpoch, parseRfc3339, parseRfc3339Regex } from '../../src/parse/timestamp.js';
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 const Y1970 = Date.UTC(1970, 0, 1);
