@@ -10,6 +10,7 @@ import type { RoundSettings } from './round-plan.js';
 
 const { file, settings, synchronous } = workerData as { file: string; settings: RoundSettings; synchronous: 'full' | 'normal' };
 const outbox = new Outbox(file, { synchronous, readonly: true });
+parentPort!.postMessage({ ready: true });
 
 parentPort!.on('message', ({ seq, request }: { seq: number; request: RoundRequest }) => {
   let reply: PlannerReply;

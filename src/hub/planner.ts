@@ -78,6 +78,7 @@ export class WorkerPlanner implements RoundPlanner {
   private readonly pending = new Map<number, (reply: PlannerReply) => void>();
   private seq = 0;
   private lastFailure: string | null = null;
+  private isReady = false;
 
   constructor(
     outbox: Outbox,
@@ -88,13 +89,25 @@ export class WorkerPlanner implements RoundPlanner {
     this.inline = new InlinePlanner(outbox, settings);
     this.worker = new Worker(workerScript(), { workerData: { file: outbox.file, settings, synchronous: options.synchronous ?? 'full' } });
     this.worker.unref(); // a plan in progress must not keep a stopping agent alive
-    this.worker.on('message', (reply: PlannerReply) => {
+    this.worker.on('message', (reply: PlannerReply | { ready: true }) => {
+      if ('ready' in reply) {
+        this.isReady = true;
+        return;
+      }
       const settle = this.pending.get(reply.seq);
       this.pending.delete(reply.seq);
       settle?.(reply);
     });
     this.worker.on('error', (err) => this.fail(err.message));
     this.worker.on('exit', (code) => this.fail(`exited with code ${code}`));
+  }
+
+  /**
+   * True once the worker has loaded and opened the outbox (~0.3 s after it was created). Asked
+   * before that, it plans when it is up: the shipper plans here meanwhile instead of waiting.
+   */
+  get ready(): boolean {
+    return this.isReady && this.worker !== null;
   }
 
   async plan(request: RoundRequest): Promise<PlannedRound> {

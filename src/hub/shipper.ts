@@ -246,7 +246,9 @@ export class Shipper {
   /**
    * Who plans a round: a probe is one request, planned here; full rounds go to the worker when
    * configured, started on first use so that an agent whose hub is down never starts it (and
-   * its memory stays that of one thread). stop() closes it.
+   * its memory stays that of one thread). Until its thread is up (~0.3 s of loading modules),
+   * rounds are planned here: waiting for it left the hub without a request for that long after
+   * the first probe (docs/performance.md, item 19). stop() closes it.
    */
   private planner(probe: boolean): RoundPlanner {
     if (!probe && this.opts.planner !== undefined) return this.opts.planner;
@@ -261,7 +263,7 @@ export class Shipper {
         return this.inlinePlanner;
       }
     }
-    return this.workerPlanner;
+    return this.workerPlanner.ready ? this.workerPlanner : this.inlinePlanner;
   }
 
   /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */

@@ -112,8 +112,20 @@ describe('planning rounds in a worker thread', () => {
     expect(events.filter((e) => e.event === 'planner_stopped')).toHaveLength(1);
   });
 
+  it('says when its thread is up (the shipper plans on its own thread until then)', async () => {
+    const outbox = filledOutbox(1);
+    const planner = new WorkerPlanner(outbox, SETTINGS, quietLogger([]));
+    cleanup.push(() => planner.close());
+    expect(planner.ready).toBe(false); // its first message cannot have arrived yet
+    await waitFor(() => planner.ready, 'the worker to say it is up');
+    await planner.close();
+    expect(planner.ready).toBe(false);
+  });
+
   it('delivers a backlog with rounds planned in the worker: each sensor in order, each reading once', async () => {
-    rig = await createRig({ emulator: { latencyMs: 10 }, shipper: { planInWorker: true } });
+    const planner = workerFor(() => rig!.outbox);
+    rig = await createRig({ emulator: { latencyMs: 10 }, shipper: { planner } });
+    await planner.up();
     for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
@@ -135,7 +147,9 @@ describe('planning rounds in a worker thread', () => {
   it('splits a refused batch planned in the worker (its rows read back) and dead-letters only the refused points', async () => {
     // One refused point per 8,000 readings: some land in rounds planned in the worker.
     const refused = (v: number) => v % 8000 === 7999.5;
-    rig = await createRig({ emulator: { latencyMs: 5, rejectPoint: (p) => (refused(p.value as number) ? 'value out of range' : null) }, shipper: { planInWorker: true } });
+    const planner = workerFor(() => rig!.outbox);
+    rig = await createRig({ emulator: { latencyMs: 5, rejectPoint: (p) => (refused(p.value as number) ? 'value out of range' : null) }, shipper: { planner } });
+    await planner.up();
     for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
@@ -207,4 +221,32 @@ describe('planning rounds in a worker thread', () => {
     expect(rig.shipper.stats.plannedAhead).toBe(0);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 20_000, overwrites: 0 });
   });
+
+  it('plans on its own thread while the worker starts, then in the worker (continuing its chain): each sensor in order, each reading once', async () => {
+    rig = await createRig({ emulator: { latencyMs: 10 }, shipper: { planInWorker: true } });
+    for (let k = 0; k < 40; k++) rig.append(readings(2000, EIGHT, k * 2000));
+    rig.shipper.start();
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 80_000, overwrites: 0 });
+    const bySensor = timestampsBySensor(rig.hub);
+    expect(bySensor.size).toBe(8);
+    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expect(rig.logs.filter((e) => e.event === 'planner_failed' || e.event === 'planner_stopped')).toEqual([]);
+  });
 });
+
+/**
+ * A planner worker for tests about rounds planned there, started with `up()` once the rig (and
+ * so `outbox`) exists. (The shipper's own worker starts with its first full round, and rounds
+ * are planned on the shipper's thread until it is up.)
+ */
+function workerFor(outbox: () => Outbox): RoundPlanner & { up(): Promise<void> } {
+  let worker: WorkerPlanner | null = null;
+  const started = () => (worker ??= new WorkerPlanner(outbox(), SETTINGS, quietLogger([])));
+  cleanup.push(() => worker?.close());
+  return {
+    plan: (request) => started().plan(request),
+    close: async () => worker?.close(),
+    up: () => waitFor(() => started().ready, 'the planner worker to start').then(() => undefined),
+  };
+}
