@@ -14,15 +14,18 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# --- build: TypeScript to dist/, with dev dependencies. tsc needs no native module, so install
-# scripts are skipped here (better-sqlite3 is compiled once, in prod-deps).
+# --- build: TypeScript to dist/, then the one-file bundle bin/senseye-agent runs (dist/bundle/,
+# scripts/bundle.js), with dev dependencies. Neither tsc nor esbuild (its binary is an optional
+# dependency) needs an install script, so they are skipped here (better-sqlite3 is compiled
+# once, in prod-deps).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+COPY scripts ./scripts
+RUN npx tsc -p tsconfig.build.json && node scripts/bundle.js
 
 # --- prod-deps: exactly the lockfile's production dependencies. better-sqlite3 is built here
 # (a prebuilt binary when one downloads, else compiled: hence python3, make, g++ in this stage

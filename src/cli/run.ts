@@ -18,7 +18,7 @@ import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createSystemdNotifier } from '../observability/systemd-notify.js';
 import { EXIT } from './exit-codes.js';
-import { VERSION } from './version.js';
+import { BUILD, VERSION } from './version.js';
 
 export interface RunArgs {
   config: string;
@@ -49,7 +49,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
   let http: HealthServer | null = null;
   try {
     credentials = await createCredentialProvider(config, options.env ?? process.env, logger.child({ component: 'auth' }));
-    agent = new Agent({ config, logger, credentials, version: VERSION });
+    agent = new Agent({ config, logger, credentials, version: VERSION, build: BUILD });
   } catch (err) {
     if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError) {
       return startupFailed(err);

@@ -9,3 +9,9 @@ export const VERSION: string = (() => {
     return '0.0.0';
   }
 })();
+
+/**
+ * How this process was loaded: `bundle` (dist/bundle/senseye-agent.js, one file: what
+ * bin/senseye-agent runs) or `modules` (dist/cli/main.js and its imports, or src/ under tests).
+ */
+export const BUILD: 'bundle' | 'modules' = import.meta.url.endsWith('/bundle/senseye-agent.js') ? 'bundle' : 'modules';

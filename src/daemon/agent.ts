@@ -31,6 +31,8 @@ export interface AgentOptions {
   logger: Logger;
   credentials: CredentialProvider;
   version?: string;
+  /** How the process was loaded (cli/version.ts BUILD), said at start for support. */
+  build?: 'bundle' | 'modules';
 }
 
 export class Agent implements AgentView {
@@ -122,6 +124,8 @@ export class Agent implements AgentView {
     this.log.info(
       {
         event: 'agent_started',
+        version: this.opts.version ?? 'dev',
+        build: this.opts.build ?? 'modules',
         hub: config.hub.url,
         addressing: config.hub.addressing,
         state_dir: config.state_dir,

@@ -87,11 +87,13 @@ export class WorkerPlanner implements RoundPlanner {
     options: { synchronous?: 'full' | 'normal' } = {},
   ) {
     this.inline = new InlinePlanner(outbox, settings);
+    const createdAt = Date.now();
     this.worker = new Worker(workerScript(), { workerData: { file: outbox.file, settings, synchronous: options.synchronous ?? 'full' } });
     this.worker.unref(); // a plan in progress must not keep a stopping agent alive
     this.worker.on('message', (reply: PlannerReply | { ready: true }) => {
       if ('ready' in reply) {
         this.isReady = true;
+        this.log.info({ event: 'planner_started', ms: Date.now() - createdAt }, 'planning rounds in a worker thread');
         return;
       }
       const settle = this.pending.get(reply.seq);

@@ -124,10 +124,13 @@ describe('Dockerfile', () => {
     const install = of(depsStage, 'RUN').join(' ');
     expect(install).toMatch(/npm ci --omit=dev/);
     expect(install).not.toMatch(/npm (ci|install)(?![^&]*--omit=dev)/);
-    // The compiled output comes from the stage that ran tsc with the build config.
+    // The compiled output comes from the stage that ran tsc with the build config, then the
+    // bundler bin/senseye-agent prefers (the same two steps as `npm run build`).
     const dist = copies.find((c) => / \.\/dist$/.test(c))!;
     const buildStage = stages.find((s) => s.name === /^--from=(\S+)/.exec(dist)![1])!;
-    expect(of(buildStage, 'RUN').join(' ')).toContain('tsc -p tsconfig.build.json');
+    expect(of(buildStage, 'RUN').join(' ')).toContain('tsc -p tsconfig.build.json && node scripts/bundle.js');
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node scripts/bundle.js');
     const buildConfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string } };
     expect(buildConfig.compilerOptions.outDir).toBe('dist');
   });
