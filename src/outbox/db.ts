@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate } from './migrations.js';
+import { migrate, requireCurrentSchema } from './migrations.js';
 
 export type Synchronous = 'full' | 'normal';
 
@@ -40,7 +40,15 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     );
   }
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-  if (readonly) return db;
+  if (readonly) {
+    try {
+      requireCurrentSchema(db, file);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return db;
+  }
 
   // auto_vacuum only takes effect before the first table exists; on an existing file it is a no-op.
   db.pragma('auto_vacuum = INCREMENTAL');

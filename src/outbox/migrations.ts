@@ -6,8 +6,13 @@
  * Why the shapes:
  * - readings is narrow (lane, stream, ts, value): sensor/measure/kind live once in `streams`,
  *   which keeps a backlog of millions of readings small on disk (bytes per reading matter at the edge).
- * - AUTOINCREMENT: ids never go back, even after every row was delivered and deleted; the
- *   shipper's cursor and the batch ids derived from row ids rely on that.
+ * - AUTOINCREMENT (and, from version 4, the `sequences` row that replaced it for readings): ids
+ *   never go back, even after every row was delivered and deleted; the shipper's cursor and the
+ *   batch ids derived from row ids rely on that.
+ * - From version 4, readings are clustered by (lane, id) (WITHOUT ROWID): claims walk one lane in
+ *   id order, and acknowledgements delete id ranges of one lane. A rowid table needed a second
+ *   b-tree for that (the (lane, id) index), which every insert and delete also had to change:
+ *   ~2.2x the delete cost and ~35 % more bytes per reading (docs/performance.md, item 21).
  * - STRICT + ANY keeps a value's storage class (a string "42" stays a string).
  */
 import type { Database } from 'better-sqlite3';
@@ -118,26 +123,70 @@ const MIGRATIONS: string[] = [
     heartbeat   INTEGER
   ) STRICT;
   `,
+  // 4: readings clustered by (lane, id), their ids from a sequence row (a WITHOUT ROWID table
+  // has no AUTOINCREMENT): it starts where AUTOINCREMENT stopped, so ids still never go back.
+  `
+  CREATE TABLE sequences (
+    name TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO sequences (name, last) VALUES ('readings', max(
+    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'readings'), 0),
+    coalesce((SELECT max(id) FROM readings), 0)));
+
+  CREATE TABLE readings_by_lane_and_id (
+    lane   INTEGER NOT NULL,
+    id     INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    ts     INTEGER NOT NULL,
+    value  ANY NOT NULL,
+    PRIMARY KEY (lane, id)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO readings_by_lane_and_id (lane, id, stream, ts, value) SELECT lane, id, stream, ts, value FROM readings;
+  DROP TABLE readings;
+  ALTER TABLE readings_by_lane_and_id RENAME TO readings;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function migrate(db: Database): { from: number; to: number } {
+/** Brings the schema to `to` (this agent's version; tests build older files with a lower one). */
+export function migrate(db: Database, { to = SCHEMA_VERSION }: { to?: number } = {}): { from: number; to: number } {
   const from = db.pragma('user_version', { simple: true }) as number;
-  if (from > SCHEMA_VERSION) {
-    throw Object.assign(
-      new Error(
-        `outbox schema version ${from} is newer than this agent understands (${SCHEMA_VERSION}): ` +
-          'an older agent was started on a newer state directory; upgrade the agent',
-      ),
-      { code: 'SENSEYE_OUTBOX_TOO_NEW' },
-    );
-  }
-  for (let version = from; version < SCHEMA_VERSION; version++) {
+  if (from > SCHEMA_VERSION) throw tooNew(from);
+  for (let version = from; version < to; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);
     })();
   }
-  return { from, to: SCHEMA_VERSION };
+  return { from, to: Math.max(from, to) };
+}
+
+/**
+ * A read-only connection cannot migrate: it needs the schema this agent writes (`status`, say,
+ * run after an upgrade and before the daemon's restart has migrated the outbox).
+ */
+export function requireCurrentSchema(db: Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) throw tooNew(version);
+  if (version < SCHEMA_VERSION) {
+    throw Object.assign(
+      new Error(
+        `outbox ${file} has schema version ${version}, older than this agent's (${SCHEMA_VERSION}): ` +
+          'start the agent (senseye-agent run) once, which upgrades it, then try again',
+      ),
+      { code: 'SENSEYE_OUTBOX_TOO_OLD' },
+    );
+  }
+}
+
+function tooNew(version: number): Error {
+  return Object.assign(
+    new Error(
+      `outbox schema version ${version} is newer than this agent understands (${SCHEMA_VERSION}): ` +
+        'an older agent was started on a newer state directory; upgrade the agent',
+    ),
+    { code: 'SENSEYE_OUTBOX_TOO_NEW' },
+  );
 }

@@ -55,6 +55,7 @@ export class Outbox {
   private readonly stmt: {
     insertReading: Statement;
     insertReadings: Statement;
+    takeReadingIds: Statement;
     insertSpectrum: Statement;
     upsertCheckpoint: Statement;
     selectCheckpoints: Statement;
@@ -68,7 +69,8 @@ export class Outbox {
     selectHubId: Statement;
     setHubId: Statement;
     oldest: Statement;
-    oldestIds: Statement;
+    lanes: Statement;
+    oldestIdsOfLane: Statement;
     countAfter: Statement;
     batchReadings: Statement;
     batchSpectra: Statement;
@@ -86,11 +88,13 @@ export class Outbox {
     this.ledger = new InflightLedger(this.db);
     const db = this.db;
     this.stmt = {
-      insertReading: db.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, ?, ?, ?)'),
-      // The rows of a multi-row VALUES are inserted in their order (ascending ids).
+      insertReading: db.prepare('INSERT INTO readings (lane, id, stream, ts, value) VALUES (?, ?, ?, ?, ?)'),
       insertReadings: db.prepare(
-        `INSERT INTO readings (lane, stream, ts, value) VALUES ${new Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?)').join(', ')}`,
+        `INSERT INTO readings (lane, id, stream, ts, value) VALUES ${new Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`,
       ),
+      // Ids for n new rows, taken in the appending transaction: unique across processes that
+      // share the outbox (backfill and daemon), and never reused (migrations.ts, version 4).
+      takeReadingIds: db.prepare("UPDATE sequences SET last = last + ? WHERE name = 'readings' RETURNING last").pluck(),
       insertSpectrum: db.prepare('INSERT INTO spectra (lane, sensor_id, ts, body) VALUES (?, ?, ?, ?)'),
       upsertCheckpoint: db.prepare(
         `INSERT INTO checkpoints (source, file_key, path, offset, line, head_len, head_hash, parser_state, updated_at)
@@ -104,10 +108,10 @@ export class Outbox {
                 parser_state AS parserState FROM checkpoints WHERE source = ?`,
       ),
       claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
-      deleteReading: db.prepare('DELETE FROM readings WHERE id = ?'),
-      deleteSpectrum: db.prepare('DELETE FROM spectra WHERE id = ?'),
-      deleteReadingRun: db.prepare('DELETE FROM readings WHERE id BETWEEN ? AND ?'),
-      deleteSpectrumRun: db.prepare('DELETE FROM spectra WHERE id BETWEEN ? AND ?'),
+      deleteReading: db.prepare('DELETE FROM readings WHERE lane = ? AND id = ?'),
+      deleteSpectrum: db.prepare('DELETE FROM spectra WHERE lane = ? AND id = ?'),
+      deleteReadingRun: db.prepare('DELETE FROM readings WHERE lane = ? AND id BETWEEN ? AND ?'),
+      deleteSpectrumRun: db.prepare('DELETE FROM spectra WHERE lane = ? AND id BETWEEN ? AND ?'),
       bumpCounter: db.prepare(
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
       ),
@@ -120,7 +124,16 @@ export class Outbox {
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
       // Index only (lane, id): ~20× cheaper per row than claiming it.
       countAfter: db.prepare('SELECT count(*) FROM (SELECT 1 FROM readings WHERE lane = ? AND id > ? LIMIT ?)').pluck(),
-      oldestIds: db.prepare('SELECT id, lane FROM readings ORDER BY id LIMIT ?').raw(),
+      // The lanes holding readings, one key lookup each (a skip scan: there are few lanes).
+      lanes: db
+        .prepare(
+          `WITH RECURSIVE lanes(lane) AS (
+             SELECT min(lane) FROM readings
+             UNION ALL SELECT (SELECT min(lane) FROM readings WHERE lane > lanes.lane) FROM lanes WHERE lane IS NOT NULL)
+           SELECT lane FROM lanes WHERE lane IS NOT NULL`,
+        )
+        .pluck(),
+      oldestIdsOfLane: db.prepare('SELECT id FROM readings WHERE lane = ? ORDER BY id LIMIT ?').pluck(),
       batchReadings: db
         .prepare(
           `SELECT r.id, r.stream, r.ts, r.value FROM readings r
@@ -168,6 +181,7 @@ export class Outbox {
       // transaction get consecutive ids, so acknowledging its batch deletes a few id runs on a few
       // pages instead of single rows on every page of the range (docs/performance.md, item 3).
       const bySensor = new Map<string, Array<number | string>>();
+      let rowCount = 0;
       for (const batch of items) {
         let stored = 0;
         for (const r of batch.readings) {
@@ -185,6 +199,7 @@ export class Outbox {
           rows.push(batch.lane, stream, r.ts, encodeValue(r.value));
           stored++;
         }
+        rowCount += stored;
         add('appended', stored);
         add(`received.${batch.source}`, stored);
         if (batch.lane !== LIVE_LANE) add(`lane.${batch.lane}.appended`, stored);
@@ -209,24 +224,33 @@ export class Outbox {
         }
         if (batch.checkpoint) this.stmt.upsertCheckpoint.run({ ...batch.checkpoint, updatedAt: now });
       }
-      this.insertRows(bySensor.values());
+      this.insertRows(bySensor.values(), rowCount);
       for (const [name, n] of bump) this.stmt.bumpCounter.run(name, n);
     })(batches);
 
-  /** Inserts rows, given as flat (lane, stream, ts, value) lists, in order: full chunks in one multi-row INSERT each. */
-  private insertRows(groups: Iterable<Array<number | string>>): void {
-    const params: Array<number | string> = new Array(4 * ROWS_PER_INSERT);
+  /**
+   * Inserts `count` rows, given as flat (lane, stream, ts, value) lists, in order and with
+   * ascending ids: full chunks in one multi-row INSERT each.
+   */
+  private insertRows(groups: Iterable<Array<number | string>>, count: number): void {
+    if (count === 0) return;
+    let id = (this.stmt.takeReadingIds.get(count) as number) - count + 1;
+    const params: Array<number | string> = new Array(5 * ROWS_PER_INSERT);
     let filled = 0;
     for (const rows of groups) {
-      for (const p of rows) {
-        params[filled++] = p;
+      for (let k = 0; k < rows.length; k += 4) {
+        params[filled++] = rows[k]!;
+        params[filled++] = id++;
+        params[filled++] = rows[k + 1]!;
+        params[filled++] = rows[k + 2]!;
+        params[filled++] = rows[k + 3]!;
         if (filled === params.length) {
           this.stmt.insertReadings.run(params);
           filled = 0;
         }
       }
     }
-    for (let k = 0; k < filled; k += 4) this.stmt.insertReading.run(params[k], params[k + 1], params[k + 2], params[k + 3]);
+    for (let k = 0; k < filled; k += 5) this.stmt.insertReading.run(params[k], params[k + 1], params[k + 2], params[k + 3], params[k + 4]);
   }
 
   /**
@@ -310,7 +334,7 @@ export class Outbox {
 
   private readonly ackTx = (ids: readonly number[], del: Statement, delRun: Statement, counter: string, batchId: string | undefined, lane: number) =>
     this.db.transaction(() => {
-      const n = deleteIds(ids, del, delRun);
+      const n = deleteIds(lane, ids, del, delRun);
       if (n > 0) {
         this.stmt.bumpCounter.run(counter, n);
         if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.delivered`, n);
@@ -347,7 +371,7 @@ export class Outbox {
       const now = Date.now();
       let n = 0;
       for (const r of readings) {
-        if (this.stmt.deleteReading.run(r.id).changes === 0) continue;
+        if (this.stmt.deleteReading.run(lane, r.id).changes === 0) continue;
         n++;
         this.deadLetters.add(
           { stage: 'hub', source: 'hub', reason, lane, reading: { sensor: r.sensor, measure: r.measure, ts: r.ts, value: r.value } },
@@ -367,7 +391,7 @@ export class Outbox {
       const now = Date.now();
       let n = 0;
       for (const s of spectra) {
-        if (this.stmt.deleteSpectrum.run(s.id).changes === 0) continue;
+        if (this.stmt.deleteSpectrum.run(lane, s.id).changes === 0) continue;
         n++;
         this.deadLetters.add({ stage: 'hub', source: 'hub', reason, lane, raw: `{"sensor":${JSON.stringify(s.sensor)},"ts":${s.ts},"spectrum":${s.body}}` }, now);
       }
@@ -382,16 +406,25 @@ export class Outbox {
   dropOldest(n: number): number {
     this.removalCount++;
     return this.db.transaction(() => {
-      const rows = this.stmt.oldestIds.all(n) as Array<[id: number, lane: number]>;
+      // The n smallest ids of all lanes: each lane's n oldest, merged (lanes share one id sequence).
+      const candidates: Array<[id: number, lane: number]> = [];
+      for (const lane of this.stmt.lanes.all() as number[]) {
+        for (const id of this.stmt.oldestIdsOfLane.all(lane, n) as number[]) candidates.push([id, lane]);
+      }
+      candidates.sort((a, b) => a[0] - b[0]);
+      const idsByLane = new Map<number, number[]>();
+      for (const [id, lane] of candidates.slice(0, n)) {
+        let ids = idsByLane.get(lane);
+        if (ids === undefined) idsByLane.set(lane, (ids = []));
+        ids.push(id);
+      }
       let dropped = 0;
-      const byLane = new Map<number, number>();
-      for (const [id, lane] of rows) {
-        const changed = this.stmt.deleteReading.run(id).changes;
-        dropped += changed;
-        if (lane !== LIVE_LANE) byLane.set(lane, (byLane.get(lane) ?? 0) + changed);
+      for (const [lane, ids] of idsByLane) {
+        const k = deleteIds(lane, ids, this.stmt.deleteReading, this.stmt.deleteReadingRun);
+        dropped += k;
+        if (lane !== LIVE_LANE && k > 0) this.stmt.bumpCounter.run(`lane.${lane}.dropped`, k);
       }
       if (dropped > 0) this.stmt.bumpCounter.run('dropped', dropped);
-      for (const [lane, k] of byLane) if (k > 0) this.stmt.bumpCounter.run(`lane.${lane}.dropped`, k);
       return dropped;
     })();
   }
@@ -469,17 +502,17 @@ export class Outbox {
 }
 
 /**
- * Deletes the rows `ids` and returns how many were still there. A run of consecutive ids
- * (n, n+1, ..., m) goes in one range DELETE: the run names every id of its range, so no row
- * outside `ids` can be in it, whatever its sensor or lane. Other ids go one by one. Append gives
- * a sensor's rows of one transaction consecutive ids, so a batch is usually one run per transaction.
+ * Deletes the rows `ids` of `lane` and returns how many were still there. A run of consecutive
+ * ids (n, n+1, ..., m) goes in one range DELETE: the run names every id of its range, so no row
+ * outside `ids` can be in it, whatever its sensor. Other ids go one by one. Append gives a
+ * sensor's rows of one transaction consecutive ids, so a batch is usually one run per transaction.
  */
-function deleteIds(ids: readonly number[], del: Statement, delRun: Statement): number {
+function deleteIds(lane: number, ids: readonly number[], del: Statement, delRun: Statement): number {
   let n = 0;
   for (let i = 0; i < ids.length; ) {
     let j = i + 1;
     while (j < ids.length && ids[j] === ids[j - 1]! + 1) j++;
-    n += (j - i === 1 ? del.run(ids[i]) : delRun.run(ids[i], ids[j - 1])).changes;
+    n += (j - i === 1 ? del.run(lane, ids[i]) : delRun.run(lane, ids[i], ids[j - 1])).changes;
     i = j;
   }
   return n;

@@ -1,18 +1,19 @@
 /**
  * Recovers what can still be read from a damaged outbox file (one that was moved aside) into
- * the current outbox. Rows are read in id windows; a window that fails to read is skipped and
- * reported, so one bad page costs the rows on it, not the whole backlog.
+ * the current outbox. Rows are read in id windows (readings lane by lane: every schema version
+ * has them by (lane, id)); a window that fails to read is skipped and reported, so one bad page
+ * costs the rows on it, not the whole backlog.
  */
 import Database from 'better-sqlite3';
 import type { Reading } from '../parse/reading.js';
 import type { Outbox } from './outbox.js';
-import type { IngestBatch } from './types.js';
+import { LIVE_LANE, type IngestBatch } from './types.js';
 
 export interface SalvageReport {
   readings: number;
   spectra: number;
   deadLetters: number;
-  unreadableWindows: Array<{ table: string; fromId: number; toId: number; error: string }>;
+  unreadableWindows: Array<{ table: string; lane?: number; fromId: number; toId: number; error: string }>;
   error?: string;
 }
 
@@ -38,25 +39,27 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
     } catch (err) {
       return { ...report, error: `the sensor and stream tables cannot be read, so readings cannot be interpreted: ${(err as Error).message}` };
     }
-    const maxId = (table: string) => {
+    const maxId = (table: string, lane?: number) => {
       try {
-        return (db.prepare(`SELECT max(id) FROM ${table}`).pluck().get() as number | null) ?? 0;
+        const where = lane === undefined ? '' : ' WHERE lane = ?';
+        return (db.prepare(`SELECT max(id) FROM ${table}${where}`).pluck().get(...(lane === undefined ? [] : [lane])) as number | null) ?? 0;
       } catch {
         return 0;
       }
     };
-    const windows = (table: string, sql: string, each: (rows: unknown[]) => void) => {
-      const top = maxId(table);
+    /** Rows of `table` (of one lane) in windows of ids: `sql` takes [lane,] from, to. */
+    const windows = (table: string, sql: string, each: (rows: unknown[]) => void, lane?: number) => {
+      const top = maxId(table, lane);
       const stmt = db.prepare(sql);
       for (let from = 0; from <= top; from += WINDOW) {
         try {
-          each(stmt.all(from, from + WINDOW));
+          each(lane === undefined ? stmt.all(from, from + WINDOW) : stmt.all(lane, from, from + WINDOW));
         } catch (err) {
-          report.unreadableWindows.push({ table, fromId: from + 1, toId: from + WINDOW, error: (err as Error).message });
+          report.unreadableWindows.push({ table, ...(lane === undefined ? {} : { lane }), fromId: from + 1, toId: from + WINDOW, error: (err as Error).message });
         }
       }
     };
-    windows('readings', 'SELECT lane, stream, ts, value FROM readings WHERE id > ? AND id <= ? ORDER BY id', (rows) => {
+    const readingWindow = (rows: unknown[]) => {
       const byLane = new Map<number, Reading[]>();
       for (const r of rows as Array<{ lane: number; stream: number; ts: number; value: number | string }>) {
         const info = streams.get(r.stream);
@@ -69,7 +72,10 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
       const batches: IngestBatch[] = [...byLane].map(([lane, readings]) => ({ source: 'salvage', lane, readings, deadLetters: [] }));
       into.append(batches);
       report.readings += batches.reduce((n, b) => n + b.readings.length, 0);
-    });
+    };
+    for (const lane of lanesOf(db, report)) {
+      windows('readings', 'SELECT lane, stream, ts, value FROM readings WHERE lane = ? AND id > ? AND id <= ? ORDER BY id', readingWindow, lane);
+    }
     windows('spectra', 'SELECT lane, sensor_id, ts, body FROM spectra WHERE id > ? AND id <= ? ORDER BY id', (rows) => {
       const batches: IngestBatch[] = [];
       for (const r of rows as Array<{ lane: number; sensor_id: number; ts: number; body: string }>) {
@@ -108,4 +114,29 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
     db.close();
   }
   return report;
+}
+
+/**
+ * The lanes that hold readings, one key lookup each; if that cannot be read, the live lane and
+ * the backfill jobs' lanes.
+ */
+function lanesOf(db: Database.Database, report: SalvageReport): number[] {
+  try {
+    return db
+      .prepare(
+        `WITH RECURSIVE lanes(lane) AS (
+           SELECT min(lane) FROM readings
+           UNION ALL SELECT (SELECT min(lane) FROM readings WHERE lane > lanes.lane) FROM lanes WHERE lane IS NOT NULL)
+         SELECT lane FROM lanes WHERE lane IS NOT NULL`,
+      )
+      .pluck()
+      .all() as number[];
+  } catch (err) {
+    report.unreadableWindows.push({ table: 'readings', fromId: 0, toId: 0, error: `the list of lanes: ${(err as Error).message}` });
+    try {
+      return [LIVE_LANE, ...(db.prepare('SELECT lane FROM backfill_jobs').pluck().all() as number[])];
+    } catch {
+      return [LIVE_LANE];
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION } from '../../src/outbox/migrations.js';
+import { migrate, SCHEMA_VERSION } from '../../src/outbox/migrations.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE, type IngestBatch } from '../../src/outbox/types.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -137,6 +138,67 @@ describe('Outbox', () => {
     expect(box.hubSensorId('s0')).toBe('00000000-0000-4000-8000-000000000001');
     expect(box.claim(LIVE_LANE, 10)[0]!.sensor).toBe('s0');
     box.close();
+  });
+
+  it('upgrades a version-3 outbox: readings keep their lane, id and value, and new ids continue after the highest ever given', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'outbox.db');
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    migrate(old, { to: 3 });
+    old.exec(`INSERT INTO sensors (id, name) VALUES (1, 'press'); INSERT INTO streams (id, sensor_id, measure, kind) VALUES (1, 1, 'bar', 'float');`);
+    const insert = old.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, 1, ?, ?)');
+    for (let i = 1; i <= 10; i++) insert.run(i % 3 === 0 ? 2 : LIVE_LANE, T0 + i, i / 2);
+    old.exec('DELETE FROM readings WHERE id > 7'); // AUTOINCREMENT has given 10: ids 8-10 must not come back
+    old.close();
+
+    const box = new Outbox(file);
+    expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const schema = box.db.prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'readings'").all() as Array<{ name: string; sql: string }>;
+    expect(schema.map((t) => t.name)).toEqual(['readings']); // the (lane, id) index went with the rowid table
+    expect(schema[0]!.sql).toMatch(/PRIMARY KEY \(lane, id\)\s*\) STRICT, WITHOUT ROWID/);
+    const live = box.claim(LIVE_LANE, 100);
+    expect(live.map((r) => [r.id, r.ts, r.value])).toEqual([1, 2, 4, 5, 7].map((i) => [i, T0 + i, i / 2]));
+    expect(box.claim(2, 100).map((r) => r.id)).toEqual([3, 6]);
+    box.append([batch('a', 2)]);
+    box.append([batch('b', 1, { lane: 2 })]);
+    expect(box.claim(LIVE_LANE, 100).slice(5).map((r) => r.id)).toEqual([11, 12]);
+    expect(box.claim(2, 100).map((r) => r.id)).toEqual([3, 6, 13]);
+    box.close();
+  });
+
+  it('gives two connections appending in turn (daemon and backfill) ids that never collide', () => {
+    const dir = tempDir();
+    const daemon = Outbox.inStateDir(dir);
+    const backfill = Outbox.inStateDir(dir);
+    for (let k = 0; k < 6; k++) (k % 2 === 0 ? daemon : backfill).append([batch('x', 3, { lane: k % 2 === 0 ? LIVE_LANE : 4 })]);
+    const ids = [...daemon.claim(LIVE_LANE, 100), ...daemon.claim(4, 100)].map((r) => r.id).sort((a, b) => a - b);
+    expect(ids).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+    daemon.close();
+    backfill.close();
+  });
+
+  it('drop_oldest takes the oldest readings of all lanes together, by the order they were appended', () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch('a', 4)]); // ids 1-4, live
+    box.append([batch('b', 4, { lane: 3 })]); // 5-8, lane 3
+    box.append([batch('c', 4)]); // 9-12, live
+    expect(box.dropOldest(6)).toBe(6);
+    expect(box.claim(LIVE_LANE, 100).map((r) => r.id)).toEqual([9, 10, 11, 12]);
+    expect(box.claim(3, 100).map((r) => r.id)).toEqual([7, 8]);
+    expect(box.counts()).toMatchObject({ dropped: 6, depth: 6 });
+    expect(box.laneCounts(3)).toMatchObject({ waiting: 2 });
+    box.close();
+  });
+
+  it('refuses to open an outbox of an older schema read-only, and says how to upgrade it', () => {
+    const file = path.join(tempDir(), 'outbox.db');
+    const old = new Database(file);
+    migrate(old, { to: 3 });
+    old.close();
+    expect(() => new Outbox(file, { readonly: true })).toThrow(/schema version 3, older than this agent's .*start the agent \(senseye-agent run\) once/);
+    new Outbox(file).close(); // a writer upgrades it
+    expect(() => new Outbox(file, { readonly: true }).close()).not.toThrow();
   });
 
   it('refuses a database from a newer agent', () => {
