@@ -26,9 +26,11 @@ export function encodeDataPoint(r: ClaimedReading): string {
 }
 
 export function batchId(lane: number, sensor: string, readings: readonly ClaimedReading[]): string {
-  const hash = createHash('sha256').update(`${lane}\u0000${sensor}\u0000`);
-  for (const r of readings) hash.update(`${r.id},`);
-  return `sa-${hash.digest('hex').slice(0, 24)}`;
+  // One update of "id,id,...,id," (the same bytes, so the same id, as one update per row, at
+  // a fraction of the cost: thousands of rows per batch).
+  let ids = '';
+  for (const r of readings) ids += `${r.id},`;
+  return `sa-${createHash('sha256').update(`${lane}\u0000${sensor}\u0000`).update(ids).digest('hex').slice(0, 24)}`;
 }
 
 /** `encodedPoints`: the points' JSON, as a list or already joined with commas (planned batches). */
