@@ -18,17 +18,16 @@ export const name = 'e2e';
 export const title = '3. End to end: file → agent → emulator';
 export const bounds =
   'CPU on both cores. The agent\'s main thread (sources, parsing, outbox INSERTs and commits, requests, ' +
-  'acknowledgements) is ~96 % busy in the profile below; claiming and encoding rounds run in the planner ' +
-  'worker thread (docs/performance.md item 14), about half busy; the emulator needs ~1.3 µs per reading ' +
-  '(item 17). Together they spend ~6.5 µs of CPU per reading on 2 cores, which caps a run near ~300,000 ' +
-  'readings/s even if every thread were always runnable. Reaching 300,000 needs less CPU per reading and the ' +
-  'main thread relieved further: ingest (parse → INSERT) in a thread of its own, or acknowledgements (the ' +
-  'range DELETEs) in the planner\'s, with both connections writing (item 9). Peak RSS: the idle agent is ' +
-  'already ~100 MiB (benchmark 7; ~48 MiB of it the node binary\'s own file-backed pages, shared with every ' +
-  'node process); under a high allocation rate V8 grows each heap well past what is live (~25-30 MB in a ' +
-  'heap snapshot at the peak), and the planner worker adds its own heap and SQLite connection (~+40 MiB at ' +
-  'the peak). 96 MiB is below what Node.js with these modules needs idle; docs/performance.md shows what V8 ' +
-  'heap flags trade (CPU for RSS).';
+  'acknowledgements) is ~95 % busy in the profile below; claiming and encoding rounds run in the planner ' +
+  'worker thread (docs/performance.md item 14), about two-thirds busy, sharing the other core with the ' +
+  'emulator (~1.1 µs per reading, item 17). Together they spend ~5.6 µs of CPU per reading; the main thread ' +
+  'alone ~3.5 µs (INSERTs and JSON.parse a fifth each), which bounds a run near ~300,000 readings/s. More ' +
+  'needs ingest (parse → INSERT) in a thread of its own (item 9); acknowledgements in the planner\'s ' +
+  'thread were tried and were slower (item 18). Peak RSS: the idle agent is ~90 MiB (benchmark 7; ~50 MiB ' +
+  'of it file-backed pages, mostly the node binary\'s own, shared with every node process); under a high ' +
+  'allocation rate V8 grows each heap well past what is live (~25-30 MB in a heap snapshot at the peak), and ' +
+  'the planner worker adds its own heap and SQLite connection (~+40 MiB at the peak). 96 MiB is about what ' +
+  'Node.js with these modules needs idle; docs/performance.md shows what V8 heap flags trade (CPU for RSS).';
 
 const SIZE = (quick) => (quick ? 200_000 : 2_000_000);
 
@@ -116,8 +115,8 @@ export async function run(ctx) {
         target: null,
         extra:
           `${longReadings.toLocaleString('en-US')} readings with an extra 40-character field; agent CPU ${long.agentCpu.toFixed(1)} s for ${long.seconds.toFixed(1)} s of wall time. ` +
-          'With lines over ~105 bytes the 4 chunks a source may have in flight (256 KiB each) hold fewer than pipeline.batch_size (10,000) readings, ' +
-          'so every commit waits for the pipeline.max_wait timer (200 ms) and the agent idles (docs/performance.md)',
+          `${((1e6 * long.agentCpu) / longReadings).toFixed(1)} µs of agent CPU per reading against ${((1e6 * med('agentCpu')) / readings).toFixed(1)} above: longer lines cost more to read and parse, ` +
+          'and the 4 chunks a source may have in flight (256 KiB each) hold fewer readings, so commits are smaller (docs/performance.md, item 1)',
       },
       {
         key: 'rss',
@@ -127,12 +126,12 @@ export async function run(ctx) {
         target: { op: '<=', value: 96 },
         extra:
           `of which private (anonymous) memory peaked at ${med('peakAnonMiB').toFixed(0)} MiB (sampled every 100 ms) and file-backed pages, mostly the node binary's own and shared ` +
-          `with every node process, were ${med('fileMiB').toFixed(0)} MiB; the idle agent with an empty outbox is ~100 MiB RSS (benchmark 7)`,
+          `with every node process, were ${med('fileMiB').toFixed(0)} MiB; the idle agent with an empty outbox is ~90 MiB RSS (benchmark 7)`,
       },
     ],
     method:
       `${readings.toLocaleString('en-US')} readings (8 sensors × 4 measures) in one JSON-lines file; fresh emulator (\`--record count\`) and state folder per run; ` +
-      'agent with the default settings (synchronous=full, batch_size 10,000, max_points 5,000, max_bytes 512 KiB, concurrency 4) and `--exit-when-idle`; ' +
+      'agent with the default settings (synchronous=full, batch_size 10,000, max_points 5,000, max_bytes 768 KiB, concurrency 4) and `--exit-when-idle`; ' +
       `timed from the agent's spawn to the end of the last accepted request in the emulator's request log; every run checks the hub holds exactly ${readings.toLocaleString('en-US')} distinct readings; median of ${runs} runs.`,
     notes: [`duplicates at the hub across runs: ${results.map((r) => r.duplicates).join(', ')} (expected 0 without a crash)`],
   };
