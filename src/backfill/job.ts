@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Outbox } from '../outbox/outbox.js';
+import { isAlive } from '../outbox/liveness.js';
 
 export interface JobArgs {
   files: string[];
@@ -71,11 +72,3 @@ export function releaseJob(outbox: Outbox, job: Job): void {
 }
 
 /** Whether a process with this pid runs on this machine (a SIGKILLed backfill's pid does not). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

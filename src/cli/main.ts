@@ -39,5 +39,14 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       process.stderr.write(`senseye-agent: ${message ?? String(err)}\nRun senseye-agent --help for usage.\n`);
       process.exit(EXIT.config);
     });
-  await cli.parseAsync();
+  try {
+    await cli.parseAsync();
+  } catch (err) {
+    // The outbox's own refusals (older or newer schema, an agent running on it, a failed
+    // upgrade) say what to do: their message, not a stack trace. The state is kept: try again.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string' || !code.startsWith('SENSEYE_OUTBOX_')) throw err;
+    process.stderr.write(`senseye-agent: ${(err as Error).message}\n`);
+    process.exitCode = EXIT.tempfail;
+  }
 }

@@ -51,7 +51,7 @@ export class Agent implements AgentView {
     const { config, logger } = opts;
     this.log = logger.child({ component: 'agent' });
     this.credentials = opts.credentials;
-    this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' })).outbox;
+    this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
     this.client = new HubClient({
       url: config.hub.url,
       token: () => this.credentials.current(),

@@ -69,11 +69,23 @@ export interface ShipperStats extends SenderStats {
   throttled: number;
   /** Rounds claimed and encoded while the round before them was on the wire. */
   plannedAhead: number;
+  /** Rounds claimed and encoded in the planner worker (the others: on the shipper's thread). */
+  plannedInWorker: number;
 }
 
 export class Shipper {
   state: DeliveryState = { state: 'idle' };
-  readonly stats: ShipperStats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, retried: 0, throttled: 0, plannedAhead: 0, byStatus: new Map() };
+  readonly stats: ShipperStats = {
+    delivered: 0,
+    spectraDelivered: 0,
+    rejected: 0,
+    requests: 0,
+    retried: 0,
+    throttled: 0,
+    plannedAhead: 0,
+    plannedInWorker: 0,
+    byStatus: new Map(),
+  };
   readonly gate: HubGate;
   /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
   readonly waitingSensors = new Map<string, string>();
@@ -263,7 +275,9 @@ export class Shipper {
         return this.inlinePlanner;
       }
     }
-    return this.workerPlanner.ready ? this.workerPlanner : this.inlinePlanner;
+    if (!this.workerPlanner.ready) return this.inlinePlanner;
+    this.stats.plannedInWorker++;
+    return this.workerPlanner;
   }
 
   /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */

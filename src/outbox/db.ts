@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate, requireCurrentSchema } from './migrations.js';
+import { isAlive } from './liveness.js';
+import { migrate, requireCurrentSchema, SCHEMA_VERSION } from './migrations.js';
 
 export type Synchronous = 'full' | 'normal';
 
@@ -15,6 +16,12 @@ export interface OpenOptions {
   readonly?: boolean;
   /** How long to wait for another process's write lock (backfill and daemon share a state dir). */
   busyTimeoutMs?: number;
+  /**
+   * Upgrade the schema even if an agent seems to be running on this outbox. The daemon (`run`)
+   * does: it owns the outbox. Other commands refuse, since an agent of the older version still
+   * running would fail on the new schema (upgradingIsSafe).
+   */
+  upgradeInUse?: boolean;
 }
 
 export class OutboxOpenError extends Error {
@@ -71,8 +78,39 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
   // A bounded page cache keeps memory flat however large the backlog grows.
   db.pragma('cache_size = -8000');
   db.pragma('temp_store = MEMORY');
-  migrate(db);
+  try {
+    if (options.upgradeInUse !== true) upgradingIsSafe(db, file);
+    const { from, to } = migrate(db);
+    // An upgrade may have rewritten a table (version 4 copies the readings): its pages are in
+    // the WAL, which would otherwise keep that size until the next clean stop.
+    if (from > 0 && to > from) db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
+}
+
+/**
+ * Refuses to upgrade the schema under what looks like a running agent of an older version: the
+ * last one to start has not stopped cleanly and its pid (recorded with its delivery state) is
+ * alive. Best effort (an agent that has recorded no pid yet is not seen); docs/operations.md,
+ * "Upgrading", says to restart the agent before other commands.
+ */
+function upgradingIsSafe(db: Database.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version < 2 || version >= SCHEMA_VERSION) return; // a new file, or nothing to upgrade (the state table came with 2)
+  const value = (key: string) => db.prepare('SELECT value FROM state WHERE key = ?').pluck().get(key) as string | undefined;
+  if (value('clean_shutdown') !== 'false') return;
+  const pid = (JSON.parse(value('delivery.0') ?? '{}') as { pid?: unknown }).pid;
+  if (typeof pid !== 'number' || pid === process.pid || !isAlive(pid)) return;
+  throw Object.assign(
+    new Error(
+      `outbox ${file} has schema version ${version} and an agent (pid ${pid}) seems to run on it: restart that agent on this ` +
+        `version first (it upgrades the outbox to version ${SCHEMA_VERSION}), then run this command again`,
+    ),
+    { code: 'SENSEYE_OUTBOX_IN_USE' },
+  );
 }
 
 /**

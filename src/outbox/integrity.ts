@@ -1,7 +1,8 @@
 /**
  * Keeps the agent from crash-looping on its own state. After an unclean stop (no
- * `clean_shutdown` mark) the database gets `PRAGMA quick_check`; a damaged or unreadable file
- * is moved aside with a timestamp (with its -wal and -shm), a fresh outbox is started, and the
+ * `clean_shutdown` mark) the database gets `PRAGMA quick_check`; a damaged file (SQLite finds
+ * it corrupt or not a database) is moved aside with a timestamp (with its -wal and -shm), a
+ * fresh outbox is started, and the
  * event is logged loudly with the command that salvages what is readable. The check is skipped
  * after a clean stop so a large backlog does not slow every start.
  */
@@ -34,7 +35,7 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
       outbox.db.close();
     } catch (err) {
       const e = err as Error & { code?: string };
-      if (e.code === 'SENSEYE_OUTBOX_TOO_NEW') throw err; // not damage: an upgrade question
+      if (!isDamage(e)) throw err;
       problem = `${e.code ?? e.name}: ${e.message}`;
     }
   }
@@ -52,6 +53,18 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
   const outbox = new Outbox(file, options);
   outbox.state.set(CLEAN_SHUTDOWN, false);
   return { outbox, movedAside };
+}
+
+/**
+ * Errors that say nothing about the file's content are not damage, and moving the file aside
+ * would only take its readings out of delivery: a newer schema, a failed upgrade (rolled back),
+ * a full disk, a lock held too long, missing permissions, an I/O error. They stop the start
+ * with their message instead; systemd or the container restarts the agent.
+ */
+function isDamage(e: Error & { code?: string }): boolean {
+  const code = e.code ?? '';
+  if (code.startsWith('SENSEYE_OUTBOX_')) return false; // too new, upgrade failed, in use, cannot open
+  return !/^SQLITE_(BUSY|LOCKED|FULL|READONLY|CANTOPEN|PERM|NOMEM|IOERR)/.test(code);
 }
 
 /** Marks a clean stop; call right before closing. */

@@ -142,7 +142,7 @@ const MIGRATIONS: string[] = [
     value  ANY NOT NULL,
     PRIMARY KEY (lane, id)
   ) STRICT, WITHOUT ROWID;
-  INSERT INTO readings_by_lane_and_id (lane, id, stream, ts, value) SELECT lane, id, stream, ts, value FROM readings;
+  INSERT INTO readings_by_lane_and_id (lane, id, stream, ts, value) SELECT lane, id, stream, ts, value FROM readings ORDER BY lane, id;
   DROP TABLE readings;
   ALTER TABLE readings_by_lane_and_id RENAME TO readings;
   `,
@@ -155,10 +155,14 @@ export function migrate(db: Database, { to = SCHEMA_VERSION }: { to?: number } =
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > SCHEMA_VERSION) throw tooNew(from);
   for (let version = from; version < to; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+    try {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[version]!);
+        db.pragma(`user_version = ${version + 1}`);
+      })();
+    } catch (err) {
+      throw migrationFailed(version, err as Error & { code?: string });
+    }
   }
   return { from, to: Math.max(from, to) };
 }
@@ -179,6 +183,21 @@ export function requireCurrentSchema(db: Database, file: string): void {
       { code: 'SENSEYE_OUTBOX_TOO_OLD' },
     );
   }
+}
+
+/**
+ * An upgrade that failed rolled back: the outbox is as it was, not damaged (the caller must not
+ * move it aside). Version 4 copies the readings, so a full disk is the likely cause.
+ */
+function migrationFailed(version: number, err: Error & { code?: string }): Error {
+  const hint =
+    err.code === 'SQLITE_FULL'
+      ? 'free disk space on the state directory (the upgrade needs about as much again as the outbox takes) and start again'
+      : 'the outbox is unchanged; start again, and report this if it persists';
+  return Object.assign(new Error(`upgrading the outbox schema from version ${version} to ${version + 1} failed (${err.code ?? err.name}: ${err.message}): ${hint}`), {
+    code: 'SENSEYE_OUTBOX_MIGRATION',
+    cause: err,
+  });
 }
 
 function tooNew(version: number): Error {

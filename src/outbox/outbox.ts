@@ -15,6 +15,7 @@ import { valueKind, type ValueKind } from '../parse/reading.js';
 import type { Spectrum } from '../parse/spectrum.js';
 import { openDatabase, withoutFsync, type OpenOptions } from './db.js';
 import { DeadLetters } from './dead-letters.js';
+import { LANES_WITH_READINGS_SQL } from './lanes.js';
 import { InflightLedger, type InflightBatch } from './inflight.js';
 import { StateStore } from './state-store.js';
 import { StreamRegistry } from './streams.js';
@@ -122,17 +123,9 @@ export class Outbox {
          ON CONFLICT (name) DO UPDATE SET hub_id = excluded.hub_id`,
       ),
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
-      // Index only (lane, id): ~20× cheaper per row than claiming it.
+      // Walks the (lane, id) key without handing rows to JavaScript: far cheaper than claiming them.
       countAfter: db.prepare('SELECT count(*) FROM (SELECT 1 FROM readings WHERE lane = ? AND id > ? LIMIT ?)').pluck(),
-      // The lanes holding readings, one key lookup each (a skip scan: there are few lanes).
-      lanes: db
-        .prepare(
-          `WITH RECURSIVE lanes(lane) AS (
-             SELECT min(lane) FROM readings
-             UNION ALL SELECT (SELECT min(lane) FROM readings WHERE lane > lanes.lane) FROM lanes WHERE lane IS NOT NULL)
-           SELECT lane FROM lanes WHERE lane IS NOT NULL`,
-        )
-        .pluck(),
+      lanes: db.prepare(LANES_WITH_READINGS_SQL).pluck(),
       oldestIdsOfLane: db.prepare('SELECT id FROM readings WHERE lane = ? ORDER BY id LIMIT ?').pluck(),
       batchReadings: db
         .prepare(

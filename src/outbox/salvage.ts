@@ -1,12 +1,15 @@
 /**
  * Recovers what can still be read from a damaged outbox file (one that was moved aside) into
- * the current outbox. Rows are read in id windows (readings lane by lane: every schema version
- * has them by (lane, id)); a window that fails to read is skipped and reported, so one bad page
- * costs the rows on it, not the whole backlog.
+ * the current outbox. Rows are read in id windows, straight from each table's own b-tree
+ * (readings lane by lane from schema version 4, where the table is keyed by (lane, id)); a
+ * window that fails to read is skipped and reported, so one bad page costs the rows on it, not
+ * the whole backlog.
  */
 import Database from 'better-sqlite3';
 import type { Reading } from '../parse/reading.js';
 import type { Outbox } from './outbox.js';
+import { LANES_WITH_READINGS_SQL } from './lanes.js';
+import { SCHEMA_VERSION } from './migrations.js';
 import { LIVE_LANE, type IngestBatch } from './types.js';
 
 export interface SalvageReport {
@@ -39,19 +42,22 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
     } catch (err) {
       return { ...report, error: `the sensor and stream tables cannot be read, so readings cannot be interpreted: ${(err as Error).message}` };
     }
-    const maxId = (table: string, lane?: number) => {
+    /** The ids of `table` (of one lane) lie in first..last; an unreadable range is reported, and nothing is read. */
+    const idRange = (table: string, lane?: number): { first: number; last: number } => {
       try {
         const where = lane === undefined ? '' : ' WHERE lane = ?';
-        return (db.prepare(`SELECT max(id) FROM ${table}${where}`).pluck().get(...(lane === undefined ? [] : [lane])) as number | null) ?? 0;
-      } catch {
-        return 0;
+        const row = db.prepare(`SELECT min(id) AS first, max(id) AS last FROM ${table}${where}`).get(...(lane === undefined ? [] : [lane])) as { first: number | null; last: number | null };
+        return { first: row.first ?? 1, last: row.last ?? 0 };
+      } catch (err) {
+        report.unreadableWindows.push({ table, ...(lane === undefined ? {} : { lane }), fromId: 0, toId: 0, error: `the range of ids: ${(err as Error).message}` });
+        return { first: 1, last: 0 };
       }
     };
     /** Rows of `table` (of one lane) in windows of ids: `sql` takes [lane,] from, to. */
     const windows = (table: string, sql: string, each: (rows: unknown[]) => void, lane?: number) => {
-      const top = maxId(table, lane);
+      const { first, last: top } = idRange(table, lane);
       const stmt = db.prepare(sql);
-      for (let from = 0; from <= top; from += WINDOW) {
+      for (let from = first - 1; from <= top; from += WINDOW) {
         try {
           each(lane === undefined ? stmt.all(from, from + WINDOW) : stmt.all(lane, from, from + WINDOW));
         } catch (err) {
@@ -73,8 +79,13 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
       into.append(batches);
       report.readings += batches.reduce((n, b) => n + b.readings.length, 0);
     };
-    for (const lane of lanesOf(db, report)) {
-      windows('readings', 'SELECT lane, stream, ts, value FROM readings WHERE lane = ? AND id > ? AND id <= ? ORDER BY id', readingWindow, lane);
+    if (schemaVersion(db) >= 4) {
+      for (const lane of lanesOf(db, report)) {
+        windows('readings', 'SELECT lane, stream, ts, value FROM readings WHERE lane = ? AND id > ? AND id <= ? ORDER BY id', readingWindow, lane);
+      }
+    } else {
+      // A rowid table: its own b-tree by id, whatever the lane (not its (lane, id) index, which may be damaged too).
+      windows('readings', 'SELECT lane, stream, ts, value FROM readings NOT INDEXED WHERE id > ? AND id <= ? ORDER BY id', readingWindow);
     }
     windows('spectra', 'SELECT lane, sensor_id, ts, body FROM spectra WHERE id > ? AND id <= ? ORDER BY id', (rows) => {
       const batches: IngestBatch[] = [];
@@ -116,21 +127,19 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
   return report;
 }
 
-/**
- * The lanes that hold readings, one key lookup each; if that cannot be read, the live lane and
- * the backfill jobs' lanes.
- */
+/** The damaged file's schema version; if unreadable, assume the current layout. */
+function schemaVersion(db: Database.Database): number {
+  try {
+    return db.pragma('user_version', { simple: true }) as number;
+  } catch {
+    return SCHEMA_VERSION;
+  }
+}
+
+/** The lanes that hold readings; if that cannot be read, the live lane and the backfill jobs' lanes. */
 function lanesOf(db: Database.Database, report: SalvageReport): number[] {
   try {
-    return db
-      .prepare(
-        `WITH RECURSIVE lanes(lane) AS (
-           SELECT min(lane) FROM readings
-           UNION ALL SELECT (SELECT min(lane) FROM readings WHERE lane > lanes.lane) FROM lanes WHERE lane IS NOT NULL)
-         SELECT lane FROM lanes WHERE lane IS NOT NULL`,
-      )
-      .pluck()
-      .all() as number[];
+    return db.prepare(LANES_WITH_READINGS_SQL).pluck().all() as number[];
   } catch (err) {
     report.unreadableWindows.push({ table: 'readings', fromId: 0, toId: 0, error: `the list of lanes: ${(err as Error).message}` });
     try {

@@ -1,11 +1,12 @@
 // The one-file build (scripts/bundle.js): bin/senseye-agent runs dist/bundle/senseye-agent.js,
 // whose planner worker starts from dist/bundle/planner-worker.js; SENSEYE_AGENT_UNBUNDLED=1
 // runs dist/cli/main.js module by module instead. Both deliver the same readings.
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
-import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { BIN, runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { jsonlReadings, key, receivedKeys, sorted, toJsonl } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -59,5 +60,40 @@ describe.each([
     const help = await runAgentCommand(['--help'], env);
     expect(help.code).toBe(0);
     for (const command of ['run', 'backfill', 'emulator', 'status', 'dlq']) expect(help.stdout).toContain(`senseye-agent ${command}`);
+  });
+});
+
+describe('bin/senseye-agent picks its entry', () => {
+  // A copy of the launcher next to two stand-in builds that say which one ran.
+  function layout(): { root: string; run: (env?: NodeJS.ProcessEnv) => string; touch: (which: 'bundle' | 'modules', secondsAgo: number) => void } {
+    const root = tempDir();
+    const files = { bundle: path.join(root, 'dist', 'bundle', 'senseye-agent.js'), modules: path.join(root, 'dist', 'cli', 'main.js') };
+    mkdirSync(path.join(root, 'bin'));
+    copyFileSync(BIN, path.join(root, 'bin', 'senseye-agent'));
+    writeFileSync(path.join(root, 'package.json'), '{"type":"module"}');
+    for (const [which, file] of Object.entries(files)) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `export async function main() { process.stdout.write('${which}'); }\n`);
+    }
+    return {
+      root,
+      run: (env = {}) => spawnSync(process.execPath, [path.join(root, 'bin', 'senseye-agent')], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }).stdout,
+      touch: (which, secondsAgo) => {
+        const t = Date.now() / 1000 - secondsAgo;
+        utimesSync(files[which], t, t);
+      },
+    };
+  }
+
+  it('runs the bundle unless it is older than the modules (only tsc ran since), missing, or SENSEYE_AGENT_UNBUNDLED=1', () => {
+    const l = layout();
+    l.touch('modules', 60);
+    l.touch('bundle', 30);
+    expect(l.run()).toBe('bundle');
+    expect(l.run({ SENSEYE_AGENT_UNBUNDLED: '1' })).toBe('modules');
+    l.touch('modules', 10); // rebuilt by tsc alone: the bundle is stale
+    expect(l.run()).toBe('modules');
+    rmSync(path.join(l.root, 'dist', 'bundle'), { recursive: true });
+    expect(l.run()).toBe('modules');
   });
 });

@@ -2,9 +2,11 @@
 // and `outbox doctor --salvage` recovers what is readable.
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { markCleanShutdown, openOutboxChecked } from '../../src/outbox/integrity.js';
+import { migrate } from '../../src/outbox/migrations.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { salvage } from '../../src/outbox/salvage.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
@@ -60,6 +62,45 @@ describe('outbox integrity', () => {
     expect(back.filter((r) => r.sensor === 'b').at(-1)).toMatchObject({ measure: 'on', value: true }); // one commit is stored sensor by sensor
     expect(fresh.deadLetters.list()[0]).toMatchObject({ reason: 'bad', line: 3 });
     expect(readdirSync(dir)).toContain('outbox.db.damaged-test');
+    fresh.close();
+  });
+
+  it('leaves an outbox whose upgrade failed where it is, unchanged, and says why', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'outbox.db');
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    migrate(old, { to: 3 });
+    old.exec(`INSERT INTO sensors (id, name) VALUES (1, 'press'); INSERT INTO streams (id, sensor_id, measure, kind) VALUES (1, 1, 'bar', 'float');`);
+    old.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (0, 1, 1, 0.5)').run();
+    old.exec('CREATE TABLE readings_by_lane_and_id (x)'); // upgrade 4 creates this table: it fails, and rolls back
+    old.close();
+    const logs: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
+    expect(() => openOutboxChecked(dir, {}, log)).toThrow(/upgrading the outbox schema from version 3 to 4 failed .*the outbox is unchanged/);
+    expect(readdirSync(dir).filter((f) => f.includes('damaged'))).toEqual([]);
+    expect(logs.filter((l) => l.event === 'outbox_damaged')).toEqual([]);
+    const after = new Database(file, { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(3);
+    expect(after.prepare('SELECT count(*) FROM readings').pluck().get()).toBe(1);
+    after.close();
+  });
+
+  it('salvages the readings of a version-3 file (a rowid table), every lane', () => {
+    const dir = tempDir();
+    const damaged = path.join(dir, 'old.db');
+    const old = new Database(damaged);
+    migrate(old, { to: 3 });
+    old.exec(`INSERT INTO sensors (id, name) VALUES (1, 'press'); INSERT INTO streams (id, sensor_id, measure, kind) VALUES (1, 1, 'bar', 'float');`);
+    const insert = old.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, 1, ?, ?)');
+    for (let i = 0; i < 12_000; i++) insert.run(i % 4 === 0 ? 5 : LIVE_LANE, 1_000 + i, i);
+    old.close();
+    const fresh = Outbox.inStateDir(dir);
+    expect(salvage(damaged, fresh)).toMatchObject({ readings: 12_000, unreadableWindows: [] });
+    const live = fresh.claim(LIVE_LANE, 20_000).map((r) => r.ts);
+    expect(live).toHaveLength(9000);
+    expect(live).toEqual([...live].sort((a, b) => a - b));
+    expect(fresh.claim(5, 20_000)).toHaveLength(3000);
     fresh.close();
   });
 

@@ -223,10 +223,13 @@ describe('planning rounds in a worker thread', () => {
   });
 
   it('plans on its own thread while the worker starts, then in the worker (continuing its chain): each sensor in order, each reading once', async () => {
-    rig = await createRig({ emulator: { latencyMs: 10 }, shipper: { planInWorker: true } });
+    // ~1 s of requests (160 of 500 points, 4 at a time, 20 ms each): the worker is up well before the end.
+    rig = await createRig({ emulator: { latencyMs: 20 }, shipper: { planInWorker: true } });
     for (let k = 0; k < 40; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
+    expect(rig.logs.some((e) => e.event === 'planner_started')).toBe(true);
+    expect(rig.shipper.stats.plannedInWorker).toBeGreaterThan(0);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 80_000, overwrites: 0 });
     const bySensor = timestampsBySensor(rig.hub);
     expect(bySensor.size).toBe(8);

@@ -201,6 +201,38 @@ describe('Outbox', () => {
     expect(() => new Outbox(file, { readonly: true }).close()).not.toThrow();
   });
 
+  it('does not upgrade under an agent that seems to run on the outbox, unless it is the daemon (which owns it)', () => {
+    const file = path.join(tempDir(), 'outbox.db');
+    const old = new Database(file);
+    migrate(old, { to: 3 });
+    const put = old.prepare('INSERT INTO state (key, value, updated_at) VALUES (?, ?, 0)');
+    put.run('clean_shutdown', 'false');
+    put.run('delivery.0', JSON.stringify({ state: 'idle', pid: process.ppid })); // a live process that is not this one
+    old.close();
+    expect(() => new Outbox(file)).toThrow(/seems to run on it: restart that agent on this version first/);
+    const stillOld = new Database(file, { readonly: true });
+    expect(stillOld.pragma('user_version', { simple: true })).toBe(3);
+    stillOld.close();
+    const daemon = new Outbox(file, { upgradeInUse: true });
+    expect(daemon.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    daemon.close();
+  });
+
+  it('upgrades when the agent recorded there is gone or stopped cleanly', () => {
+    for (const [clean, pid] of [['false', 2 ** 22 + 12345], ['true', process.ppid]] as const) {
+      const file = path.join(tempDir(), 'outbox.db');
+      const old = new Database(file);
+      migrate(old, { to: 3 });
+      const put = old.prepare('INSERT INTO state (key, value, updated_at) VALUES (?, ?, 0)');
+      put.run('clean_shutdown', clean);
+      put.run('delivery.0', JSON.stringify({ state: 'idle', pid })); // above the kernel's pid_max: no such process
+      old.close();
+      const box = new Outbox(file);
+      expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      box.close();
+    }
+  });
+
   it('refuses a database from a newer agent', () => {
     const dir = tempDir();
     const box = Outbox.inStateDir(dir);
