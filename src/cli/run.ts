@@ -54,6 +54,10 @@ export async function runAgent(options: RunOptions): Promise<number> {
     if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError) {
       return startupFailed(err);
     }
+    // A newer schema, a failed (rolled back) upgrade: the outbox is kept as it is; exit 75, so
+    // systemd or the container tries again (a full disk may have been cleared by then).
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SENSEYE_OUTBOX_')) return startupFailed(err as Error & { code: string }, EXIT.tempfail);
     throw err;
   }
   if (config.http.listen !== null) {
@@ -78,12 +82,12 @@ export async function runAgent(options: RunOptions): Promise<number> {
     tokenExpiryWarningMs: config.token_expiry_warning,
   });
 
-  function startupFailed(err: Error & { code: string }): number {
+  function startupFailed(err: Error & { code: string }, exitCode: number = EXIT.config): number {
     logger.fatal({ event: 'startup_failed', code: err.code }, err.message);
     logger.flush();
     process.stderr.write(`senseye-agent: ${err.message}\n`);
     void notifier.close();
-    return EXIT.config;
+    return exitCode;
   }
 
   return new Promise<number>((resolve) => {

@@ -1,8 +1,11 @@
 // The command line as a user meets it: help, version, config errors and exit codes.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { createHubEmulator } from '../../src/emulator/index.js';
+import { migrate } from '../../src/outbox/migrations.js';
 import { ROOT, runAgentCommand, spawnAgent } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -49,6 +52,28 @@ describe('senseye-agent CLI', () => {
     expect(out.code).toBe(78);
     expect(out.stderr).toContain('no machine token found');
     expect(out.stderr).toContain('SENSEYE_TOKEN');
+  });
+
+  it('exits 75 when the outbox cannot be upgraded, leaving it in place; status says to start the agent once', async () => {
+    const dir = tempDir();
+    const stateDir = path.join(dir, 'state');
+    mkdirSync(stateDir);
+    const old = new Database(path.join(stateDir, 'outbox.db'));
+    migrate(old, { to: 3 });
+    old.exec('CREATE TABLE readings_by_lane_and_id (x)'); // the upgrade to 4 creates this table: it fails and rolls back
+    old.close();
+    const config = path.join(dir, 'agent.yaml');
+    writeFileSync(config, `hub: { url: "http://127.0.0.1:9" }\nstate_dir: ${stateDir}\nsources: [{ name: a, type: file, path: ${dir}/in.jsonl, format: jsonl }]\nhttp: { listen: null }\n`);
+    const status = await runAgentCommand(['status', '--config', config]);
+    expect(status.code).toBe(75);
+    expect(status.stderr).toMatch(/schema version 3, older than this agent's .*start the agent \(senseye-agent run\) once/);
+    const hub = await createHubEmulator(); // for a well-formed token only
+    const token = hub.token;
+    await hub.close();
+    const run = await runAgentCommand(['run', '--config', config], { SENSEYE_TOKEN: token });
+    expect(run.code).toBe(75);
+    expect(run.stderr).toMatch(/upgrading the outbox schema from version 3 to 4 failed/);
+    expect(readdirSync(stateDir).filter((f) => f.includes('damaged'))).toEqual([]);
   });
 
   it('starts the emulator as a process whose first stdout line is {url, token}', async () => {
