@@ -70,5 +70,3 @@ export function finishJob(outbox: Outbox, job: Job): void {
 export function releaseJob(outbox: Outbox, job: Job): void {
   outbox.db.prepare('UPDATE backfill_jobs SET pid = NULL, heartbeat = NULL WHERE lane = ?').run(job.lane);
 }
-
-/** Whether a process with this pid runs on this machine (a SIGKILLed backfill's pid does not). */

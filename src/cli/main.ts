@@ -9,6 +9,7 @@ import { outboxCommand } from './outbox.js';
 import { statusCommand } from './status.js';
 import { tokenCommand } from './token.js';
 import { emulatorCommand } from './emulator.js';
+import { isOutboxRefusal } from '../outbox/db.js';
 import { EXIT } from './exit-codes.js';
 import { runCommand } from './run.js';
 import { VERSION } from './version.js';
@@ -44,9 +45,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
   } catch (err) {
     // The outbox's own refusals (older or newer schema, an agent running on it, a failed
     // upgrade) say what to do: their message, not a stack trace. The state is kept: try again.
-    const code = (err as { code?: unknown }).code;
-    if (typeof code !== 'string' || !code.startsWith('SENSEYE_OUTBOX_')) throw err;
-    process.stderr.write(`senseye-agent: ${(err as Error).message}\n`);
+    if (!isOutboxRefusal(err)) throw err;
+    process.stderr.write(`senseye-agent: ${err.message}\n`);
     process.exitCode = EXIT.tempfail;
   }
 }

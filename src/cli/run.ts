@@ -11,7 +11,7 @@ import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
-import { OutboxOpenError } from '../outbox/db.js';
+import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
 import { createJobs, type Jobs } from '../jobs/jobs.js';
 import { startHealthServer, HealthServerError, type HealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
@@ -56,8 +56,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }
     // A newer schema, a failed (rolled back) upgrade: the outbox is kept as it is; exit 75, so
     // systemd or the container tries again (a full disk may have been cleared by then).
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('SENSEYE_OUTBOX_')) return startupFailed(err as Error & { code: string }, EXIT.tempfail);
+    if (isOutboxRefusal(err)) return startupFailed(err, EXIT.tempfail);
     throw err;
   }
   if (config.http.listen !== null) {

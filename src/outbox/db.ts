@@ -24,6 +24,15 @@ export interface OpenOptions {
   upgradeInUse?: boolean;
 }
 
+/**
+ * The outbox's own refusals (SENSEYE_OUTBOX_*: cannot open, schema too old or too new, a failed
+ * upgrade, an agent running on it): each says what to do, and none means the file is damaged.
+ */
+export function isOutboxRefusal(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('SENSEYE_OUTBOX_');
+}
+
 export class OutboxOpenError extends Error {
   readonly code = 'SENSEYE_OUTBOX_OPEN';
   constructor(

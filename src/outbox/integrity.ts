@@ -2,14 +2,14 @@
  * Keeps the agent from crash-looping on its own state. After an unclean stop (no
  * `clean_shutdown` mark) the database gets `PRAGMA quick_check`; a damaged file (SQLite finds
  * it corrupt or not a database) is moved aside with a timestamp (with its -wal and -shm), a
- * fresh outbox is started, and the
- * event is logged loudly with the command that salvages what is readable. The check is skipped
- * after a clean stop so a large backlog does not slow every start.
+ * fresh outbox is started, and the event is logged loudly with the command that salvages what
+ * is readable. The check is skipped after a clean stop so a large backlog does not slow every
+ * start.
  */
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { OpenOptions } from './db.js';
+import { isOutboxRefusal, type OpenOptions } from './db.js';
 import { Outbox, OUTBOX_FILE } from './outbox.js';
 
 const CLEAN_SHUTDOWN = 'clean_shutdown';
@@ -62,9 +62,8 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
  * with their message instead; systemd or the container restarts the agent.
  */
 function isDamage(e: Error & { code?: string }): boolean {
-  const code = e.code ?? '';
-  if (code.startsWith('SENSEYE_OUTBOX_')) return false; // too new, upgrade failed, in use, cannot open
-  return !/^SQLITE_(BUSY|LOCKED|FULL|READONLY|CANTOPEN|PERM|NOMEM|IOERR)/.test(code);
+  if (isOutboxRefusal(e)) return false;
+  return !/^SQLITE_(BUSY|LOCKED|FULL|READONLY|CANTOPEN|PERM|NOMEM|IOERR)/.test(e.code ?? '');
 }
 
 /** Marks a clean stop; call right before closing. */

@@ -2,11 +2,10 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createHubEmulator } from '../../src/emulator/index.js';
-import { migrate } from '../../src/outbox/migrations.js';
 import { ROOT, runAgentCommand, spawnAgent } from '../helpers/agent-process.js';
+import { versionThreeOutbox } from '../helpers/old-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('senseye-agent CLI', () => {
@@ -58,8 +57,7 @@ describe('senseye-agent CLI', () => {
     const dir = tempDir();
     const stateDir = path.join(dir, 'state');
     mkdirSync(stateDir);
-    const old = new Database(path.join(stateDir, 'outbox.db'));
-    migrate(old, { to: 3 });
+    const old = versionThreeOutbox(path.join(stateDir, 'outbox.db'));
     old.exec('CREATE TABLE readings_by_lane_and_id (x)'); // the upgrade to 4 creates this table: it fails and rolls back
     old.close();
     const config = path.join(dir, 'agent.yaml');

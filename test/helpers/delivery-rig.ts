@@ -3,6 +3,7 @@
  * the hub emulator on 127.0.0.1, and the shipper. For tests of the delivery engine that need
  * precise control (faults, clocks of requests) without spawning the daemon.
  */
+import { expect } from 'vitest';
 import pino from 'pino';
 import { MachineToken } from '../../src/auth/token.js';
 import { createHubEmulator, type EmulatorOptions, type HubEmulator } from '../../src/emulator/index.js';
@@ -92,8 +93,18 @@ export function dataRequests(hub: HubEmulator) {
   return hub.store.requests.filter((r) => r.path === '/v1/graphql' || r.path === '/v1/hub/spectra');
 }
 
+/**
+ * Asserts each sensor's timestamps reached the hub in the order they were committed (the
+ * timestamps of these tests grow with commit order), and, when given, how many sensors did.
+ */
+export function expectEachSensorInOrder(hub: HubEmulator, sensors?: number): void {
+  const bySensor = timestampsBySensor(hub);
+  if (sensors !== undefined) expect(bySensor.size).toBe(sensors);
+  for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+}
+
 /** The timestamps the emulator stored, per hub sensor id, in the order it accepted them. */
-export function timestampsBySensor(hub: HubEmulator): Map<string, number[]> {
+function timestampsBySensor(hub: HubEmulator): Map<string, number[]> {
   const bySensor = new Map<string, number[]>();
   for (const p of hub.store.dataPoints) {
     let list = bySensor.get(p.sensorId);

@@ -3,7 +3,7 @@
 // request log and store, and the real SQLite outbox.
 import { afterEach, describe, expect, it } from 'vitest';
 import { MachineToken } from '../../src/auth/token.js';
-import { createRig, dataRequests, readings, timestampsBySensor, type Rig } from '../helpers/delivery-rig.js';
+import { createRig, dataRequests, expectEachSensorInOrder, readings, type Rig } from '../helpers/delivery-rig.js';
 import { waitFor } from '../helpers/wait.js';
 
 let rig: Rig | undefined;
@@ -28,8 +28,7 @@ describe('delivery engine', () => {
     expect(reqs.every((r) => r.status === 200 && r.pointCount! <= 500)).toBe(true);
     expect(reqs.every((r) => r.clientMutationId !== null && r.clientMutationId === r.idempotencyKey)).toBe(true);
     // Per sensor, the timestamps arrive in the order they were committed.
-    const bySensor = timestampsBySensor(rig.hub);
-    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expectEachSensorInOrder(rig.hub);
     // Never more than `concurrency` requests in flight at once.
     // (At each request's arrival, count the requests the hub holds at that instant.)
     const maxOverlap = Math.max(...reqs.map((r) => reqs.filter((o) => o.receivedAt <= r.receivedAt && o.finishedAt > r.receivedAt).length));
@@ -49,8 +48,7 @@ describe('delivery engine', () => {
     // A shared window of 2,000 rows would have sent 32 requests of 250.
     expect(reqs.map((r) => r.pointCount)).toEqual(Array.from({ length: 16 }, () => 500));
     expect(delivered(rig)).toBe(8000);
-    const bySensor = timestampsBySensor(rig.hub);
-    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expectEachSensorInOrder(rig.hub);
   });
 
   it('plans the next round while a full one is on the wire, keeping each sensor in order, each reading once', async () => {
@@ -62,9 +60,7 @@ describe('delivery engine', () => {
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
-    const bySensor = timestampsBySensor(rig.hub);
-    expect(bySensor.size).toBe(8);
-    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expectEachSensorInOrder(rig.hub, 8);
     expect(rig.outbox.ledger.list(0)).toEqual([]);
   });
 

@@ -6,11 +6,11 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { markCleanShutdown, openOutboxChecked } from '../../src/outbox/integrity.js';
-import { migrate } from '../../src/outbox/migrations.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { salvage } from '../../src/outbox/salvage.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import { readings } from '../helpers/delivery-rig.js';
+import { versionThreeOutbox } from '../helpers/old-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const logs: Array<Record<string, unknown>> = [];
@@ -68,10 +68,7 @@ describe('outbox integrity', () => {
   it('leaves an outbox whose upgrade failed where it is, unchanged, and says why', () => {
     const dir = tempDir();
     const file = path.join(dir, 'outbox.db');
-    const old = new Database(file);
-    old.pragma('journal_mode = WAL');
-    migrate(old, { to: 3 });
-    old.exec(`INSERT INTO sensors (id, name) VALUES (1, 'press'); INSERT INTO streams (id, sensor_id, measure, kind) VALUES (1, 1, 'bar', 'float');`);
+    const old = versionThreeOutbox(file);
     old.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (0, 1, 1, 0.5)').run();
     old.exec('CREATE TABLE readings_by_lane_and_id (x)'); // upgrade 4 creates this table: it fails, and rolls back
     old.close();
@@ -89,9 +86,7 @@ describe('outbox integrity', () => {
   it('salvages the readings of a version-3 file (a rowid table), every lane', () => {
     const dir = tempDir();
     const damaged = path.join(dir, 'old.db');
-    const old = new Database(damaged);
-    migrate(old, { to: 3 });
-    old.exec(`INSERT INTO sensors (id, name) VALUES (1, 'press'); INSERT INTO streams (id, sensor_id, measure, kind) VALUES (1, 1, 'bar', 'float');`);
+    const old = versionThreeOutbox(damaged);
     const insert = old.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, 1, ?, ?)');
     for (let i = 0; i < 12_000; i++) insert.run(i % 4 === 0 ? 5 : LIVE_LANE, 1_000 + i, i);
     old.close();

@@ -12,7 +12,7 @@ import { InlinePlanner, planRoundSync, WorkerPlanner, type PlannedRound, type Ro
 import type { RoundSettings } from '../../src/hub/round-plan.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
-import { createRig, dataRequests, readings, timestampsBySensor, type Rig } from '../helpers/delivery-rig.js';
+import { createRig, dataRequests, expectEachSensorInOrder, readings, type Rig } from '../helpers/delivery-rig.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -131,9 +131,7 @@ describe('planning rounds in a worker thread', () => {
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
-    const bySensor = timestampsBySensor(rig.hub);
-    expect(bySensor.size).toBe(8);
-    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expectEachSensorInOrder(rig.hub, 8);
     // Full requests but two: the probe first (the oldest sensor's rows of the first window, not
     // topped up) and, last, the rest of that sensor's rows.
     const sizes = dataRequests(rig.hub).map((r) => (r.status === 200 ? (r.pointCount ?? 0) : -1));
@@ -231,9 +229,7 @@ describe('planning rounds in a worker thread', () => {
     expect(rig.logs.some((e) => e.event === 'planner_started')).toBe(true);
     expect(rig.shipper.stats.plannedInWorker).toBeGreaterThan(0);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 80_000, overwrites: 0 });
-    const bySensor = timestampsBySensor(rig.hub);
-    expect(bySensor.size).toBe(8);
-    for (const list of bySensor.values()) expect(list).toEqual([...list].sort((x, y) => x - y));
+    expectEachSensorInOrder(rig.hub, 8);
     expect(rig.logs.filter((e) => e.event === 'planner_failed' || e.event === 'planner_stopped')).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { migrate, SCHEMA_VERSION } from '../../src/outbox/migrations.js';
+import { SCHEMA_VERSION } from '../../src/outbox/migrations.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE, type IngestBatch } from '../../src/outbox/types.js';
+import { versionThreeOutbox } from '../helpers/old-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const T0 = Date.UTC(2026, 10, 27, 10);
@@ -143,10 +144,7 @@ describe('Outbox', () => {
   it('upgrades a version-3 outbox: readings keep their lane, id and value, and new ids continue after the highest ever given', () => {
     const dir = tempDir();
     const file = path.join(dir, 'outbox.db');
-    const old = new Database(file);
-    old.pragma('journal_mode = WAL');
-    migrate(old, { to: 3 });
-    old.exec(`INSERT INTO sensors (id, name) VALUES (1, 'press'); INSERT INTO streams (id, sensor_id, measure, kind) VALUES (1, 1, 'bar', 'float');`);
+    const old = versionThreeOutbox(file);
     const insert = old.prepare('INSERT INTO readings (lane, stream, ts, value) VALUES (?, 1, ?, ?)');
     for (let i = 1; i <= 10; i++) insert.run(i % 3 === 0 ? 2 : LIVE_LANE, T0 + i, i / 2);
     old.exec('DELETE FROM readings WHERE id > 7'); // AUTOINCREMENT has given 10: ids 8-10 must not come back
@@ -193,8 +191,7 @@ describe('Outbox', () => {
 
   it('refuses to open an outbox of an older schema read-only, and says how to upgrade it', () => {
     const file = path.join(tempDir(), 'outbox.db');
-    const old = new Database(file);
-    migrate(old, { to: 3 });
+    const old = versionThreeOutbox(file);
     old.close();
     expect(() => new Outbox(file, { readonly: true })).toThrow(/schema version 3, older than this agent's .*start the agent \(senseye-agent run\) once/);
     new Outbox(file).close(); // a writer upgrades it
@@ -203,8 +200,7 @@ describe('Outbox', () => {
 
   it('does not upgrade under an agent that seems to run on the outbox, unless it is the daemon (which owns it)', () => {
     const file = path.join(tempDir(), 'outbox.db');
-    const old = new Database(file);
-    migrate(old, { to: 3 });
+    const old = versionThreeOutbox(file);
     const put = old.prepare('INSERT INTO state (key, value, updated_at) VALUES (?, ?, 0)');
     put.run('clean_shutdown', 'false');
     put.run('delivery.0', JSON.stringify({ state: 'idle', pid: process.ppid })); // a live process that is not this one
@@ -221,8 +217,7 @@ describe('Outbox', () => {
   it('upgrades when the agent recorded there is gone or stopped cleanly', () => {
     for (const [clean, pid] of [['false', 2 ** 22 + 12345], ['true', process.ppid]] as const) {
       const file = path.join(tempDir(), 'outbox.db');
-      const old = new Database(file);
-      migrate(old, { to: 3 });
+      const old = versionThreeOutbox(file);
       const put = old.prepare('INSERT INTO state (key, value, updated_at) VALUES (?, ?, 0)');
       put.run('clean_shutdown', clean);
       put.run('delivery.0', JSON.stringify({ state: 'idle', pid })); // above the kernel's pid_max: no such process
