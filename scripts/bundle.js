@@ -12,6 +12,7 @@
  * SENSEYE_AGENT_UNBUNDLED=1 (profiles then name each module: `npm run bench` does that for its
  * profiled runs). better-sqlite3 stays in node_modules: it loads a native addon.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -41,3 +42,20 @@ await build({
   // Not minified: a stack trace in a log then points at a readable line of the bundle (Node uses
   // the source map only with --enable-source-maps). Minifying loaded ~15 % faster.
 });
+
+for (const name of ['senseye-agent.js', 'planner-worker.js']) asciiOnly(path.join(dist, 'bundle', name));
+
+/**
+ * esbuild escapes non-ASCII characters in strings and regular expressions, not in the comments it
+ * keeps (a few dozen, in undici and zod). One such character makes V8 hold the whole script source
+ * as a two-byte string, for as long as the process runs: 7.4 MB of heap instead of 3.7, and V8
+ * sizes the heap's growth from what is live, so more again under load (docs/performance.md,
+ * item 22). Each UTF-16 unit becomes `\uXXXX`: text in a comment, and the same character in a
+ * string, template or regular expression, should esbuild ever leave one there.
+ */
+function asciiOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  // eslint-disable-next-line no-control-regex
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (ascii !== text) writeFileSync(file, ascii);
+}
