@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { chunkParts } from '../../src/sources/chunk-parts.js';
+import { decodeLines, DECODE_PIECE_BYTES, splitLines } from '../../src/sources/file/tailer.js';
 import { LineSplitter, type SplitItem } from '../../src/sources/line-splitter.js';
+import { prng } from '../helpers/prng.js';
 import { parseListen } from '../../src/sources/socket/listen-address.js';
 
 describe('LineSplitter', () => {
@@ -40,6 +42,27 @@ describe('LineSplitter', () => {
     s.push(Buffer.from('half a li'), []);
     expect(s.takePending()).toEqual({ raw: 'half a li', bytes: 9 });
     expect(s.takePending()).toBeNull();
+  });
+});
+
+describe('decodeLines', () => {
+  it('gives the lines of the whole chunk decoded at once, for chunks cut into pieces anywhere', () => {
+    // Seeded: empty lines, \r\n, multi-byte characters, lines longer than a piece, runs of
+    // newlines where pieces are cut. A failure names the seed that replays it.
+    const words = ['', 'x', '{"sensor":"a","v":1}', 'Temperatur °C ✓ 🙂', '\r', 'y'.repeat(DECODE_PIECE_BYTES + 17), 'z'.repeat(DECODE_PIECE_BYTES - 1)];
+    for (let seed = 1; seed <= 40; seed++) {
+      const random = prng(seed);
+      const parts: string[] = [];
+      let size = 0;
+      while (size < 3 * DECODE_PIECE_BYTES * random() + 10) {
+        const w = words[Math.floor(random() * words.length)]!;
+        parts.push(w);
+        size += w.length + 1;
+      }
+      const bytes = Buffer.from(`${parts.join('\n')}\n`);
+      const end = bytes.length - 1; // the last newline, as the tailer hands it over
+      expect({ seed, lines: decodeLines(bytes, end) }).toEqual({ seed, lines: splitLines(bytes.toString('utf8', 0, end)) });
+    }
   });
 });
 

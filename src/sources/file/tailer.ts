@@ -141,7 +141,7 @@ export class FileTailer {
         await this.emitWithOverlong(complete);
         continue;
       }
-      await this.emitLines(splitLines(buffer.toString('utf8', 0, lastNewline)), lastNewline + 1, [], complete);
+      await this.emitLines(decodeLines(buffer, lastNewline), lastNewline + 1, [], complete);
     }
   }
 
@@ -273,6 +273,28 @@ function hasLineOver(complete: Buffer, max: number): boolean {
   }
   return false;
 }
+
+/**
+ * The lines of `bytes[0, end)`, where `bytes[end]` is a newline: splitLines of the whole, decoded
+ * piece by piece. A string of more than 128 KiB goes to V8's large-object space, where only a
+ * full collection frees it, and every line sliced from it keeps it alive; pieces of at most
+ * DECODE_PIECE_BYTES die young with their lines. A chunk of 256 KiB decoded whole kept the
+ * agent's heap ~50 MB larger at full speed (docs/performance.md, item 22).
+ */
+export function decodeLines(bytes: Buffer, end: number): string[] {
+  if (end <= DECODE_PIECE_BYTES) return splitLines(bytes.toString('utf8', 0, end));
+  const lines: string[] = [];
+  for (let start = 0; ; ) {
+    let cut = start + DECODE_PIECE_BYTES >= end ? end : bytes.lastIndexOf(0x0a, start + DECODE_PIECE_BYTES);
+    if (cut < start) cut = bytes.indexOf(0x0a, start + DECODE_PIECE_BYTES); // a line longer than a piece: at most `end`
+    for (const line of splitLines(bytes.toString('utf8', start, cut))) lines.push(line);
+    if (cut >= end) return lines;
+    start = cut + 1;
+  }
+}
+
+/** Below V8's large-object threshold (128 KiB) with room to spare for a long last line. */
+export const DECODE_PIECE_BYTES = 64 * 1024;
 
 /** Splits complete text into lines, dropping a '\r' before each '\n'. */
 export function splitLines(text: string): string[] {
