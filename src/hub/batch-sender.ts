@@ -11,21 +11,21 @@ import type { InflightBatch } from '../outbox/inflight.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
 import type { HubClient } from './client.js';
-import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchId, type SensorAddress } from './encode.js';
+import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchId, type EncodedPoints, type SensorAddress } from './encode.js';
 import type { HubGate } from './gate.js';
 import type { HubFailure } from './outcome.js';
 
 /**
  * A batch of readings to send. `ids` are its rows; `items` the rows themselves, absent when it
  * was planned in the planner worker (only a split needs them: they are read back then);
- * `points` the rows' encoded points joined with commas, when encoded at planning (encoding is a
- * large share of delivery CPU).
+ * `points` the rows' encoded points joined with commas (UTF-8), when encoded at planning
+ * (encoding is a large share of delivery CPU).
  */
 export interface ReadingsJob {
   record: InflightBatch & { kind: 'readings' };
   ids: readonly number[];
   items?: ClaimedReading[] | undefined;
-  points?: string | undefined;
+  points?: EncodedPoints | undefined;
 }
 
 export interface SpectraJob {
@@ -57,6 +57,8 @@ export class BatchSender {
     private readonly log: Logger,
     private readonly stats: SenderStats,
     private readonly onDelivered: (points: number) => void,
+    /** A planned batch's points after the hub accepted them: their buffer may be reused. */
+    private readonly recycle: (points: Uint8Array) => void = () => undefined,
   ) {}
 
   /** Returns null when the batch is settled, or the failure that stopped it. */
@@ -100,6 +102,8 @@ export class BatchSender {
           this.stats.spectraDelivered += ids.length;
         }
         this.onDelivered(ids.length);
+        // Sent whole and answered: the body is no longer needed (a failed batch keeps it for a resend).
+        if (record.kind === 'readings' && (job as ReadingsJob).points !== undefined) this.recycle((job as ReadingsJob).points!);
         return null;
       case 'too_large':
       case 'rejected': {
@@ -178,6 +182,6 @@ export class BatchSender {
 }
 
 /** The batch's encoded points: encoded when it was planned, or now (resent batches, parts of a split). */
-function pointsOf(job: ReadingsJob): string | string[] {
+function pointsOf(job: ReadingsJob): EncodedPoints | string[] {
   return job.points ?? (job.items ?? []).map(encodeDataPoint);
 }

@@ -42,7 +42,7 @@ export class HubClient {
   }
 
   /** POST the storeSensorMeasureData mutation (body already encoded). */
-  storeMeasures(body: string, batchId: string, signal?: AbortSignal): Promise<HubOutcome> {
+  storeMeasures(body: string | Uint8Array, batchId: string, signal?: AbortSignal): Promise<HubOutcome> {
     return this.post(this.opts.paths.graphql, body, { 'idempotency-key': batchId }, true, signal);
   }
 
@@ -64,7 +64,7 @@ export class HubClient {
 
   private async post(
     path: string,
-    body: string,
+    body: string | Uint8Array,
     headers: Record<string, string>,
     graphql: boolean,
     signal: AbortSignal | undefined,

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ClaimedReading } from '../outbox/types.js';
 import { formatTimestamp } from '../parse/timestamp.js';
+import { BODY_HEAD_ROOM, freshBuffers, type TakeBuffer } from './body-buffers.js';
 
 export const STORE_MUTATION =
   'mutation storeSensorMeasureData($input: StoreSensorMeasureDataInput!) { storeSensorMeasureData(input: $input) { clientMutationId } }';
@@ -33,13 +34,55 @@ export function batchId(lane: number, sensor: string, readings: readonly Claimed
   return `sa-${createHash('sha256').update(`${lane}\u0000${sensor}\u0000`).update(ids).digest('hex').slice(0, 24)}`;
 }
 
-/** `encodedPoints`: the points' JSON, as a list or already joined with commas (planned batches). */
-export function encodeMutation(address: SensorAddress, clientMutationId: string, encodedPoints: readonly string[] | string): string {
+/**
+ * The mutation's body as bytes. `encodedPoints`: the points' JSON, as a list, or already joined
+ * with commas as UTF-8 (planned batches: encodePoints). Points encoded with room around them
+ * (body-buffers.ts) get the head and tail written in place, and the body is a view of that
+ * buffer: no copy. Bytes rather than a string: a body of hundreds of kilobytes as a string lives
+ * in V8's large-object space until a full collection (docs/performance.md, item 22).
+ */
+export function encodeMutation(address: SensorAddress, clientMutationId: string, encodedPoints: readonly string[] | EncodedPoints): Buffer {
   const addr = 'sensorId' in address ? `"sensorId":${JSON.stringify(address.sensorId)}` : `"mappingId":${JSON.stringify(address.mappingId)}`;
-  return (
-    `{"query":${JSON.stringify(STORE_MUTATION)},"variables":{"input":{${addr},` +
-    `"clientMutationId":${JSON.stringify(clientMutationId)},"dataPoints":[${typeof encodedPoints === 'string' ? encodedPoints : encodedPoints.join(',')}]}}}`
-  );
+  const head = `{"query":${JSON.stringify(STORE_MUTATION)},"variables":{"input":{${addr},"clientMutationId":${JSON.stringify(clientMutationId)},"dataPoints":[`;
+  if (!(encodedPoints instanceof Uint8Array)) return Buffer.from(`${head}${encodedPoints.join(',')}${MUTATION_TAIL}`);
+  const headBytes = Buffer.byteLength(head);
+  const start = encodedPoints.byteOffset - headBytes;
+  const end = encodedPoints.byteOffset + encodedPoints.length + MUTATION_TAIL.length;
+  if (start < 0 || end > encodedPoints.buffer.byteLength) {
+    // A head longer than the room (a very long mapping id): copied once instead.
+    return Buffer.concat([Buffer.from(head), encodedPoints, Buffer.from(MUTATION_TAIL)]);
+  }
+  const body = Buffer.from(encodedPoints.buffer, start, end - start);
+  body.write(head, 0, 'utf8');
+  body.write(MUTATION_TAIL, end - start - MUTATION_TAIL.length, 'latin1');
+  return body;
+}
+
+const MUTATION_TAIL = ']}}}';
+
+/**
+ * Points from encodePoints: a view with BODY_HEAD_ROOM bytes before it and BODY_TAIL_ROOM after
+ * it in an ArrayBuffer no one else uses (so the head and tail may be written there).
+ */
+export type EncodedPoints = Uint8Array & { readonly withRoom: true };
+
+/** Points per string joined before encoding: ~50 KB, so the strings die young (not in the large-object space). */
+const JOIN_GROUP = 500;
+
+/**
+ * A batch's points joined with commas, as UTF-8, from BODY_HEAD_ROOM on in a buffer from
+ * `buffers`, with room for the mutation's head before them and its tail after. `bytes`: their
+ * length joined, from planBatches.
+ */
+export function encodePoints(points: readonly string[], bytes: number, buffers: TakeBuffer = freshBuffers): EncodedPoints {
+  const out = Buffer.from(buffers.take(bytes), BODY_HEAD_ROOM, bytes);
+  let at = 0;
+  for (let i = 0; i < points.length; i += JOIN_GROUP) {
+    if (i > 0) at += out.write(',', at, 'latin1');
+    at += out.write(points.slice(i, i + JOIN_GROUP).join(','), at, 'utf8');
+  }
+  if (at !== bytes) throw new Error(`encoded ${at} bytes of points where ${bytes} were measured`);
+  return out as Buffer & EncodedPoints;
 }
 
 /** Bytes of a mutation body apart from its data points (generous: ids and addresses vary). */
@@ -48,6 +91,8 @@ export const MUTATION_OVERHEAD_BYTES = 512;
 export interface PlannedBatch {
   readings: ClaimedReading[];
   points: string[];
+  /** The points' UTF-8 length, joined with commas. */
+  bytes: number;
 }
 
 /**
@@ -57,18 +102,19 @@ export interface PlannedBatch {
  */
 export function planBatches(readings: readonly ClaimedReading[], maxPoints: number, maxBytes: number): PlannedBatch[] {
   const out: PlannedBatch[] = [];
-  let current: PlannedBatch = { readings: [], points: [] };
+  let current: PlannedBatch = { readings: [], points: [], bytes: -1 };
   let bytes = MUTATION_OVERHEAD_BYTES;
   for (const r of readings) {
     const point = encodeDataPoint(r);
     const size = Buffer.byteLength(point) + 1;
     if (current.readings.length > 0 && (current.readings.length >= maxPoints || bytes + size > maxBytes)) {
       out.push(current);
-      current = { readings: [], points: [] };
+      current = { readings: [], points: [], bytes: -1 };
       bytes = MUTATION_OVERHEAD_BYTES;
     }
     current.readings.push(r);
     current.points.push(point);
+    current.bytes += size; // each point and a comma, less the last comma (from -1)
     bytes += size;
   }
   if (current.readings.length > 0) out.push(current);

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Outbox } from '../outbox/outbox.js';
+import { BodyBuffers } from './body-buffers.js';
 import { planRoundSync, type PlannerReply, type RoundRequest } from './planner.js';
 import type { RoundSettings } from './round-plan.js';
 
@@ -12,14 +13,29 @@ const { file, settings, synchronous } = workerData as { file: string; settings: 
 const outbox = new Outbox(file, { synchronous, readonly: true });
 parentPort!.postMessage({ ready: true });
 
-parentPort!.on('message', ({ seq, request }: { seq: number; request: RoundRequest }) => {
+// Buffers for the encoded points, handed back once their batch was accepted (body-buffers.ts):
+// about the requests on the wire and the round planned ahead.
+const buffers = new BodyBuffers(settings.maxBytes, 2 * settings.concurrency + 2);
+
+parentPort!.on('message', (message: { seq: number; request: RoundRequest } | { recycle: ArrayBuffer }) => {
+  if ('recycle' in message) {
+    buffers.give(message.recycle);
+    return;
+  }
+  const { seq, request } = message;
   let reply: PlannerReply;
+  // The encoded points move to the agent's thread without a copy (each has its own ArrayBuffer).
+  const transfer: ArrayBuffer[] = [];
   try {
-    const round = planRoundSync(outbox, settings, request);
-    for (const job of round.jobs) job.items = undefined;
+    const round = planRoundSync(outbox, settings, request, buffers);
+    if (round.readings === 0) buffers.clear(); // the outbox is drained: an idle agent keeps no body memory
+    for (const job of round.jobs) {
+      job.items = undefined;
+      if (job.points !== undefined) transfer.push(job.points.buffer as ArrayBuffer);
+    }
     reply = { seq, round };
   } catch (err) {
     reply = { seq, error: (err as Error).message };
   }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage(reply, transfer);
 });

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ReadingsJob } from './batch-sender.js';
+import type { TakeBuffer } from './body-buffers.js';
 import { claimRound, planReadingJobs, type Continuation, type RoundSettings } from './round-plan.js';
 
 export interface RoundRequest {
@@ -34,11 +35,13 @@ export interface PlannedRound {
 
 export interface RoundPlanner {
   plan(request: RoundRequest): Promise<PlannedRound>;
+  /** A planned batch's points, sent and accepted: their buffer may be reused (body-buffers.ts). */
+  recycle?(points: Uint8Array): void;
   close(): Promise<void>;
 }
 
 /** Plans with the given connection, on the caller's thread. */
-export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest): PlannedRound {
+export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest, buffers?: TakeBuffer): PlannedRound {
   // Planning ahead while few rows have arrived past the round on the wire is the common miss:
   // a count on the index says so without claiming them.
   if (req.from !== undefined && req.encodeFrom > 0) {
@@ -48,7 +51,7 @@ export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundReques
   outbox.streams.refresh(); // floors and exclusions name every stream of their sensors
   const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
   const { readings, waiting, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
-  const jobs = readings.length > 0 && waiting >= req.encodeFrom ? planReadingJobs(readings, s) : [];
+  const jobs = readings.length > 0 && waiting >= req.encodeFrom ? planReadingJobs(readings, s, buffers) : [];
   return { jobs, readings: waiting, next };
 }
 
@@ -130,6 +133,13 @@ export class WorkerPlanner implements RoundPlanner {
     }
     this.lastFailure = null;
     return reply.round;
+  }
+
+  /** Hands an accepted batch's buffer back to the worker's pool (a transfer: it is detached here). */
+  recycle(points: Uint8Array): void {
+    const buffer = points.buffer;
+    if (this.worker === null || !(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
+    this.worker.postMessage({ recycle: buffer }, [buffer]);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@
 import type { Outbox } from '../outbox/outbox.js';
 import type { ClaimedReading } from '../outbox/types.js';
 import type { ReadingsJob } from './batch-sender.js';
-import { batchId, planBatches } from './encode.js';
+import type { TakeBuffer } from './body-buffers.js';
+import { batchId, encodePoints, planBatches } from './encode.js';
 
 export interface RoundSettings {
   lane: number;
@@ -113,8 +114,11 @@ function fillPerSensor(outbox: Outbox, s: RoundSettings, window: ClaimedReading[
   return out;
 }
 
-/** Cuts claimed rows into request-sized batches per sensor, encoded once here for their request. */
-export function planReadingJobs(rows: readonly ClaimedReading[], s: RoundSettings): ReadingsJob[] {
+/**
+ * Cuts claimed rows into request-sized batches per sensor, encoded once here for their request
+ * (into buffers from `buffers`: the planner worker's pool, or fresh ones).
+ */
+export function planReadingJobs(rows: readonly ClaimedReading[], s: RoundSettings, buffers?: TakeBuffer): ReadingsJob[] {
   const jobs: ReadingsJob[] = [];
   for (const [sensor, list] of groupBySensor(rows)) {
     for (const batch of planBatches(list, s.maxPoints, s.maxBytes)) {
@@ -123,7 +127,7 @@ export function planReadingJobs(rows: readonly ClaimedReading[], s: RoundSetting
         record: { kind: 'readings', batchId: batchId(s.lane, sensor, items), lane: s.lane, sensor, firstId: items[0]!.id, lastId: items.at(-1)!.id },
         ids: items.map((r) => r.id),
         items,
-        points: batch.points.join(','),
+        points: encodePoints(batch.points, batch.bytes, buffers),
       });
     }
   }

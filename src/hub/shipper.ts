@@ -126,9 +126,17 @@ export class Shipper {
       },
       opts.paceAfterThrottling === false ? null : new RequestPacer(),
     );
-    this.sender = new BatchSender(opts.outbox, opts.client, this.gate, this.log, this.stats, (n) => {
-      this.logWindow.points += n;
-    });
+    this.sender = new BatchSender(
+      opts.outbox,
+      opts.client,
+      this.gate,
+      this.log,
+      this.stats,
+      (n) => {
+        this.logWindow.points += n;
+      },
+      (points) => this.workerPlanner?.recycle(points),
+    );
     this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
     this.inlinePlanner = new InlinePlanner(opts.outbox, this.settings);
   }

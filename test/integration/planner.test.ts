@@ -7,6 +7,7 @@ import { MachineToken } from '../../src/auth/token.js';
 import { createHubEmulator } from '../../src/emulator/index.js';
 import { BatchSender, type ReadingsJob } from '../../src/hub/batch-sender.js';
 import { HubClient } from '../../src/hub/client.js';
+import { encodeMutation } from '../../src/hub/encode.js';
 import { HubGate } from '../../src/hub/gate.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type PlannedRound, type RoundPlanner, type RoundRequest } from '../../src/hub/planner.js';
 import type { RoundSettings } from '../../src/hub/round-plan.js';
@@ -42,6 +43,8 @@ function filledOutbox(commits: number): Outbox {
   return outbox;
 }
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+
 function quietLogger(events: Array<Record<string, unknown>>) {
   return pino({ level: 'debug' }, { write: (line: string) => void events.push(JSON.parse(line) as Record<string, unknown>) });
 }
@@ -61,7 +64,7 @@ describe('planning rounds in a worker thread', () => {
       expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
       expect(there.jobs.map((j) => j.ids)).toEqual(here.jobs.map((j) => j.ids));
       // (compared as a boolean: a mismatch of 500 encoded points would print megabytes)
-      expect(there.jobs.every((j, k) => j.points === here.jobs[k]!.points && j.points!.length > 0)).toBe(true);
+      expect(there.jobs.every((j, k) => sameBytes(j.points!, here.jobs[k]!.points!) && j.points!.length > 0)).toBe(true);
       // Only ids and points cross the thread boundary; the rows stay in the worker.
       expect(there.jobs.every((j) => j.items === undefined && j.ids.length > 0)).toBe(true);
     }
@@ -78,6 +81,32 @@ describe('planning rounds in a worker thread', () => {
     expect(there.jobs.length).toBeGreaterThan(1);
     expect(there.jobs.some((j) => j.record.sensor === 'late-4')).toBe(false);
     expect(events.filter((e) => e.level === 40)).toEqual([]);
+  });
+
+  it('reuses the buffers of accepted batches: handed back, they leave this thread, and old bytes never reach a new body', async () => {
+    const outbox = filledOutbox(6);
+    // Batches cut at ~40 KiB of points: a pooled size (a batch under a quarter of it gets a buffer of its own).
+    const settings: RoundSettings = { ...SETTINGS, maxBytes: 40 * 1024 };
+    const planner = new WorkerPlanner(outbox, settings, quietLogger([]));
+    cleanup.push(() => planner.close());
+    const address = { sensorId: 'id-of-every-sensor' };
+    const body = (j: ReadingsJob) => JSON.parse(String(encodeMutation(address, j.record.batchId, j.points!))) as { variables: { input: { dataPoints: unknown[] } } };
+    const first = await planner.plan(request(0));
+    expect(first.jobs.length).toBeGreaterThanOrEqual(2 * settings.concurrency);
+    const firstBodies = first.jobs.map(body);
+    for (const job of first.jobs) planner.recycle(job.points!);
+    // Transferred: detached here, so nothing on this thread can still write to or send them.
+    expect(first.jobs.every((j) => j.points!.length === 0 && j.points!.buffer.byteLength === 0)).toBe(true);
+    // The next rounds are encoded into those buffers (the pool keeps 2 × concurrency + 2); a
+    // later round of fewer points per sensor would show any bytes left from the first.
+    for (const req of [request(0), request(1234, ['a', 'b'])]) {
+      const there = await planner.plan(req);
+      const here = planRoundSync(outbox, settings, req);
+      expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
+      expect(there.jobs.map(body)).toEqual(here.jobs.map(body));
+      if (req.from === undefined) expect(there.jobs.map(body)).toEqual(firstBodies);
+      for (const job of there.jobs) planner.recycle(job.points!);
+    }
   });
 
   it('leaves out rows in flight of a stream the worker has not seen yet (its registry is refreshed before a plan)', async () => {
@@ -155,6 +184,40 @@ describe('planning rounds in a worker thread', () => {
     expect(rig.outbox.deadLetters.list().map((d) => d.value).sort((x, y) => Number(x) - Number(y))).toEqual([7999.5, 15999.5, 23999.5, 31999.5, 39999.5]);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 39_995, overwrites: 0 });
     expect(rig.logs.some((e) => e.event === 'batch_split' && e.rows_read_back === true)).toBe(true);
+  });
+
+  it('hands a planned batch\'s buffer back only once the hub accepted it (a refused or failed one keeps it for the resend)', async () => {
+    const hub = await createHubEmulator({ rejectPoint: (p) => (p.value === 15.5 ? 'refused' : null) });
+    cleanup.push(() => hub.close());
+    const client = new HubClient({
+      url: hub.url,
+      token: () => new MachineToken(hub.token, 'test'),
+      timeoutMs: 5000,
+      paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
+    });
+    cleanup.push(() => client.close());
+    const sensor = hub.store.createSensor({ name: 'a', ingest: 'timeseries' });
+    const outbox = Outbox.inStateDir(tempDir());
+    cleanup.push(() => outbox.close());
+    const handedBack: Uint8Array[] = [];
+    const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, byStatus: new Map<string, number>() };
+    const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger([]), stats, () => undefined, (points) => void handedBack.push(points));
+    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(30, ['a']), deadLetters: [] }]);
+    const [first, second, third] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).jobs;
+    outbox.ledger.record([first!.record, second!.record, third!.record]);
+    const to = { sensorId: sensor.id };
+    const signal = new AbortController().signal;
+
+    hub.faults.add({ endpoint: 'graphql', status: 503 });
+    expect(await sender.send(first!, to, signal)).toMatchObject({ kind: 'retryable', status: 503 });
+    expect(handedBack).toEqual([]);
+    expect(await sender.send(first!, to, signal)).toBeNull(); // the resend, with the same body
+    expect(handedBack).toEqual([first!.points]);
+    expect(await sender.send(second!, to, signal)).toBeNull(); // refused (value 15.5): split, one point dead-lettered
+    expect(handedBack).toHaveLength(1);
+    expect(await sender.send(third!, to, signal)).toBeNull();
+    expect(handedBack).toEqual([first!.points, third!.points]);
+    expect(outbox.counts()).toMatchObject({ delivered: 29, rejected: 1, depth: 0 });
   });
 
   it('a refused batch planned in the worker whose rows were dropped meanwhile is let go, or split over what is left', async () => {
