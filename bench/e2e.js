@@ -19,15 +19,14 @@ export const title = '3. End to end: file → agent → emulator';
 export const bounds =
   'CPU on both cores. The agent\'s main thread (sources, parsing, outbox INSERTs and commits, requests, ' +
   'acknowledgements) is ~95 % busy in the profile below; claiming and encoding rounds run in the planner ' +
-  'worker thread (docs/performance.md item 14), about two-thirds busy, sharing the other core with the ' +
-  'emulator (~1.1 µs per reading, item 17). Together they spend ~5.6 µs of CPU per reading; the main thread ' +
-  'alone ~3.5 µs (INSERTs and JSON.parse a fifth each), which bounds a run near ~300,000 readings/s. More ' +
-  'needs ingest (parse → INSERT) in a thread of its own (item 9); acknowledgements in the planner\'s ' +
-  'thread were tried and were slower (item 18). Peak RSS: the idle agent is ~90 MiB (benchmark 7; ~50 MiB ' +
-  'of it file-backed pages, mostly the node binary\'s own, shared with every node process); under a high ' +
-  'allocation rate V8 grows each heap well past what is live (~25-30 MB in a heap snapshot at the peak), and ' +
-  'the planner worker adds its own heap and SQLite connection (~+40 MiB at the peak). 96 MiB is about what ' +
-  'Node.js with these modules needs idle; docs/performance.md shows what V8 heap flags trade (CPU for RSS).';
+  'worker thread (docs/performance.md, item 14), about two-thirds busy, sharing the other core with the ' +
+  'emulator (~1.1 µs per reading, item 17). On the main thread JSON.parse and the INSERTs are about a fifth ' +
+  'each; more needs ingest (parse → INSERT) in a thread of its own (item 9), which only pays with a core to ' +
+  'spare. Peak RSS (item 22 and "Memory" in docs/performance.md): at the peak ~140 MiB are V8 heap pages of ' +
+  'the two threads, of which ~25 MB are live (the rest is young generation and garbage awaiting a full ' +
+  'collection: V8 lets a heap grow while it allocates fast), ~49 MiB the node binary\'s own pages (shared with ' +
+  'every node process) and ~40 MiB malloc (SQLite page caches, buffers in flight). The node binary and malloc ' +
+  'alone are about the 96 MiB target; smaller heaps cost throughput one for one on these 2 cores.';
 
 const SIZE = (quick) => (quick ? 200_000 : 2_000_000);
 
