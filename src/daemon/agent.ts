@@ -97,6 +97,7 @@ export class Agent implements AgentView {
       createSource(source, {
         lane: LIVE_LANE,
         checkpoints: this.outbox.checkpoints(source.name),
+        forgetCheckpoint: (fileKey) => this.outbox.forgetCheckpoint(source.name, fileKey),
         logger: logger.child({ component: 'source' }),
         sensorIds,
       }),

@@ -60,6 +60,7 @@ export class Outbox {
     insertSpectrum: Statement;
     upsertCheckpoint: Statement;
     selectCheckpoints: Statement;
+    deleteCheckpoint: Statement;
     claimSpectra: Statement;
     deleteReading: Statement;
     deleteSpectrum: Statement;
@@ -104,6 +105,7 @@ export class Outbox {
            line = excluded.line, head_len = excluded.head_len, head_hash = excluded.head_hash,
            parser_state = excluded.parser_state, updated_at = excluded.updated_at`,
       ),
+      deleteCheckpoint: db.prepare('DELETE FROM checkpoints WHERE source = ? AND file_key = ?'),
       selectCheckpoints: db.prepare(
         `SELECT source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash,
                 parser_state AS parserState FROM checkpoints WHERE source = ?`,
@@ -442,6 +444,11 @@ export class Outbox {
 
   checkpoints(source: string): FileCheckpoint[] {
     return this.stmt.selectCheckpoints.all(source) as FileCheckpoint[];
+  }
+
+  /** A file its source is done with for good (a spool file deleted or moved away): its position goes. */
+  forgetCheckpoint(source: string, fileKey: string): void {
+    this.stmt.deleteCheckpoint.run(source, fileKey);
   }
 
   hubSensorId(sensor: string): string | null {

@@ -14,6 +14,11 @@ export interface SourceContext {
   lane: number;
   /** Positions committed by earlier runs for this source. */
   checkpoints: FileCheckpoint[];
+  /**
+   * Deletes the committed position of a file the source is done with for good (a spool file,
+   * once deleted or moved to done/), so that the outbox does not grow with every file taken.
+   */
+  forgetCheckpoint?: ((fileKey: string) => void) | undefined;
   logger: Logger;
   /** Hub sensor ids → local names (`sensors.<name>.sensor_id`), for records that give a sensorId. */
   sensorIds?: ReadonlyMap<string, string> | undefined;
@@ -26,7 +31,7 @@ export function createSource(config: SourceConfig, ctx: SourceContext): Source {
     case 'file':
       return new FileSource({ ...common, config, checkpoints: ctx.checkpoints });
     case 'spool':
-      return new SpoolSource({ ...common, config, checkpoints: ctx.checkpoints });
+      return new SpoolSource({ ...common, config, checkpoints: ctx.checkpoints, forgetCheckpoint: ctx.forgetCheckpoint });
     case 'tcp':
       return createTcpSource(config, common);
     case 'udp':

@@ -283,8 +283,21 @@ describe('spool and spectra end to end', () => {
     writeFileSync(path.join(dir, 'tmp.json'), JSON.stringify(doc));
     renameSync(path.join(dir, 'tmp.json'), path.join(folder, 'batch-1.json'));
     await waitFor(() => existsSync(path.join(folder, 'done', 'batch-1.json')) && hub.store.dataPoints.length >= 3, 'the file delivered and moved', { timeoutMs: 15_000 });
+    // More files: each one's position is deleted once it is moved, so the outbox keeps none.
+    for (let k = 2; k <= 4; k++) {
+      const more = [{ assetId: 'gw-1', dataPoints: [{ timestamp: new Date(T0 + k * 1000 + 1000).toISOString(), measures: [{ name: 'm', value: k + 1 }] }] }];
+      writeFileSync(path.join(dir, 'tmp.json'), JSON.stringify(more));
+      renameSync(path.join(dir, 'tmp.json'), path.join(folder, `batch-${k}.json`));
+    }
+    await waitFor(() => existsSync(path.join(folder, 'done', 'batch-4.json')) && hub.store.dataPoints.length >= 6, 'the other files delivered and moved', { timeoutMs: 15_000 });
     await stop(agent);
-    expect(sorted(receivedKeys(hub))).toEqual(sorted([0, 1, 2].map((i) => key('gw-1', 'm', i))));
+    expect(sorted(receivedKeys(hub))).toEqual(sorted([0, 1, 2, 3, 4, 5].map((i) => key('gw-1', 'm', i))));
+    const db = new Database(path.join(dir, 'state', 'outbox.db'), { readonly: true });
+    try {
+      expect(db.prepare("SELECT COUNT(*) FROM checkpoints WHERE source = 'gw'").pluck().get()).toBe(0);
+    } finally {
+      db.close();
+    }
   });
 
   it('delivers spectra from jsonl and spectrum-csv to frequency sensors', async () => {

@@ -27,7 +27,8 @@ function drop(dir: string, name: string, text: string): void {
 
 function spool(dir: string, h: Harness, settings: Record<string, unknown> = {}) {
   const config = spoolSource.parse({ name: 'drop', type: 'spool', path: dir, format: 'jsonl', poll_interval: 20, ...settings });
-  return h.start(createSource(config, { lane: 0, checkpoints: h.savedCheckpoints(), logger: quietLogger }));
+  const forgetCheckpoint = (key: string) => void h.checkpoints.delete(key);
+  return h.start(createSource(config, { lane: 0, checkpoints: h.savedCheckpoints(), forgetCheckpoint, logger: quietLogger }));
 }
 
 describe('spool source', () => {
@@ -41,6 +42,7 @@ describe('spool source', () => {
     await waitFor(() => h.readings.length >= 100 && readdirSync(dir).length === 0, 'both files ingested and deleted');
     await h.stop();
     expect(h.values()).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(h.checkpoints.size).toBe(0); // positions of deleted files are forgotten: the outbox does not grow per file
   });
 
   it('moves ingested files to done/ with after: move, and dead-letters bad lines with file and line', async () => {
@@ -95,6 +97,7 @@ describe('spool source', () => {
     await waitFor(() => readdirSync(dir).length === 0, 'the file finished and deleted');
     await h.stop();
     expect(h.values()).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+    expect(h.checkpoints.size).toBe(0);
   });
 
   it('waits for a folder that is not there yet (not mounted) and ingests once it appears', async () => {

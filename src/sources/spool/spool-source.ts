@@ -33,6 +33,8 @@ export interface SpoolSourceOptions {
   config: SpoolSourceConfig;
   lane: number;
   checkpoints: FileCheckpoint[];
+  /** Deletes a disposed file's position (registry.ts, SourceContext). */
+  forgetCheckpoint?: ((fileKey: string) => void) | undefined;
   logger: Logger;
   parserOptions: ParserOptions;
   maxInFlight?: number;
@@ -176,6 +178,11 @@ export class SpoolSource implements Source {
       // Stopping: leave it; the next start finds its end committed and only disposes of it.
       if (this.stopping) return;
       const to = await disposeDone(file, this.opts.config.after);
+      // Gone from the folder: its position is of no more use. (A crash just before this leaves
+      // one row behind, harmless. A file in failed/ keeps its position: moved back unchanged,
+      // it goes on after the lines already ingested.)
+      this.positions.delete(key);
+      this.opts.forgetCheckpoint?.(key);
       this.stuck.delete(file);
       this.log.info({ event: 'spool_file_done', path: file, moved_to: to, lines }, to === null ? 'spool file ingested and deleted' : 'spool file ingested and moved');
     } catch (err) {
