@@ -102,8 +102,10 @@ export class BatchSender {
           this.stats.spectraDelivered += ids.length;
         }
         this.onDelivered(ids.length);
-        // Sent whole and answered: the body is no longer needed (a failed batch keeps it for a resend).
-        if (record.kind === 'readings' && (job as ReadingsJob).points !== undefined) this.recycle((job as ReadingsJob).points!);
+        // Only after a 200: the hub answered the mutation, so it read the whole body and nothing is
+        // still being written from this buffer. A 409 may come from headers alone (an idempotency
+        // layer) while the socket still sends the body; a failed batch keeps it for the resend.
+        if (outcome.kind === 'ok' && record.kind === 'readings' && (job as ReadingsJob).points !== undefined) this.recycle((job as ReadingsJob).points!);
         return null;
       case 'too_large':
       case 'rejected': {

@@ -36,7 +36,7 @@ export interface PlannedRound {
 export interface RoundPlanner {
   plan(request: RoundRequest): Promise<PlannedRound>;
   /** A planned batch's points, sent and accepted: their buffer may be reused (body-buffers.ts). */
-  recycle?(points: Uint8Array): void;
+  recycle?(points: Uint8Array): boolean;
   close(): Promise<void>;
 }
 
@@ -136,10 +136,11 @@ export class WorkerPlanner implements RoundPlanner {
   }
 
   /** Hands an accepted batch's buffer back to the worker's pool (a transfer: it is detached here). */
-  recycle(points: Uint8Array): void {
+  recycle(points: Uint8Array): boolean {
     const buffer = points.buffer;
-    if (this.worker === null || !(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
+    if (this.worker === null || !(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return false;
     this.worker.postMessage({ recycle: buffer }, [buffer]);
+    return true;
   }
 
   async close(): Promise<void> {

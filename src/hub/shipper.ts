@@ -71,6 +71,8 @@ export interface ShipperStats extends SenderStats {
   plannedAhead: number;
   /** Rounds claimed and encoded in the planner worker (the others: on the shipper's thread). */
   plannedInWorker: number;
+  /** Request bodies handed back to the planner worker for reuse (body-buffers.ts). */
+  bodiesHandedBack: number;
 }
 
 export class Shipper {
@@ -84,6 +86,7 @@ export class Shipper {
     throttled: 0,
     plannedAhead: 0,
     plannedInWorker: 0,
+    bodiesHandedBack: 0,
     byStatus: new Map(),
   };
   readonly gate: HubGate;
@@ -135,7 +138,9 @@ export class Shipper {
       (n) => {
         this.logWindow.points += n;
       },
-      (points) => this.workerPlanner?.recycle(points),
+      (points) => {
+        if (this.workerPlanner?.recycle(points) === true) this.stats.bodiesHandedBack++;
+      },
     );
     this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
     this.inlinePlanner = new InlinePlanner(opts.outbox, this.settings);

@@ -7,6 +7,7 @@ import { MachineToken } from '../../src/auth/token.js';
 import { createHubEmulator } from '../../src/emulator/index.js';
 import { BatchSender, type ReadingsJob } from '../../src/hub/batch-sender.js';
 import { HubClient } from '../../src/hub/client.js';
+import { BODY_HEAD_ROOM } from '../../src/hub/body-buffers.js';
 import { encodeMutation } from '../../src/hub/encode.js';
 import { HubGate } from '../../src/hub/gate.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type PlannedRound, type RoundPlanner, type RoundRequest } from '../../src/hub/planner.js';
@@ -83,25 +84,29 @@ describe('planning rounds in a worker thread', () => {
     expect(events.filter((e) => e.level === 40)).toEqual([]);
   });
 
-  it('reuses the buffers of accepted batches: handed back, they leave this thread, and old bytes never reach a new body', async () => {
+  it('reuses the buffers of accepted batches: handed back, they leave this thread, and come back holding only the new batch', async () => {
     const outbox = filledOutbox(6);
     // Batches cut at ~40 KiB of points: a pooled size (a batch under a quarter of it gets a buffer of its own).
     const settings: RoundSettings = { ...SETTINGS, maxBytes: 40 * 1024 };
     const planner = new WorkerPlanner(outbox, settings, quietLogger([]));
     cleanup.push(() => planner.close());
     const address = { sensorId: 'id-of-every-sensor' };
+    // (encodeMutation writes the head into the room before the points: a used buffer's room is not zero)
     const body = (j: ReadingsJob) => JSON.parse(String(encodeMutation(address, j.record.batchId, j.points!))) as { variables: { input: { dataPoints: unknown[] } } };
+    const used = (j: ReadingsJob) => new Uint8Array(j.points!.buffer, 0, BODY_HEAD_ROOM).some((b) => b !== 0);
     const first = await planner.plan(request(0));
     expect(first.jobs.length).toBeGreaterThanOrEqual(2 * settings.concurrency);
+    expect(first.jobs.some(used)).toBe(false); // fresh, zero-filled
     const firstBodies = first.jobs.map(body);
-    for (const job of first.jobs) planner.recycle(job.points!);
+    for (const job of first.jobs) expect(planner.recycle(job.points!)).toBe(true);
     // Transferred: detached here, so nothing on this thread can still write to or send them.
     expect(first.jobs.every((j) => j.points!.length === 0 && j.points!.buffer.byteLength === 0)).toBe(true);
-    // The next rounds are encoded into those buffers (the pool keeps 2 × concurrency + 2); a
-    // later round of fewer points per sensor would show any bytes left from the first.
+    // The next rounds are encoded into those buffers (the pool keeps 2 × concurrency + 2), over
+    // other batches' bytes; each body is still exactly the one planned on this thread.
     for (const req of [request(0), request(1234, ['a', 'b'])]) {
       const there = await planner.plan(req);
       const here = planRoundSync(outbox, settings, req);
+      expect(there.jobs.filter(used).length).toBeGreaterThan(0);
       expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
       expect(there.jobs.map(body)).toEqual(here.jobs.map(body));
       if (req.from === undefined) expect(there.jobs.map(body)).toEqual(firstBodies);
@@ -186,7 +191,7 @@ describe('planning rounds in a worker thread', () => {
     expect(rig.logs.some((e) => e.event === 'batch_split' && e.rows_read_back === true)).toBe(true);
   });
 
-  it('hands a planned batch\'s buffer back only once the hub accepted it (a refused or failed one keeps it for the resend)', async () => {
+  it('hands a planned batch\'s buffer back only after a 200 (not after a failure, a refusal or a 409, which may come before the body is read)', async () => {
     const hub = await createHubEmulator({ rejectPoint: (p) => (p.value === 15.5 ? 'refused' : null) });
     cleanup.push(() => hub.close());
     const client = new HubClient({
@@ -202,9 +207,9 @@ describe('planning rounds in a worker thread', () => {
     const handedBack: Uint8Array[] = [];
     const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, byStatus: new Map<string, number>() };
     const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger([]), stats, () => undefined, (points) => void handedBack.push(points));
-    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(30, ['a']), deadLetters: [] }]);
-    const [first, second, third] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).jobs;
-    outbox.ledger.record([first!.record, second!.record, third!.record]);
+    outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(40, ['a']), deadLetters: [] }]);
+    const [first, second, third, fourth] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).jobs;
+    outbox.ledger.record([first!.record, second!.record, third!.record, fourth!.record]);
     const to = { sensorId: sensor.id };
     const signal = new AbortController().signal;
 
@@ -217,7 +222,10 @@ describe('planning rounds in a worker thread', () => {
     expect(handedBack).toHaveLength(1);
     expect(await sender.send(third!, to, signal)).toBeNull();
     expect(handedBack).toEqual([first!.points, third!.points]);
-    expect(outbox.counts()).toMatchObject({ delivered: 29, rejected: 1, depth: 0 });
+    hub.faults.add({ endpoint: 'graphql', status: 409, body: { message: 'already stored' } });
+    expect(await sender.send(fourth!, to, signal)).toBeNull(); // delivered, as the hub already has it
+    expect(handedBack).toHaveLength(2);
+    expect(outbox.counts()).toMatchObject({ delivered: 39, rejected: 1, depth: 0 });
   });
 
   it('a refused batch planned in the worker whose rows were dropped meanwhile is let go, or split over what is left', async () => {
@@ -291,6 +299,7 @@ describe('planning rounds in a worker thread', () => {
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(rig.logs.some((e) => e.event === 'planner_started')).toBe(true);
     expect(rig.shipper.stats.plannedInWorker).toBeGreaterThan(0);
+    expect(rig.shipper.stats.bodiesHandedBack).toBeGreaterThan(0); // the worker's bodies go back to it once accepted
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 80_000, overwrites: 0 });
     expectEachSensorInOrder(rig.hub, 8);
     expect(rig.logs.filter((e) => e.event === 'planner_failed' || e.event === 'planner_stopped')).toEqual([]);
