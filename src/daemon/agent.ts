@@ -96,8 +96,10 @@ export class Agent implements AgentView {
     const sources: Source[] = config.sources.map((source) =>
       createSource(source, {
         lane: LIVE_LANE,
-        checkpoints: this.outbox.checkpoints(source.name),
+        // A spool source looks each file's position up when it opens the file (checkpointOf).
+        checkpoints: source.type === 'spool' ? [] : this.outbox.checkpoints(source.name),
         forgetCheckpoint: (fileKey) => this.outbox.forgetCheckpoint(source.name, fileKey),
+        checkpointOf: (fileKey) => this.outbox.checkpoint(source.name, fileKey),
         logger: logger.child({ component: 'source' }),
         sensorIds,
       }),

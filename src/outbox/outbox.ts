@@ -61,6 +61,7 @@ export class Outbox {
     upsertCheckpoint: Statement;
     selectCheckpoints: Statement;
     deleteCheckpoint: Statement;
+    selectCheckpoint: Statement;
     claimSpectra: Statement;
     deleteReading: Statement;
     deleteSpectrum: Statement;
@@ -106,6 +107,10 @@ export class Outbox {
            parser_state = excluded.parser_state, updated_at = excluded.updated_at`,
       ),
       deleteCheckpoint: db.prepare('DELETE FROM checkpoints WHERE source = ? AND file_key = ?'),
+      selectCheckpoint: db.prepare(
+        `SELECT source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash,
+                parser_state AS parserState FROM checkpoints WHERE source = ? AND file_key = ?`,
+      ),
       selectCheckpoints: db.prepare(
         `SELECT source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash,
                 parser_state AS parserState FROM checkpoints WHERE source = ?`,
@@ -444,6 +449,11 @@ export class Outbox {
 
   checkpoints(source: string): FileCheckpoint[] {
     return this.stmt.selectCheckpoints.all(source) as FileCheckpoint[];
+  }
+
+  /** The committed position of one file of `source`, if any. */
+  checkpoint(source: string, fileKey: string): FileCheckpoint | undefined {
+    return this.stmt.selectCheckpoint.get(source, fileKey) as FileCheckpoint | undefined;
   }
 
   /** A file its source is done with for good (a spool file deleted or moved away): its position goes. */

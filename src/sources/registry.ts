@@ -19,6 +19,11 @@ export interface SourceContext {
    * once deleted or moved to done/), so that the outbox does not grow with every file taken.
    */
   forgetCheckpoint?: ((fileKey: string) => void) | undefined;
+  /**
+   * The committed position of one file, looked up when the file is opened (a spool source): what
+   * was committed earlier in this run counts too, and no position is held in memory meanwhile.
+   */
+  checkpointOf?: ((fileKey: string) => FileCheckpoint | undefined) | undefined;
   logger: Logger;
   /** Hub sensor ids → local names (`sensors.<name>.sensor_id`), for records that give a sensorId. */
   sensorIds?: ReadonlyMap<string, string> | undefined;
@@ -31,7 +36,7 @@ export function createSource(config: SourceConfig, ctx: SourceContext): Source {
     case 'file':
       return new FileSource({ ...common, config, checkpoints: ctx.checkpoints });
     case 'spool':
-      return new SpoolSource({ ...common, config, checkpoints: ctx.checkpoints, forgetCheckpoint: ctx.forgetCheckpoint });
+      return new SpoolSource({ ...common, config, checkpoints: ctx.checkpoints, forgetCheckpoint: ctx.forgetCheckpoint, checkpointOf: ctx.checkpointOf });
     case 'tcp':
       return createTcpSource(config, common);
     case 'udp':

@@ -27,8 +27,10 @@ function drop(dir: string, name: string, text: string): void {
 
 function spool(dir: string, h: Harness, settings: Record<string, unknown> = {}) {
   const config = spoolSource.parse({ name: 'drop', type: 'spool', path: dir, format: 'jsonl', poll_interval: 20, ...settings });
+  // As the daemon wires it to the outbox: positions looked up per file, deleted once a file is done.
   const forgetCheckpoint = (key: string) => void h.checkpoints.delete(key);
-  return h.start(createSource(config, { lane: 0, checkpoints: h.savedCheckpoints(), forgetCheckpoint, logger: quietLogger }));
+  const checkpointOf = (key: string) => h.checkpoints.get(key);
+  return h.start(createSource(config, { lane: 0, checkpoints: [], forgetCheckpoint, checkpointOf, logger: quietLogger }));
 }
 
 describe('spool source', () => {
@@ -52,9 +54,14 @@ describe('spool source', () => {
     spool(dir, h, { after: 'move' });
     drop(dir, 'mixed.jsonl', jsonl(0, 2) + '{"broken"\n' + jsonl(2, 1));
     await waitFor(() => existsSync(path.join(dir, 'done', 'mixed.jsonl')), 'the file in done/');
+    // Its position went with it: moved back from done/, the file is read again, as a new one.
+    expect(h.checkpoints.size).toBe(0);
+    renameSync(path.join(dir, 'done', 'mixed.jsonl'), path.join(dir, 'mixed.jsonl'));
+    await waitFor(() => h.readings.length === 6 && existsSync(path.join(dir, 'done', 'mixed.jsonl')), 'the file read again and moved');
     await h.stop();
-    expect(h.values()).toEqual([0, 1, 2]);
-    expect(h.dead).toEqual([{ origin: path.join(dir, 'mixed.jsonl'), line: 3, raw: '{"broken"', reason: expect.stringContaining('not valid JSON') }]);
+    expect(h.values()).toEqual([0, 1, 2, 0, 1, 2]);
+    expect(h.dead).toHaveLength(2);
+    expect(h.dead[0]).toEqual({ origin: path.join(dir, 'mixed.jsonl'), line: 3, raw: '{"broken"', reason: expect.stringContaining('not valid JSON') });
   });
 
   it('moves a file that cannot be read to failed/ with an .error.txt saying why', async () => {

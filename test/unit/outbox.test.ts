@@ -128,6 +128,14 @@ describe('Outbox', () => {
 
     const reopened = new Outbox(path.join(dir, 'outbox.db'));
     expect(reopened.checkpoints('a')).toEqual([checkpoint]);
+    // One file's position, looked up and forgotten (a spool file once disposed), by source and key.
+    expect(reopened.checkpoint('a', '1:2')).toEqual(checkpoint);
+    expect(reopened.checkpoint('b', '1:2')).toBeUndefined();
+    reopened.forgetCheckpoint('b', '1:2');
+    expect(reopened.checkpoints('a')).toEqual([checkpoint]);
+    reopened.forgetCheckpoint('a', '1:2');
+    expect(reopened.checkpoint('a', '1:2')).toBeUndefined();
+    expect(reopened.checkpoints('a')).toEqual([]);
     reopened.close();
   });
 

@@ -33,8 +33,9 @@ export interface SpoolSourceOptions {
   config: SpoolSourceConfig;
   lane: number;
   checkpoints: FileCheckpoint[];
-  /** Deletes a disposed file's position (registry.ts, SourceContext). */
+  /** Deletes a disposed file's position; looks one up (registry.ts, SourceContext). */
   forgetCheckpoint?: ((fileKey: string) => void) | undefined;
+  checkpointOf?: ((fileKey: string) => FileCheckpoint | undefined) | undefined;
   logger: Logger;
   parserOptions: ParserOptions;
   maxInFlight?: number;
@@ -66,7 +67,8 @@ export class SpoolSource implements Source {
   constructor(private readonly opts: SpoolSourceOptions) {
     this.name = opts.config.name;
     this.limit = new InFlightLimit(opts.maxInFlight ?? 4);
-    this.positions = new Map(opts.checkpoints.map((c) => [c.fileKey, c]));
+    // Looked up per file when the outbox is at hand (the daemon); else those committed earlier.
+    this.positions = new Map(opts.checkpointOf !== undefined ? [] : opts.checkpoints.map((c) => [c.fileKey, c]));
     this.log = opts.logger.child({ source: this.name });
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
@@ -163,7 +165,7 @@ export class SpoolSource implements Source {
     try {
       const stats = await handle.stat();
       const key = `spool:${stats.dev}:${stats.ino}:${stats.mtimeMs}`;
-      const saved = this.positions.get(key);
+      const saved = this.opts.checkpointOf !== undefined ? this.opts.checkpointOf(key) : this.positions.get(key);
       let start = { offset: 0, line: 0, parserState: null as string | null };
       if (saved !== undefined && saved.offset <= stats.size && (await readHead(handle, saved.headLen)).hash === saved.headHash.split('/')[0]) {
         start = { offset: saved.offset, line: saved.line, parserState: saved.parserState };
@@ -182,7 +184,7 @@ export class SpoolSource implements Source {
       // one row behind, harmless. A file in failed/ keeps its position: moved back unchanged,
       // it goes on after the lines already ingested.)
       this.positions.delete(key);
-      this.opts.forgetCheckpoint?.(key);
+      this.forget(file, key);
       this.stuck.delete(file);
       this.log.info({ event: 'spool_file_done', path: file, moved_to: to, lines }, to === null ? 'spool file ingested and deleted' : 'spool file ingested and moved');
     } catch (err) {
@@ -253,6 +255,15 @@ export class SpoolSource implements Source {
       checkpoint: toCheckpoint(this.name, position),
       ack: () => this.limit.release(),
     });
+  }
+
+  /** Failing to delete a position is no reason to treat an ingested file as failed: said, and left. */
+  private forget(file: string, key: string): void {
+    try {
+      this.opts.forgetCheckpoint?.(key);
+    } catch (err) {
+      this.log.warn({ event: 'spool_position_kept', path: file, err }, 'spool file done, but its position could not be deleted from the outbox (harmless: one row)');
+    }
   }
 
   private async fail(file: string, reason: string, linesCommitted: number): Promise<void> {
