@@ -50,12 +50,22 @@ for (const name of ['senseye-agent.js', 'planner-worker.js']) asciiOnly(path.joi
  * keeps (a few dozen, in undici and zod). One such character makes V8 hold the whole script source
  * as a two-byte string, for as long as the process runs: 7.4 MB of heap instead of 3.7, and V8
  * sizes the heap's growth from what is live, so more again under load (docs/performance.md,
- * item 22). Each UTF-16 unit becomes `\uXXXX`: text in a comment, and the same character in a
- * string, template or regular expression, should esbuild ever leave one there.
+ * item 22). Each UTF-16 unit becomes the text `\uXXXX`, which in a comment is still a comment.
+ * The build stops instead if one is anywhere else (a raw template, say, where the escape would
+ * change the value), or is a line or paragraph separator (which would end a `//` comment).
  */
 function asciiOnly(file) {
   const text = readFileSync(file, 'utf8');
   // eslint-disable-next-line no-control-regex
-  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c, at) => {
+    const lineStart = text.lastIndexOf('\n', at) + 1;
+    const before = text.slice(lineStart, at);
+    const inComment = before.includes('//') || /^\s*(\/\*|\*)/.test(before);
+    if (!inComment || c === '\u2028' || c === '\u2029') {
+      const line = text.slice(0, at).split('\n').length;
+      throw new Error(`${file}:${line}: a non-ASCII character (U+${c.charCodeAt(0).toString(16).padStart(4, '0')}) outside a comment; see asciiOnly in scripts/bundle.js`);
+    }
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
   if (ascii !== text) writeFileSync(file, ascii);
 }
