@@ -6,8 +6,9 @@
  * under load (docs/performance.md, item 22). Here the planner worker encodes each batch's points
  * into a buffer of this pool, hands it to the agent's thread (a transfer, no copy), the mutation's
  * head and tail are written around the points in the room left for them (encode.ts,
- * encodeMutation), and once the hub has accepted the batch the buffer is handed back for the
- * next one. Buffers not handed back (a failed or abandoned batch) are simply collected.
+ * encodeMutation), and once the hub has answered the batch with a 200 (batch-sender.ts) the
+ * buffer is handed back for the next one. Buffers not handed back (a failed or abandoned batch,
+ * a 409) are simply collected.
  */
 
 /** Room before a batch's points for the mutation's head (~300 bytes with a sensor id). */
