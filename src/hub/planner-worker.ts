@@ -13,7 +13,7 @@ const { file, settings, synchronous } = workerData as { file: string; settings: 
 const outbox = new Outbox(file, { synchronous, readonly: true });
 parentPort!.postMessage({ ready: true });
 
-// Buffers for the encoded points, handed back once their batch was accepted (body-buffers.ts):
+// Buffers for the encoded points, handed back once the hub answered their batch with a 200 (body-buffers.ts):
 // about the requests on the wire and the round planned ahead.
 const buffers = new BodyBuffers(settings.maxBytes, 2 * settings.concurrency + 2);
 
