@@ -45,6 +45,10 @@ export interface OutboxCounts {
   spectra: { appended: number; delivered: number; rejected: number; depth: number };
 }
 
+/** A checkpoints row as a FileCheckpoint. */
+const CHECKPOINT_COLUMNS =
+  'source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash, parser_state AS parserState';
+
 export class Outbox {
   readonly db: Database;
   readonly streams: StreamRegistry;
@@ -107,14 +111,8 @@ export class Outbox {
            parser_state = excluded.parser_state, updated_at = excluded.updated_at`,
       ),
       deleteCheckpoint: db.prepare('DELETE FROM checkpoints WHERE source = ? AND file_key = ?'),
-      selectCheckpoint: db.prepare(
-        `SELECT source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash,
-                parser_state AS parserState FROM checkpoints WHERE source = ? AND file_key = ?`,
-      ),
-      selectCheckpoints: db.prepare(
-        `SELECT source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash,
-                parser_state AS parserState FROM checkpoints WHERE source = ?`,
-      ),
+      selectCheckpoint: db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoints WHERE source = ? AND file_key = ?`),
+      selectCheckpoints: db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoints WHERE source = ?`),
       claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
       deleteReading: db.prepare('DELETE FROM readings WHERE lane = ? AND id = ?'),
       deleteSpectrum: db.prepare('DELETE FROM spectra WHERE lane = ? AND id = ?'),

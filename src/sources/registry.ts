@@ -36,7 +36,7 @@ export function createSource(config: SourceConfig, ctx: SourceContext): Source {
     case 'file':
       return new FileSource({ ...common, config, checkpoints: ctx.checkpoints });
     case 'spool':
-      return new SpoolSource({ ...common, config, checkpoints: ctx.checkpoints, forgetCheckpoint: ctx.forgetCheckpoint, checkpointOf: ctx.checkpointOf });
+      return new SpoolSource({ ...common, config, checkpointOf: ctx.checkpointOf ?? lookupIn(ctx.checkpoints), forgetCheckpoint: ctx.forgetCheckpoint });
     case 'tcp':
       return createTcpSource(config, common);
     case 'udp':
@@ -44,4 +44,10 @@ export function createSource(config: SourceConfig, ctx: SourceContext): Source {
     case 'unix':
       return createUnixSource(config, common);
   }
+}
+
+/** A lookup by file key in positions loaded up front (without an outbox at hand: backfill, dry runs). */
+function lookupIn(checkpoints: readonly FileCheckpoint[]): (fileKey: string) => FileCheckpoint | undefined {
+  const byKey = new Map(checkpoints.map((c) => [c.fileKey, c]));
+  return (fileKey) => byKey.get(fileKey);
 }

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { MachineToken } from '../../src/auth/token.js';
-import { createHubEmulator } from '../../src/emulator/index.js';
+import { createHubEmulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { BatchSender, type ReadingsJob } from '../../src/hub/batch-sender.js';
 import { HubClient } from '../../src/hub/client.js';
 import { BODY_HEAD_ROOM } from '../../src/hub/body-buffers.js';
@@ -45,6 +45,28 @@ function filledOutbox(commits: number): Outbox {
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+
+/**
+ * A BatchSender with a real outbox, talking to the emulator (which refuses the points
+ * `rejectPoint` names) about its sensor "a".
+ */
+async function senderOnEmulator(rejectPoint: EmulatorOptions['rejectPoint'], events: Array<Record<string, unknown>>, recycle?: (points: Uint8Array) => void) {
+  const hub = await createHubEmulator({ rejectPoint });
+  cleanup.push(() => hub.close());
+  const client = new HubClient({
+    url: hub.url,
+    token: () => new MachineToken(hub.token, 'test'),
+    timeoutMs: 5000,
+    paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
+  });
+  cleanup.push(() => client.close());
+  const sensor = hub.store.createSensor({ name: 'a', ingest: 'timeseries' });
+  const outbox = Outbox.inStateDir(tempDir());
+  cleanup.push(() => outbox.close());
+  const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, byStatus: new Map<string, number>() };
+  const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger(events), stats, () => undefined, recycle);
+  return { hub, sensor, outbox, sender };
+}
 
 function quietLogger(events: Array<Record<string, unknown>>) {
   return pino({ level: 'debug' }, { write: (line: string) => void events.push(JSON.parse(line) as Record<string, unknown>) });
@@ -192,21 +214,8 @@ describe('planning rounds in a worker thread', () => {
   });
 
   it('hands a planned batch\'s buffer back only after a 200 (not after a failure, a refusal or a 409, which may come before the body is read)', async () => {
-    const hub = await createHubEmulator({ rejectPoint: (p) => (p.value === 15.5 ? 'refused' : null) });
-    cleanup.push(() => hub.close());
-    const client = new HubClient({
-      url: hub.url,
-      token: () => new MachineToken(hub.token, 'test'),
-      timeoutMs: 5000,
-      paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
-    });
-    cleanup.push(() => client.close());
-    const sensor = hub.store.createSensor({ name: 'a', ingest: 'timeseries' });
-    const outbox = Outbox.inStateDir(tempDir());
-    cleanup.push(() => outbox.close());
     const handedBack: Uint8Array[] = [];
-    const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, byStatus: new Map<string, number>() };
-    const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger([]), stats, () => undefined, (points) => void handedBack.push(points));
+    const { hub, sensor, outbox, sender } = await senderOnEmulator((p) => (p.value === 15.5 ? 'refused' : null), [], (points) => void handedBack.push(points));
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(40, ['a']), deadLetters: [] }]);
     const [first, second, third, fourth] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).jobs;
     outbox.ledger.record([first!.record, second!.record, third!.record, fourth!.record]);
@@ -229,21 +238,8 @@ describe('planning rounds in a worker thread', () => {
   });
 
   it('a refused batch planned in the worker whose rows were dropped meanwhile is let go, or split over what is left', async () => {
-    const hub = await createHubEmulator({ rejectPoint: () => 'refused' });
-    cleanup.push(() => hub.close());
-    const client = new HubClient({
-      url: hub.url,
-      token: () => new MachineToken(hub.token, 'test'),
-      timeoutMs: 5000,
-      paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
-    });
-    cleanup.push(() => client.close());
-    const sensor = hub.store.createSensor({ name: 'a', ingest: 'timeseries' });
     const events: Array<Record<string, unknown>> = [];
-    const outbox = Outbox.inStateDir(tempDir());
-    cleanup.push(() => outbox.close());
-    const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0, byStatus: new Map<string, number>() };
-    const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger(events), stats, () => undefined);
+    const { sensor, outbox, sender } = await senderOnEmulator(() => 'refused', events);
     const s: RoundSettings = { ...SETTINGS, maxPoints: 10 };
     /** A job as the worker hands it over (ids and points, no rows), recorded in the ledger. */
     const plannedJob = (): ReadingsJob => {

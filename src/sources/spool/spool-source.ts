@@ -32,10 +32,9 @@ import { DONE_DIR, FAILED_DIR, disposeDone, disposeFailed } from './dispose.js';
 export interface SpoolSourceOptions {
   config: SpoolSourceConfig;
   lane: number;
-  checkpoints: FileCheckpoint[];
-  /** Deletes a disposed file's position; looks one up (registry.ts, SourceContext). */
+  /** A file's committed position, looked up when it is opened; deletes one (registry.ts, SourceContext). */
+  checkpointOf: (fileKey: string) => FileCheckpoint | undefined;
   forgetCheckpoint?: ((fileKey: string) => void) | undefined;
-  checkpointOf?: ((fileKey: string) => FileCheckpoint | undefined) | undefined;
   logger: Logger;
   parserOptions: ParserOptions;
   maxInFlight?: number;
@@ -52,7 +51,6 @@ export class SpoolSource implements Source {
   get stalls$(): Observable<void> {
     return this.limit.waits$;
   }
-  private readonly positions: Map<string, FileCheckpoint>;
   private readonly log: Logger;
   private subscriber: Subscriber<LineChunk> | null = null;
   private stopping = false;
@@ -67,8 +65,6 @@ export class SpoolSource implements Source {
   constructor(private readonly opts: SpoolSourceOptions) {
     this.name = opts.config.name;
     this.limit = new InFlightLimit(opts.maxInFlight ?? 4);
-    // Looked up per file when the outbox is at hand (the daemon); else those committed earlier.
-    this.positions = new Map(opts.checkpointOf !== undefined ? [] : opts.checkpoints.map((c) => [c.fileKey, c]));
     this.log = opts.logger.child({ source: this.name });
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
@@ -165,7 +161,7 @@ export class SpoolSource implements Source {
     try {
       const stats = await handle.stat();
       const key = `spool:${stats.dev}:${stats.ino}:${stats.mtimeMs}`;
-      const saved = this.opts.checkpointOf !== undefined ? this.opts.checkpointOf(key) : this.positions.get(key);
+      const saved = this.opts.checkpointOf(key);
       let start = { offset: 0, line: 0, parserState: null as string | null };
       if (saved !== undefined && saved.offset <= stats.size && (await readHead(handle, saved.headLen)).hash === saved.headHash.split('/')[0]) {
         start = { offset: saved.offset, line: saved.line, parserState: saved.parserState };
@@ -183,7 +179,6 @@ export class SpoolSource implements Source {
       // Gone from the folder: its position is of no more use. (A crash just before this leaves
       // one row behind, harmless. A file in failed/ keeps its position: moved back unchanged,
       // it goes on after the lines already ingested.)
-      this.positions.delete(key);
       this.forget(file, key);
       this.stuck.delete(file);
       this.log.info({ event: 'spool_file_done', path: file, moved_to: to, lines }, to === null ? 'spool file ingested and deleted' : 'spool file ingested and moved');
