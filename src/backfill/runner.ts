@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
+import { answerRulesOf } from '../hub/answer-rules.js';
 import { HubClient } from '../hub/client.js';
 import { describeState } from '../hub/delivery-state.js';
 import { SensorDirectory } from '../hub/sensors.js';
@@ -100,6 +101,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     token: () => o.credentials.current(),
     timeoutMs: config.hub.timeout,
     paths: config.hub.paths,
+    maxResponseBytes: config.hub.max_response_bytes,
+    answers: answerRulesOf(config.hub),
     connections: config.hub.concurrency + 1,
     userAgent: `senseye-agent/${o.version} backfill`,
   });

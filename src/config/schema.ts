@@ -55,6 +55,21 @@ const hub = z.strictObject({
       max_age: duration.optional(),
     })
     .prefault({}),
+  /** Bytes of a hub answer read at most; a longer answer is discarded and counts as a failure (the contract's answers are small). */
+  max_response_bytes: size.default(1024 ** 2),
+  /** /readyz turns false when delivery has failed without a success for longer than this. */
+  unready_after: duration.default(30_000),
+  /** What the hub's answers mean where hub-api.md only assumes (docs/hub-contract.md). */
+  answers: z
+    .strictObject({
+      /** Statuses of a successful sensor creation (assumed 201; the body must carry the id). */
+      sensor_created: z.array(z.number().int().min(200).max(299)).min(1).default([201]),
+      /** Statuses of stored spectra (assumed 202). */
+      spectra_accepted: z.array(z.number().int().min(200).max(299)).min(1).default([202]),
+      /** Read a 409 on a data endpoint as "already stored" (only behind an idempotency layer that says so). */
+      conflict_means_stored: z.boolean().default(false),
+    })
+    .prefault({}),
   /** Paths of the hub endpoints (hub-api.md: the GraphQL path is documented, the others assumed). */
   paths: z
     .strictObject({

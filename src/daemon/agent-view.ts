@@ -28,8 +28,12 @@ export interface AgentView {
   /** Readings deleted unsent by drop_oldest since start. */
   dropped(): number;
   delivery(): DeliveryState;
-  /** Hub requests by outcome label ("200", "429", "network", ...) since start. */
+  /** Hub requests by outcome label ("200", "429", "network", "timeout", "tls", "oversized") since start, every endpoint. */
   hubRequests(): ReadonlyMap<string, number>;
+  /** Hub answers outside the contract (a `200 {}`, a 404 page, an oversized body), by "endpoint status". */
+  hubUnexpectedAnswers(): ReadonlyMap<string, number>;
+  /** How long delivery may fail without a success before /readyz says not ready (hub.unready_after). */
+  deliveryUnreadyAfterMs(): number;
   deliveryStats(): { delivered: number; spectraDelivered: number; rejected: number; retried: number; throttled: number };
   /** Current retry delay in ms (0 when flowing). */
   retryDelayMs(): number;

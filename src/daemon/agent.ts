@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
+import { answerRulesOf } from '../hub/answer-rules.js';
 import { HubClient } from '../hub/client.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import { SensorDirectory } from '../hub/sensors.js';
@@ -57,6 +58,8 @@ export class Agent implements AgentView {
       token: () => this.credentials.current(),
       timeoutMs: config.hub.timeout,
       paths: config.hub.paths,
+      maxResponseBytes: config.hub.max_response_bytes,
+      answers: answerRulesOf(config.hub),
       connections: config.hub.concurrency + 1,
       userAgent: `senseye-agent/${opts.version ?? 'dev'}`,
     });
@@ -245,7 +248,15 @@ export class Agent implements AgentView {
   }
 
   hubRequests(): ReadonlyMap<string, number> {
-    return this.shipper.stats.byStatus;
+    return this.client.requests;
+  }
+
+  hubUnexpectedAnswers(): ReadonlyMap<string, number> {
+    return this.client.unexpectedAnswers;
+  }
+
+  deliveryUnreadyAfterMs(): number {
+    return this.opts.config.hub.unready_after;
   }
 
   deliveryStats() {

@@ -11,6 +11,7 @@ import { restError, type JsonParse } from './http.js';
 export function faultReply(fault: ActiveFault, endpoint: HubEndpoint): HubReply {
   const status = fault.status as number;
   const headers = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : undefined;
+  if (fault.bodyBytes !== undefined) return { status, body: 'x'.repeat(fault.bodyBytes), ...(headers ? { headers } : {}), errorCode: 'fault' };
   if (fault.body !== undefined) return { status, body: fault.body, ...(headers ? { headers } : {}), errorCode: 'fault' };
   if (endpoint === 'graphql' && status === 200) {
     return {

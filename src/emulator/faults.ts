@@ -30,6 +30,8 @@ export interface FaultSpec {
   delayMs?: number;
   /** Destroy the socket without answering. */
   reset?: boolean;
+  /** Answer with a text body of this many bytes (a proxy's huge page; bounded-read tests). */
+  bodyBytes?: number;
   /** `before` (default): nothing is stored. `after`: the request is stored, then the fault applies. */
   phase?: 'before' | 'after';
 }
@@ -49,6 +51,7 @@ export interface ActiveFault extends Required<Pick<FaultSpec, 'endpoint' | 'time
   body?: unknown;
   delayMs?: number;
   reset?: boolean;
+  bodyBytes?: number;
 }
 
 export type Throttle = { status: number; retryAfter: string };
@@ -58,7 +61,7 @@ export function parseFaultSpec(raw: unknown): { ok: true; value: FaultSpec } | {
   const errors: string[] = [];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, errors: ['fault must be an object'] };
   const f = raw as Record<string, unknown>;
-  const allowed = ['endpoint', 'status', 'retryAfter', 'body', 'times', 'delayMs', 'reset', 'phase'];
+  const allowed = ['endpoint', 'status', 'retryAfter', 'body', 'times', 'delayMs', 'reset', 'phase', 'bodyBytes'];
   for (const k of Object.keys(f)) if (!allowed.includes(k)) errors.push(`${k}: unknown field`);
   if (f.endpoint !== undefined && !['graphql', 'sensors', 'spectra', 'oauth', 'any'].includes(f.endpoint as string)) {
     errors.push('endpoint: must be graphql, sensors, spectra, oauth or any');
@@ -74,6 +77,10 @@ export function parseFaultSpec(raw: unknown): { ok: true; value: FaultSpec } | {
     errors.push('delayMs: must be a number >= 0');
   }
   if (f.reset !== undefined && typeof f.reset !== 'boolean') errors.push('reset: must be a boolean');
+  if (f.bodyBytes !== undefined && (!Number.isInteger(f.bodyBytes) || (f.bodyBytes as number) < 0 || (f.bodyBytes as number) > 256 * 1024 ** 2)) {
+    errors.push('bodyBytes: must be an integer from 0 to 268435456');
+  }
+  if (f.bodyBytes !== undefined && f.body !== undefined) errors.push('bodyBytes: give body or bodyBytes, not both');
   if (f.phase !== undefined && f.phase !== 'before' && f.phase !== 'after') errors.push('phase: must be before or after');
   if (errors.length === 0 && f.status === undefined && f.reset !== true && f.delayMs === undefined) {
     errors.push('a fault needs at least one of status, reset, delayMs');

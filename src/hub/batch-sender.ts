@@ -13,7 +13,7 @@ import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
 import type { HubClient } from './client.js';
 import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchId, type EncodedPoints, type SensorAddress } from './encode.js';
 import type { HubGate } from './gate.js';
-import type { HubFailure } from './outcome.js';
+import { retryable, type HubFailure } from './outcome.js';
 
 /**
  * A batch of readings to send. `ids` are its rows; `items` the rows themselves, absent when it
@@ -45,8 +45,12 @@ export interface SenderStats {
   spectraDelivered: number;
   rejected: number;
   requests: number;
-  /** requests by outcome: "200", "429", "network", ... */
-  byStatus: Map<string, number>;
+}
+
+/** What a split found, for the one summary line logged per batch the hub refused points of. */
+interface Refusals {
+  points: number;
+  firstReason: string | null;
 }
 
 export class BatchSender {
@@ -61,12 +65,26 @@ export class BatchSender {
     private readonly recycle: (points: Uint8Array) => void = () => undefined,
   ) {}
 
-  /** Returns null when the batch is settled, or the failure that stopped it. */
   /**
-   * `signal` stops everything (also a request on the wire); `held`, when given, only keeps a
-   * request that still waits for its turn at the gate from being sent.
+   * Returns null when the batch is settled, or the failure that stopped it. `signal` stops
+   * everything (also a request on the wire); `held`, when given, only keeps a request that
+   * still waits for its turn at the gate from being sent. Points the hub refused are logged in
+   * one summary per batch, however many requests the split took.
    */
   async send(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
+    const refusals: Refusals = { points: 0, firstReason: null };
+    const failure = await this.attempt(job, address, signal, held, refusals);
+    if (refusals.points > 0) {
+      const size = job.record.kind === 'readings' ? (job as ReadingsJob).ids.length : (job as SpectraJob).items.length;
+      this.log.warn(
+        { event: 'batch_refused', sensor: job.record.sensor, kind: job.record.kind, batch: job.record.batchId, refused: refusals.points, of: size, reason: refusals.firstReason },
+        `the hub refused ${refusals.points} of ${size} ${job.record.kind} of sensor "${job.record.sensor}"; they are in the dead-letter table (senseye-agent dlq list)`,
+      );
+    }
+    return failure;
+  }
+
+  private async attempt(job: Job, address: SensorAddress, signal: AbortSignal, held: AbortSignal | undefined, refusals: Refusals): Promise<HubFailure | null> {
     const { record } = job;
     const ids = job.record.kind === 'readings' ? (job as ReadingsJob).ids : (job as SpectraJob).items.map((i) => i.id);
     if (ids.length === 0) {
@@ -76,7 +94,7 @@ export class BatchSender {
     try {
       await this.gate.admit(ids.length, held === undefined ? signal : AbortSignal.any([signal, held]));
     } catch {
-      return { kind: 'retryable', status: null, throttled: false, retryAfterMs: undefined, reason: 'stopped before sending' };
+      return retryable('network', null, 'stopped before sending');
     }
     const outcome =
       job.record.kind === 'readings'
@@ -87,8 +105,6 @@ export class BatchSender {
             signal,
           );
     this.stats.requests++;
-    const label = outcome.status === null ? 'network' : String(outcome.status);
-    this.stats.byStatus.set(label, (this.stats.byStatus.get(label) ?? 0) + 1);
     if (outcome.kind === 'ok' || outcome.kind === 'conflict') this.gate.pacer?.onAccepted();
     else if (outcome.kind === 'retryable' && outcome.throttled) this.gate.pacer?.onThrottled();
     switch (outcome.kind) {
@@ -118,10 +134,10 @@ export class BatchSender {
           return null;
         }
         if (items.length === 1) {
-          this.deadLetter(job, items, `hub refused: ${outcome.reason}`);
+          this.deadLetter(job, items, `hub refused: ${outcome.reason}`, refusals);
           return null;
         }
-        return this.bisect(job, items, readBack, address, signal, held);
+        return this.bisect(job, items, readBack, address, signal, held, refusals);
       }
       default:
         return outcome;
@@ -134,7 +150,8 @@ export class BatchSender {
     readBack: boolean,
     address: SensorAddress,
     signal: AbortSignal,
-    held?: AbortSignal,
+    held: AbortSignal | undefined,
+    refusals: Refusals,
   ): Promise<HubFailure | null> {
     this.log.debug({ event: 'batch_split', sensor: job.record.sensor, points: items.length, rows_read_back: readBack }, 'the hub refused a batch: sending it in halves');
     const mid = Math.ceil(items.length / 2);
@@ -144,7 +161,7 @@ export class BatchSender {
       parts.map((p) => p.record),
     );
     for (const part of parts) {
-      const failure = await this.send(part, address, signal, held);
+      const failure = await this.attempt(part, address, signal, held, refusals);
       if (failure !== null) return failure;
     }
     return null;
@@ -167,7 +184,7 @@ export class BatchSender {
     return j.items;
   }
 
-  private deadLetter(job: Job, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string): void {
+  private deadLetter(job: Job, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string, refusals: Refusals): void {
     const { record } = job;
     if (record.kind === 'readings') {
       this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
@@ -175,11 +192,11 @@ export class BatchSender {
       this.outbox.rejectSpectra(items as ClaimedSpectrum[], record.lane, reason, record.batchId);
     }
     this.stats.rejected++;
+    refusals.points += items.length;
+    refusals.firstReason ??= reason;
     const item = items[0]!;
-    this.log.warn(
-      { event: 'reading_rejected', sensor: record.sensor, kind: record.kind, ts: new Date(item.ts).toISOString(), reason },
-      'the hub refused a reading; it is in the dead-letter table',
-    );
+    // One line per batch at warn (send()); each reading only at debug.
+    this.log.debug({ event: 'reading_rejected', sensor: record.sensor, kind: record.kind, ts: new Date(item.ts).toISOString(), reason }, 'the hub refused a reading');
   }
 }
 

@@ -1,12 +1,15 @@
 /**
  * The HTTP client for the Internal Hub. Requests go through an undici Dispatcher (a keep-alive
- * Pool in production; tests may pass a MockAgent) and come back as HubOutcome values.
- * GraphQL answers 200 even for failures, so every 200 is read for a top-level `errors` array.
+ * Pool in production; tests may pass a MockAgent) and come back as HubOutcome values, judged by
+ * answer-rules.ts. An answer is read up to `maxResponseBytes` and no further (the contract's
+ * answers are small; a proxy's 50 MB page must not take the process's memory), and every
+ * request is counted by its outcome, whatever the endpoint, including those that got no answer.
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { MachineToken } from '../auth/token.js';
-import type { HubOutcome } from './outcome.js';
-import { parseRetryAfter } from './retry-policy.js';
+import { bodyHead, classifyAnswer, DEFAULT_ANSWER_RULES, type AnswerRules, type HubEndpoint } from './answer-rules.js';
+import { describeNetworkError } from './network-error.js';
+import { retryable, type HubOutcome } from './outcome.js';
 
 export interface HubClientOptions {
   url: string;
@@ -17,15 +20,26 @@ export interface HubClientOptions {
   dispatcher?: Dispatcher;
   connections?: number;
   userAgent?: string;
+  /** Bytes of an answer read at most (hub.max_response_bytes); a longer answer is a failure. */
+  maxResponseBytes?: number;
+  /** What the hub's answers mean where the contract only assumes (hub.answers). */
+  answers?: AnswerRules;
 }
 
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** Requests by outcome label: the HTTP status, or `network`, `timeout`, `tls`, `oversized`. */
+export type RequestCounts = Map<string, number>;
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export class HubClient {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly origin: string;
   private readonly basePath: string;
+  /** Every request by outcome label (hub_requests_total). */
+  readonly requests: RequestCounts = new Map();
+  /** Answers outside the contract, by "endpoint status" (hub_unexpected_answers_total). */
+  readonly unexpectedAnswers: RequestCounts = new Map();
 
   constructor(private readonly opts: HubClientOptions) {
     const url = new URL(opts.url);
@@ -43,19 +57,19 @@ export class HubClient {
 
   /** POST the storeSensorMeasureData mutation (body already encoded). */
   storeMeasures(body: string | Uint8Array, batchId: string, signal?: AbortSignal): Promise<HubOutcome> {
-    return this.post(this.opts.paths.graphql, body, { 'idempotency-key': batchId }, true, signal);
+    return this.post('graphql', body, { 'idempotency-key': batchId }, batchId, signal);
   }
 
   /** POST a JSON array of spectrum objects (body already encoded). */
   storeSpectra(body: string, batchId: string, signal?: AbortSignal): Promise<HubOutcome> {
-    return this.post(this.opts.paths.spectra, body, { 'idempotency-key': batchId }, false, signal);
+    return this.post('spectra', body, { 'idempotency-key': batchId }, undefined, signal);
   }
 
   createSensor(
     sensor: { name: string; mappingId: string; ingest: 'timeseries' | 'frequency'; description?: string | undefined },
     signal?: AbortSignal,
   ): Promise<HubOutcome> {
-    return this.post(this.opts.paths.sensors, JSON.stringify(sensor), {}, false, signal);
+    return this.post('sensors', JSON.stringify(sensor), {}, undefined, signal);
   }
 
   async close(): Promise<void> {
@@ -63,25 +77,25 @@ export class HubClient {
   }
 
   private async post(
-    path: string,
+    endpoint: HubEndpoint,
     body: string | Uint8Array,
     headers: Record<string, string>,
-    graphql: boolean,
+    batchId: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<HubOutcome> {
     const credential = this.opts.token();
     if (credential === null) {
       return { kind: 'unauthorized', status: 0, reason: 'no usable credential yet' };
     }
+    const path = this.basePath + this.opts.paths[endpoint];
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    let status: number;
-    let responseHeaders: Record<string, string | string[] | undefined>;
-    let text: string;
+    const limit = this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    let answer: { status: number; headers: Record<string, string | string[] | undefined>; text: string };
     try {
       const res = await this.dispatcher.request({
         origin: this.origin,
-        path: this.basePath + path,
+        path,
         method: 'POST',
         headers: {
           authorization: credential.bearer(),
@@ -92,78 +106,58 @@ export class HubClient {
         body,
         signal: combined,
       });
-      status = res.statusCode;
-      responseHeaders = res.headers;
-      text = await res.body.text();
+      const read = await readBounded(res.body, limit);
+      if (read.oversized) {
+        this.count('oversized');
+        this.countUnexpected(endpoint, res.statusCode);
+        return retryable(
+          'unexpected',
+          res.statusCode,
+          `the hub answered ${res.statusCode} at ${path} with more than hub.max_response_bytes (${limit} bytes); the rest was discarded; body: ${bodyHead(read.text)}`,
+        );
+      }
+      answer = { status: res.statusCode, headers: res.headers, text: read.text };
     } catch (err) {
-      const e = err as Error & { code?: string };
-      const reason = timeout.aborted
-        ? `no answer within ${this.opts.timeoutMs} ms`
-        : signal?.aborted
-          ? 'request abandoned at shutdown'
-          : `network error: ${e.code ?? e.name}: ${e.message}`;
-      return { kind: 'retryable', status: null, throttled: false, retryAfterMs: undefined, reason };
+      if (timeout.aborted) {
+        this.count('timeout');
+        return retryable('timeout', null, `no answer within ${this.opts.timeoutMs} ms (hub.timeout) from ${path}`);
+      }
+      if (signal?.aborted) return retryable('network', null, 'request abandoned at shutdown');
+      const described = describeNetworkError(err);
+      this.count(described.label);
+      return retryable(described.label, null, described.reason);
     }
-    return classify(status, responseHeaders, text, graphql);
+    this.count(String(answer.status));
+    const outcome = classifyAnswer(answer, { endpoint, path, batchId }, this.opts.answers ?? DEFAULT_ANSWER_RULES);
+    if (outcome.kind === 'retryable' && outcome.cause === 'unexpected') this.countUnexpected(endpoint, answer.status);
+    return outcome;
+  }
+
+  private count(label: string): void {
+    this.requests.set(label, (this.requests.get(label) ?? 0) + 1);
+  }
+
+  private countUnexpected(endpoint: HubEndpoint, status: number): void {
+    const key = `${endpoint} ${status}`;
+    this.unexpectedAnswers.set(key, (this.unexpectedAnswers.get(key) ?? 0) + 1);
   }
 }
 
-export function classify(
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  text: string,
-  graphql: boolean,
-): HubOutcome {
-  const body = parseJson(text);
-  const message = describe(body, text, status);
-  if (status === 200 || status === 201 || status === 202) {
-    if (graphql) {
-      const errors = (body as { errors?: unknown } | undefined)?.errors;
-      if (Array.isArray(errors) && errors.length > 0) return classifyGraphqlErrors(errors, status);
-      if (body === undefined) return { kind: 'retryable', status, throttled: false, retryAfterMs: undefined, reason: 'hub answered 200 with a body that is not JSON' };
+/**
+ * Reads an answer's body up to `limit` bytes. Past it the stream is destroyed (the connection
+ * with it) and what was read is returned as the body's head.
+ */
+async function readBounded(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ text: string; oversized: boolean }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > limit) {
+      chunks.push(chunk.subarray(0, Math.max(0, chunk.length - (bytes - limit))));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8', 0, Math.min(limit, 4096)), oversized: true };
     }
-    return { kind: 'ok', status, body };
+    chunks.push(chunk);
   }
-  if (status === 409) return { kind: 'conflict', status, body };
-  if (status === 401) return { kind: 'unauthorized', status, reason: message };
-  if (status === 403) return { kind: 'forbidden', status, reason: message };
-  if (status === 413) return { kind: 'too_large', status, reason: message };
-  if (RETRYABLE_STATUS.has(status)) {
-    return {
-      kind: 'retryable',
-      status,
-      throttled: status === 429 || status === 503,
-      retryAfterMs: parseRetryAfter(headers['retry-after']),
-      reason: message,
-    };
-  }
-  if (status >= 400 && status < 500) return { kind: 'rejected', status, reason: message };
-  return { kind: 'retryable', status, throttled: false, retryAfterMs: undefined, reason: message };
-}
-
-function classifyGraphqlErrors(errors: unknown[], status: number): HubOutcome {
-  const codes = errors.map((e) => (e as { extensions?: { code?: unknown } }).extensions?.code);
-  const messages = errors.map((e) => String((e as { message?: unknown }).message ?? 'unknown error')).join('; ');
-  if (codes.includes('UNAUTHENTICATED')) return { kind: 'unauthorized', status, reason: messages };
-  if (codes.includes('FORBIDDEN')) return { kind: 'forbidden', status, reason: messages };
-  if (codes.includes('BAD_USER_INPUT') || codes.includes('GRAPHQL_VALIDATION_FAILED')) {
-    return { kind: 'rejected', status, reason: messages };
-  }
-  // An error we cannot classify may be the server's own fault: keep the data and retry.
-  return { kind: 'retryable', status, throttled: false, retryAfterMs: undefined, reason: `GraphQL error: ${messages}` };
-}
-
-function parseJson(text: string): unknown {
-  if (text.length === 0) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function describe(body: unknown, text: string, status: number): string {
-  const b = body as { message?: unknown; error?: unknown } | undefined;
-  const detail = typeof b?.message === 'string' ? b.message : typeof b?.error === 'string' ? b.error : text.slice(0, 200);
-  return detail.length > 0 ? `HTTP ${status}: ${detail}` : `HTTP ${status}`;
+  return { text: Buffer.concat(chunks, bytes).toString('utf8'), oversized: false };
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
 import type { HubClient } from './client.js';
 import type { SensorAddress } from './encode.js';
-import type { HubFailure } from './outcome.js';
+import { retryable, type HubFailure } from './outcome.js';
 
 export type AddressOutcome = { kind: 'ok'; address: SensorAddress } | { kind: 'failed'; failure: HubFailure };
 
@@ -57,10 +57,7 @@ export class SensorDirectory {
     if (outcome.kind === 'ok' || outcome.kind === 'conflict') {
       const id = (outcome.body as { id?: unknown } | undefined)?.id;
       if (typeof id !== 'string' || id.length === 0) {
-        return {
-          kind: 'failed',
-          failure: { kind: 'retryable', status: outcome.status, throttled: false, retryAfterMs: undefined, reason: `sensor create answered ${outcome.status} without an id` },
-        };
+        return { kind: 'failed', failure: retryable('unexpected', outcome.status, `sensor create answered ${outcome.status} without an id`) };
       }
       this.opts.outbox.rememberHubSensorId(name, id, ingest);
       this.known.set(name, id);

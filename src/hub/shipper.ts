@@ -87,7 +87,6 @@ export class Shipper {
     plannedAhead: 0,
     plannedInWorker: 0,
     bodiesHandedBack: 0,
-    byStatus: new Map(),
   };
   readonly gate: HubGate;
   /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
@@ -103,6 +102,8 @@ export class Shipper {
   private wake: (() => void) | null = null;
   private notified = false;
   private attempt = 0;
+  /** When the current streak of failed rounds began (null while rounds succeed): readiness reads it. */
+  private failingSince: number | null = null;
   /** Set by the first round the hub accepted; until then, and after a failure, rounds are probes. */
   private hubAnswered = false;
   /** While a round is on the wire: where the next round may be planned from (round-plan.ts), or null. */
@@ -238,6 +239,7 @@ export class Shipper {
         this.pause(failure.failure, failure.at);
       } else {
         this.attempt = 0;
+        this.failingSince = null;
         this.hubAnswered = true;
         this.setState({ state: 'flowing' });
       }
@@ -450,6 +452,7 @@ export class Shipper {
 
   private pause(failure: HubFailure, now = Date.now()): void {
     this.attempt++;
+    const since = (this.failingSince ??= now);
     if (failure.kind === 'unauthorized' || failure.kind === 'forbidden') {
       if (failure.kind === 'unauthorized' && failure.status === 401) this.opts.onUnauthorized?.();
       const until = now + (this.opts.authRetryMs ?? 30_000);
@@ -459,7 +462,7 @@ export class Shipper {
         this.log.error({ event: 'delivery_paused', reason: failure.reason, retry_at: new Date(until).toISOString() }, 'delivery paused; collection continues');
       }
       this.gate.pauseUntil(until);
-      this.setState({ state: 'paused', until, reason: failure.reason });
+      this.setState({ state: 'paused', until, reason: failure.reason, since });
       return;
     }
     const retryAfterMs = failure.kind === 'retryable' ? failure.retryAfterMs : undefined;
@@ -469,11 +472,13 @@ export class Shipper {
     if (throttled) this.stats.throttled++;
     // A throttling answer concerns every client of this hub: other processes on this state dir wait too.
     this.gate.pauseUntil(now + delay, throttled);
-    this.setState({ state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason });
+    this.setState({ state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason, since });
     this.log.warn(
       {
         event: throttled ? 'hub_throttled' : 'hub_retry',
         reason: failure.reason,
+        cause: failure.kind === 'retryable' ? failure.cause : failure.kind,
+        failing_since: new Date(since).toISOString(),
         attempt: this.attempt,
         delay_ms: delay,
         retry_after_ms: retryAfterMs ?? null,

@@ -98,7 +98,7 @@ export function createMetrics(options: MetricsOptions): Registry {
   const bool = (b: boolean) => (b ? 1 : 0);
 
   gauge('info', 'The running agent; always 1', ['version'], () => [[{ version: options.version ?? 'dev' }, 1]]);
-  gauge('ready', 'Whether /readyz answers 200: outbox writable, token usable, delivery not paused (1 or 0)', [], () => one(bool(readiness(view).ready)));
+  gauge('ready', 'Whether /readyz answers 200: outbox writable, token usable, delivery not paused nor failing past hub.unready_after (1 or 0)', [], () => one(bool(readiness(view).ready)));
 
   // Sources.
   counter('readings_received_total', 'Readings read from each source and committed to the outbox', ['source'], () =>
@@ -132,8 +132,14 @@ export function createMetrics(options: MetricsOptions): Registry {
       [{ stage: 'hub' }, c.rejected + c.spectra.rejected],
     ];
   });
-  counter('hub_requests_total', 'Requests to the hub since start, by outcome (HTTP status, or network / timeout)', ['status'], () =>
+  counter('hub_requests_total', 'Requests to the hub since start, every endpoint, by outcome (HTTP status, or network / timeout / tls / oversized)', ['status'], () =>
     [...view.hubRequests()].map(([status, n]) => [{ status }, n]),
+  );
+  counter('hub_unexpected_answers_total', 'Hub answers outside the contract (e.g. a 200 without data, a 404 page, an oversized body): retried, never taken as success', ['endpoint', 'status'], () =>
+    [...view.hubUnexpectedAnswers()].map(([key, n]) => {
+      const [endpoint = '?', status = '?'] = key.split(' ');
+      return [{ endpoint, status }, n];
+    }),
   );
   counter('hub_throttled_total', 'Times the hub asked the agent to slow down (429 / 503) since start', [], () => one(view.deliveryStats().throttled));
   counter('hub_retries_total', 'Delivery rounds that failed and were scheduled again since start', [], () => one(view.deliveryStats().retried));

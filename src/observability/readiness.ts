@@ -1,10 +1,13 @@
 /**
  * Whether the agent is ready, and if not, every reason why: the outbox accepts new readings,
- * the token can be used, and delivery is not paused. Read only through AgentView, at the moment
+ * the token can be used, delivery is not paused, and delivery has not failed without a success
+ * for longer than `hub.unready_after` (a hub outage, a wrong URL answering 404, TLS refused:
+ * each is retried forever without loss, and readiness is where it shows). Read only through AgentView, at the moment
  * of asking. A check that throws counts as failed with the error as its reason, so a broken
  * view makes the agent "not ready", never an HTTP 500 or a crash.
  */
 import type { AgentView } from '../daemon/agent-view.js';
+import { describeState, failingForMs } from '../hub/delivery-state.js';
 
 export type ReadinessCheck = 'outbox' | 'token' | 'delivery';
 
@@ -21,7 +24,10 @@ const CHECKS: Array<[ReadinessCheck, (view: AgentView) => string | null]> = [
     'delivery',
     (view) => {
       const d = view.delivery();
-      return d.state === 'paused' ? `delivery paused: ${d.reason}` : null;
+      if (d.state === 'paused') return `delivery ${describeState(d)}`;
+      const limit = view.deliveryUnreadyAfterMs();
+      const failing = failingForMs(d);
+      return failing > limit ? `delivery has failed for ${Math.round(failing / 1000)} s (over hub.unready_after, ${Math.round(limit / 1000)} s): ${describeState(d)}` : null;
     },
   ],
 ];

@@ -17,6 +17,8 @@ export interface FakeViewState {
   dropped: number;
   delivery: DeliveryState;
   hubRequests: Map<string, number>;
+  hubUnexpected: Map<string, number>;
+  unreadyAfterMs: number;
   stats: { delivered: number; spectraDelivered: number; rejected: number; retried: number; throttled: number };
   retryDelayMs: number;
   waitingSensors: Map<string, string>;
@@ -48,6 +50,8 @@ export function fakeState(): FakeViewState {
       ['200', 30],
       ['429', 2],
     ]),
+    hubUnexpected: new Map(),
+    unreadyAfterMs: 30_000,
     stats: { delivered: 150, spectraDelivered: 4, rejected: 2, retried: 3, throttled: 2 },
     retryDelayMs: 0,
     waitingSensors: new Map(),
@@ -73,6 +77,8 @@ export function fakeView(state: FakeViewState = fakeState(), throwing: Set<keyof
     dropped: () => guard('dropped', () => state.dropped),
     delivery: () => guard('delivery', () => state.delivery),
     hubRequests: () => guard('hubRequests', () => state.hubRequests),
+    hubUnexpectedAnswers: () => guard('hubUnexpectedAnswers', () => state.hubUnexpected),
+    deliveryUnreadyAfterMs: () => guard('deliveryUnreadyAfterMs', () => state.unreadyAfterMs),
     deliveryStats: () => guard('deliveryStats', () => state.stats),
     retryDelayMs: () => guard('retryDelayMs', () => state.retryDelayMs),
     waitingSensors: () => guard('waitingSensors', () => state.waitingSensors),
