@@ -33,7 +33,7 @@ export function formatStatus(r: StatusReport): string {
   const c = r.counts;
   const lines = [
     `state dir      ${r.stateDir} (outbox ${(r.outboxBytes / 1024 / 1024).toFixed(1)} MiB)`,
-    `delivery       ${r.delivery === null ? 'unknown (never ran)' : describeState(r.delivery)}${r.delivery?.pid ? ` (pid ${r.delivery.pid}, since ${r.delivery.updatedAt})` : ''}`,
+    `delivery       ${r.delivery === null ? 'unknown (never ran)' : describeState(r.delivery)}${r.delivery?.pid ? ` (pid ${r.delivery.pid}, written ${r.delivery.updatedAt})` : ''}`,
     `waiting        ${c.depth} readings, ${c.spectra.depth} spectra${r.oldestWaiting ? `; oldest from ${r.oldestWaiting.ts} (${formatDuration(r.oldestWaiting.ageMs)} ago)` : ''}`,
     `delivered      ${c.delivered} readings, ${c.spectra.delivered} spectra`,
     `dead letters   ${r.deadLetters.parse} invalid input, ${r.deadLetters.hub} refused by the hub${c.dropped > 0 ? `; ${c.dropped} readings dropped (outbox full)` : ''}`,

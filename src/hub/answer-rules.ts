@@ -83,7 +83,7 @@ function graphqlAnswer(status: number, body: unknown, text: string, ctx: AnswerC
   // Some GraphQL servers answer a refused document or variables with 400/422 and the errors.
   if ((status === 400 || status === 422) && errors !== null) return graphqlErrors(errors, status, ctx);
   if (status === 409 && rules.conflictMeansStored) return { kind: 'conflict', status, body };
-  return outsideContract(status, text, ctx);
+  return outsideContract(status, text, ctx, undefined, status < 300 ? '200 with data.storeSensorMeasureData' : undefined);
 }
 
 function sensorAnswer(status: number, body: unknown, text: string, ctx: AnswerContext, rules: AnswerRules): HubOutcome {
@@ -91,14 +91,14 @@ function sensorAnswer(status: number, body: unknown, text: string, ctx: AnswerCo
   if (rules.sensorCreated.includes(status)) return hasId ? { kind: 'ok', status, body } : outsideContract(status, text, ctx, `a ${status} without the sensor's id`);
   if (status === 409) return hasId ? { kind: 'conflict', status, body } : outsideContract(status, text, ctx, "a 409 without the existing sensor's id");
   if ((status === 400 || status === 422) && isObject(body)) return { kind: 'rejected', status, reason: describe(body, text, status) };
-  return outsideContract(status, text, ctx);
+  return outsideContract(status, text, ctx, undefined, status < 300 ? `${rules.sensorCreated.join(' or ')} with the sensor's id (hub.answers.sensor_created)` : undefined);
 }
 
 function spectraAnswer(status: number, body: unknown, text: string, ctx: AnswerContext, rules: AnswerRules): HubOutcome {
   if (rules.spectraAccepted.includes(status)) return { kind: 'ok', status, body };
   if (status === 409 && rules.conflictMeansStored) return { kind: 'conflict', status, body };
   if ((status === 400 || status === 422) && isObject(body)) return { kind: 'rejected', status, reason: describe(body, text, status) };
-  return outsideContract(status, text, ctx);
+  return outsideContract(status, text, ctx, undefined, status < 300 ? `${rules.spectraAccepted.join(' or ')} (hub.answers.spectra_accepted)` : undefined);
 }
 
 function graphqlErrors(errors: unknown[], status: number, ctx: AnswerContext): HubOutcome {
@@ -117,14 +117,16 @@ function graphqlErrors(errors: unknown[], status: number, ctx: AnswerContext): H
 }
 
 /** An answer the contract does not describe: it says nothing about the readings, so nothing is decided from it. */
-function outsideContract(status: number, text: string, ctx: AnswerContext, what?: string): HubOutcome {
+function outsideContract(status: number, text: string, ctx: AnswerContext, what?: string, expected?: string): HubOutcome {
   const head = bodyHead(text);
   const hint =
     status === 404 || status === 405 || status === 410 || (status >= 300 && status < 400)
       ? ': check hub.url and hub.paths'
-      : what === undefined
-        ? ': a status outside the hub contract'
-        : ' (is a proxy answering for the hub?)';
+      : expected !== undefined
+        ? ` where the contract says ${expected}`
+        : what === undefined
+          ? ': a status outside the hub contract'
+          : ' (is a proxy answering for the hub?)';
   return retryable('unexpected', status, `the hub answered ${what ?? status} at ${ctx.path}${hint}; body: ${head}`);
 }
 
