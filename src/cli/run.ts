@@ -147,6 +147,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHangup);
+    // What cannot be recovered in place stops the agent the same ordered way as a signal.
+    agent.onFatal = (reason, code) => {
+      process.stderr.write(`senseye-agent: ${reason}; stopped in order (exit ${code})\n`);
+      void finish(code);
+    };
     // Start only once the signal handlers are in place: a SIGTERM a moment after start must
     // stop the agent gracefully, not kill it outright.
     agent.start();

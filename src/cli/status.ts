@@ -18,7 +18,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   handler: (args) => {
     const config = loadConfigOrReport(args.config);
     if (config === null) return;
-    const report = readStatus(config.state_dir);
+    const report = readStatus(config.state_dir, Date.now(), config.sources.map((s) => s.name));
     if (report === null) {
       process.stderr.write(`no outbox in ${config.state_dir} yet: the agent has not run with this state_dir\n`);
       process.exitCode = EXIT.unexpected;
@@ -39,6 +39,11 @@ export function formatStatus(r: StatusReport): string {
     `dead letters   ${r.deadLetters.parse} invalid input, ${r.deadLetters.hub} refused by the hub${c.dropped > 0 ? `; ${c.dropped} readings dropped (outbox full)` : ''}`,
   ];
   for (const [sensor, reason] of Object.entries(r.waitingSensors)) lines.push(`sensor waiting ${sensor}: ${reason}`);
+  for (const p of r.sourceProblems) {
+    const h = p.health;
+    if (h.state === 'running') continue;
+    lines.push(`source down    ${p.source} since ${new Date(h.downSince).toISOString()} (${h.restarts} restarts, ${h.state}): ${h.reason}`);
+  }
   if (r.sources.length > 0) {
     lines.push('sources');
     for (const s of r.sources) lines.push(`  ${s.source}  ${s.path}  line ${s.line}, byte ${s.offset}  (${s.updatedAt})`);

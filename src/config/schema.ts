@@ -117,6 +117,15 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
+    /** A source that fails unexpectedly is restarted alone, from its committed position, with jittered backoff. */
+    supervision: z
+      .strictObject({
+        restart_initial_delay: duration.default(1000),
+        restart_max_delay: duration.default(60_000),
+        /** /readyz turns false when a source has been down (failing, or restarted and failing again) this long. */
+        unready_after: duration.default(30_000),
+      })
+      .prefault({}),
     /** How long a graceful stop may take before in-flight requests are abandoned (they stay in the outbox). */
     shutdown_timeout: duration.default(10_000),
     /** http (health and metrics), jobs (maintenance schedules), token_expiry_warning. */

@@ -5,6 +5,7 @@
  */
 import type { DeliveryState } from '../hub/delivery-state.js';
 import type { OutboxCounts } from '../outbox/outbox.js';
+import type { SourceHealth } from '../sources/supervised-source.js';
 
 export interface TokenView {
   fingerprint: string;
@@ -16,6 +17,10 @@ export interface TokenView {
 }
 
 export interface AgentView {
+  /** Each source's supervision state: running, or down since when and why. */
+  sourceHealth(): Array<{ source: string; health: SourceHealth }>;
+  /** How long a source may be down before /readyz says not ready (supervision.unready_after). */
+  sourceUnreadyAfterMs(): number;
   /** Readings received and inputs refused, per source name (since the outbox was created). */
   sourceCounters(): Array<{ source: string; received: number; invalid: number }>;
   outboxCounts(): OutboxCounts;

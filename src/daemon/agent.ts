@@ -23,7 +23,7 @@ import { IngestPipeline } from '../pipeline/pipeline.js';
 import { OutboxWriter } from '../pipeline/writer.js';
 import { createSource } from '../sources/registry.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
-import type { Source } from '../sources/source.js';
+import { SupervisedSource, type SourceHealth } from '../sources/supervised-source.js';
 import { SourceStartError } from '../sources/start-error.js';
 import type { AgentView, TokenView } from './agent-view.js';
 
@@ -46,7 +46,9 @@ export class Agent implements AgentView {
   private readonly credentials: CredentialProvider;
   private stopping: Promise<void> | null = null;
   private readonly log: Logger;
-  private readonly sources: Source[];
+  private readonly sources: SupervisedSource[];
+  /** Called when something that cannot be recovered failed: runAgent stops in order and exits with the code. */
+  onFatal: ((reason: string, exitCode: number) => void) | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
@@ -77,6 +79,7 @@ export class Agent implements AgentView {
       token: () => this.credentials.current(),
       tokenMissing: () => this.credentials.problem(),
       onUnauthorized: () => this.credentials.rejected(),
+      onCrashed: (err) => this.fatal(`delivery failed: ${err instanceof Error ? err.message : String(err)}`),
       lane: LIVE_LANE,
       logger: logger.child({ component: 'shipper' }),
       maxPoints: config.hub.batch.max_points,
@@ -96,16 +99,27 @@ export class Agent implements AgentView {
     });
     this.credentials.onChange(() => this.shipper.retryNow());
     const sensorIds = sensorIdsOf(config.sensors);
-    const sources: Source[] = config.sources.map((source) =>
+    const sourceLog = logger.child({ component: 'source' });
+    // Each source runs supervised: a failure restarts it alone, built again from what is
+    // committed (positions read from the outbox at that moment), once the writer has flushed.
+    const build = (source: (typeof config.sources)[number]) => () =>
       createSource(source, {
         lane: LIVE_LANE,
         // A spool source looks each file's position up when it opens the file (checkpointOf).
         checkpoints: source.type === 'spool' ? [] : this.outbox.checkpoints(source.name),
         forgetCheckpoint: (fileKey) => this.outbox.forgetCheckpoint(source.name, fileKey),
         checkpointOf: (fileKey) => this.outbox.checkpoint(source.name, fileKey),
-        logger: logger.child({ component: 'source' }),
+        logger: sourceLog,
         sensorIds,
-      }),
+      });
+    const sources = config.sources.map(
+      (source) =>
+        new SupervisedSource(source.name, build(source), {
+          logger: sourceLog,
+          settle: () => this.writer.flushed(),
+          onHealth: (health) => this.recordSourceHealth(source.name, health),
+          backoff: { initialDelayMs: config.supervision.restart_initial_delay, maxDelayMs: config.supervision.restart_max_delay },
+        }),
     );
     this.sources = sources;
     this.capacity = new CapacityGuard(this.outbox.db, config.state_dir, {
@@ -120,6 +134,7 @@ export class Agent implements AgentView {
       batchSize: config.pipeline.batch_size,
       maxWaitMs: config.pipeline.max_wait,
       logger: logger.child({ component: 'pipeline' }),
+      onFailed: (err) => this.fatal(`the ingest pipeline failed: ${err instanceof Error ? err.message : String(err)}`),
     });
   }
 
@@ -162,6 +177,16 @@ export class Agent implements AgentView {
     );
     for (const e of failures) this.log.fatal({ event: 'source_failed', source: e.source, code: e.code, hint: e.hint }, e.message);
     return failures;
+  }
+
+  /**
+   * Something that cannot be recovered in place failed (the ingest pipeline, the shipper's loop):
+   * the process stops in order, like at SIGTERM, and exits 1 so that systemd or the container
+   * runtime starts it again. Without a listener (tests building an Agent directly) it is logged.
+   */
+  fatal(reason: string, exitCode = 1): void {
+    this.log.fatal({ event: 'agent_failed', reason, exit_code: exitCode }, `${reason}: stopping in order (exit ${exitCode})`);
+    this.onFatal?.(reason, exitCode);
   }
 
   /** SIGHUP: pick up a replaced token now. */
@@ -213,6 +238,23 @@ export class Agent implements AgentView {
   }
 
   // --- AgentView -------------------------------------------------------------------------
+
+  sourceHealth(): Array<{ source: string; health: SourceHealth }> {
+    return this.sources.map((s) => ({ source: s.name, health: s.health() }));
+  }
+
+  /** For `status` (another process): informational, so a busy or full database never stops a source over it. */
+  private recordSourceHealth(source: string, health: SourceHealth): void {
+    try {
+      this.outbox.state.setInformational(`source_health.${source}`, { ...health, pid: process.pid });
+    } catch (err) {
+      this.log.debug({ event: 'source_health_not_written', source, err: (err as Error).message }, 'source health not written for status');
+    }
+  }
+
+  sourceUnreadyAfterMs(): number {
+    return this.opts.config.supervision.unready_after;
+  }
 
   sourceCounters(): Array<{ source: string; received: number; invalid: number }> {
     const counters = this.outbox.counters();

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { DeliveryState } from '../hub/delivery-state.js';
 import { Outbox, OUTBOX_FILE, type OutboxCounts } from '../outbox/outbox.js';
 import { LIVE_LANE } from '../outbox/types.js';
+import type { SourceHealth } from '../sources/supervised-source.js';
 
 export interface StatusReport {
   stateDir: string;
@@ -19,9 +20,11 @@ export interface StatusReport {
   deadLetters: { parse: number; hub: number };
   sources: Array<{ source: string; path: string; offset: number; line: number; updatedAt: string }>;
   sensors: Array<{ name: string; ingest: string; hubId: string | null }>;
+  /** Sources that failed and are restarting (or were, and have not run long enough since), as the daemon last wrote. */
+  sourceProblems: Array<{ source: string; health: SourceHealth & { pid?: number }; updatedAt: string }>;
 }
 
-export function readStatus(stateDir: string, now = Date.now()): StatusReport | null {
+export function readStatus(stateDir: string, now = Date.now(), sourceNames: readonly string[] = []): StatusReport | null {
   const file = path.join(stateDir, OUTBOX_FILE);
   if (!existsSync(file)) return null;
   const outbox = new Outbox(file, { readonly: true });
@@ -45,6 +48,12 @@ export function readStatus(stateDir: string, now = Date.now()): StatusReport | n
           .all() as Array<{ source: string; path: string; offset: number; line: number; updatedAt: number }>
       ).map((c) => ({ ...c, updatedAt: new Date(c.updatedAt).toISOString() })),
       sensors: outbox.db.prepare('SELECT name, ingest, hub_id AS hubId FROM sensors ORDER BY name').all() as StatusReport['sensors'],
+      sourceProblems: sourceNames.flatMap((source) => {
+        const h = outbox.state.get<SourceHealth & { pid?: number }>(`source_health.${source}`);
+        // Written by a daemon that is no longer running says nothing about now.
+        const live = h !== null && h.value.pid !== undefined && h.value.pid === delivery?.value.pid;
+        return h === null || h.value.state === 'running' || !live ? [] : [{ source, health: h.value, updatedAt: new Date(h.updatedAt).toISOString() }];
+      }),
     };
   } finally {
     outbox.close();

@@ -35,6 +35,8 @@ export interface ShipperOptions {
   /** The credential in use; null while none is usable (`tokenMissing` says why). */
   token: () => MachineToken | null;
   tokenMissing?: () => string | null;
+  /** Called when the delivery loop failed on an unexpected error (it has stopped). */
+  onCrashed?: (err: unknown) => void;
   /** Called when the hub answered 401: the credential source may have a replacement. */
   onUnauthorized?: () => void;
   lane: number;
@@ -150,9 +152,12 @@ export class Shipper {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // An error here is a bug or a fault the loop cannot handle: report it to the owner, which
+    // stops the process in order (never an unhandled rejection that skips the ordered stop).
     this.loop = this.run().catch((err: unknown) => {
+      this.running = false;
       this.log.fatal({ event: 'shipper_crashed', err }, 'shipper stopped on an unexpected error');
-      throw err;
+      this.opts.onCrashed?.(err);
     });
   }
 

@@ -108,6 +108,13 @@ export function createMetrics(options: MetricsOptions): Registry {
     view.sourceCounters().map((s) => [{ source: s.source }, s.invalid]),
   );
 
+  gauge('source_up', 'Whether each source runs (1) or is down, failed and waiting to restart or restarted and not yet stable (0)', ['source'], () =>
+    view.sourceHealth().map(({ source, health }) => [{ source }, bool(health.state === 'running')]),
+  );
+  counter('source_restarts_total', 'Times each source was restarted after an unexpected failure, since start', ['source'], () =>
+    view.sourceHealth().map(({ source, health }) => [{ source }, health.restarts]),
+  );
+
   // Outbox.
   gauge('outbox_readings', 'Readings waiting in the outbox', [], () => one(view.outboxCounts().depth));
   gauge('outbox_spectra', 'Spectra waiting in the outbox', [], () => one(view.outboxCounts().spectra.depth));

@@ -16,6 +16,8 @@ export interface PipelineOptions {
   batchSize: number;
   maxWaitMs: number;
   logger: Logger;
+  /** Called when the pipeline itself fails (not a source: those are supervised): nothing more is read. */
+  onFailed?: (err: unknown) => void;
   /** A step after parsing (backfill's time window); pure, and must keep `ack`. */
   transform?: (chunk: ParsedChunk) => ParsedChunk;
 }
@@ -37,6 +39,7 @@ export class IngestPipeline {
           error: (err: unknown) => {
             logger.error({ event: 'pipeline_failed', err }, 'ingest pipeline stopped on an unexpected error');
             resolve();
+            this.opts.onFailed?.(err);
           },
           complete: () => resolve(),
         });

@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { AgentView, TokenView } from '../../src/daemon/agent-view.js';
 import type { DeliveryState } from '../../src/hub/delivery-state.js';
 import type { OutboxCounts } from '../../src/outbox/outbox.js';
+import type { SourceHealth } from '../../src/sources/supervised-source.js';
 
 export interface FakeViewState {
   sources: Array<{ source: string; received: number; invalid: number }>;
@@ -18,6 +19,8 @@ export interface FakeViewState {
   delivery: DeliveryState;
   hubRequests: Map<string, number>;
   hubUnexpected: Map<string, number>;
+  sourceHealth: Array<{ source: string; health: SourceHealth }>;
+  sourceUnreadyAfterMs: number;
   unreadyAfterMs: number;
   stats: { delivered: number; spectraDelivered: number; rejected: number; retried: number; throttled: number };
   retryDelayMs: number;
@@ -51,6 +54,11 @@ export function fakeState(): FakeViewState {
       ['429', 2],
     ]),
     hubUnexpected: new Map(),
+    sourceHealth: [
+      { source: 'press-line', health: { state: 'running', restarts: 0 } },
+      { source: 'pump-7', health: { state: 'running', restarts: 0 } },
+    ],
+    sourceUnreadyAfterMs: 30_000,
     unreadyAfterMs: 30_000,
     stats: { delivered: 150, spectraDelivered: 4, rejected: 2, retried: 3, throttled: 2 },
     retryDelayMs: 0,
@@ -69,6 +77,8 @@ export function fakeView(state: FakeViewState = fakeState(), throwing: Set<keyof
   return {
     state,
     throwing,
+    sourceHealth: () => guard('sourceHealth', () => state.sourceHealth),
+    sourceUnreadyAfterMs: () => guard('sourceUnreadyAfterMs', () => state.sourceUnreadyAfterMs),
     sourceCounters: () => guard('sourceCounters', () => state.sources),
     outboxCounts: () => guard('outboxCounts', () => state.counts),
     outboxBytes: () => guard('outboxBytes', () => state.bytes),

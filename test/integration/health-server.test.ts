@@ -72,10 +72,34 @@ describe('health server', () => {
       body: { ready: false, reasons: [{ check: 'outbox', reason: 'outbox.max_bytes (1 GiB) reached; sources are paused' }] },
     });
 
-    // Throttling is not a readiness failure: the hub asked us to wait, nothing is wrong here.
+    // A short throttle is not a readiness failure: the hub asked us to wait, nothing is wrong here.
     view.state.blocked = null;
-    view.state.delivery = { state: 'throttled', until: Date.now() + 5000, reason: 'hub answered 429' };
+    view.state.delivery = { state: 'throttled', until: Date.now() + 5000, reason: 'hub answered 429', since: Date.now() - 1000 };
     expect((await ready()).status).toBe(200);
+
+    // Failing without a success for longer than hub.unready_after is, whatever the cause.
+    const since = Date.now() - 45_000;
+    view.state.delivery = { state: 'retrying', until: Date.now() + 5000, reason: 'the hub answered 404 at /v1/graphql: check hub.url and hub.paths', since };
+    const failing = await ready();
+    expect(failing.status).toBe(503);
+    expect(failing.body.reasons).toEqual([
+      {
+        check: 'delivery',
+        reason: expect.stringMatching(
+          new RegExp(`^delivery has failed for 45 s \\(over hub.unready_after, 30 s\\): retrying since ${new Date(since).toISOString().replace(/\./g, '\\.')}, next try in \\d+ ms: the hub answered 404`),
+        ),
+      },
+    ]);
+
+    // A source down longer than supervision.unready_after.
+    view.state.delivery = { state: 'flowing' };
+    view.state.sourceHealth = [
+      { source: 'press-line', health: { state: 'restarting', restarts: 3, downSince: Date.now() - 60_000, reason: 'EIO: i/o error, read', retryAt: Date.now() + 1000 } },
+      { source: 'pump-7', health: { state: 'recovering', restarts: 1, downSince: Date.now() - 2000, reason: 'boom' } },
+    ];
+    const down = await ready();
+    expect(down.status).toBe(503);
+    expect(down.body.reasons).toEqual([{ check: 'sources', reason: expect.stringMatching(/^source press-line down since .* \(3 restarts\): EIO: i\/o error, read$/) }]);
   });
 
   it('is not ready (and does not fail) when a check itself throws', async () => {
