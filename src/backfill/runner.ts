@@ -8,15 +8,10 @@
 import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
-import { answerRulesOf } from '../hub/answer-rules.js';
-import { HubClient } from '../hub/client.js';
+import { Engine } from '../daemon/engine.js';
 import { describeState } from '../hub/delivery-state.js';
-import { SensorDirectory } from '../hub/sensors.js';
-import { Shipper } from '../hub/shipper.js';
-import { CapacityGuard } from '../outbox/capacity.js';
-import { Outbox } from '../outbox/outbox.js';
-import { IngestPipeline } from '../pipeline/pipeline.js';
-import { OutboxWriter } from '../pipeline/writer.js';
+import { openOutboxChecked } from '../outbox/integrity.js';
+import type { Outbox } from '../outbox/outbox.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
 import { createSource } from '../sources/registry.js';
 import type { Source } from '../sources/source.js';
@@ -44,7 +39,7 @@ export interface BackfillOptions {
   interrupted: Promise<void>;
 }
 
-export type BackfillOutcome = 'delivered' | 'nothing_new' | 'stopped' | 'timed_out' | 'paused';
+export type BackfillOutcome = 'delivered' | 'nothing_new' | 'stopped' | 'timed_out' | 'paused' | 'failed';
 
 export interface BackfillResult {
   outcome: BackfillOutcome;
@@ -67,16 +62,36 @@ const TICK_MS = 250;
 export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const started = Date.now();
   const { config, logger } = o;
-  const outbox = Outbox.inStateDir(config.state_dir, { synchronous: config.outbox.synchronous });
+  const outbox = openBackfillOutbox(config, logger);
   const args: JobArgs = { files: o.files.map((f) => f.path), format: null, sensor: o.sensor, from: o.window.from, to: o.window.to };
   args.format = [...new Set(o.files.map((f) => f.format))].sort().join(',');
-  let job: Job;
+  let job: Job | null = null;
   try {
     job = claimJob(outbox, args);
-  } catch (err) {
-    outbox.db.close();
-    throw err;
+    return await deliverJob(o, outbox, job, started);
+  } finally {
+    // Whatever happened (a throw included), the job is let go and the outbox closed.
+    if (job !== null && outbox.db.open) {
+      try {
+        releaseJob(outbox, job);
+      } catch (err) {
+        logger.warn({ event: 'backfill_release_failed', err: (err as Error).message }, 'the backfill job could not be released; the next run takes it over once this process is gone');
+      }
+    }
+    if (outbox.db.open) outbox.close();
   }
+}
+
+/**
+ * The outbox, checked as the daemon checks it (a damaged file is moved aside) when no daemon
+ * holds it. The clean-stop mark is the daemon's: a backfill never sets it.
+ */
+function openBackfillOutbox(config: Config, logger: Logger): Outbox {
+  return openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' }), { owner: false }).outbox;
+}
+
+async function deliverJob(o: BackfillOptions, outbox: Outbox, job: Job, started: number): Promise<BackfillResult> {
+  const { config, logger } = o;
   const before = outbox.laneCounts(job.lane);
   const configs = backfillSources(o.files, job.lane, o.sensor, o.sourceSettings);
   const sourceNames = configs.map((c) => c.name);
@@ -84,55 +99,23 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     createSource(cfg, { lane: job.lane, checkpoints: outbox.checkpoints(cfg.name), logger, sensorIds: sensorIdsOf(config.sensors) }),
   );
   let filtered = 0;
-  const writer = new OutboxWriter(outbox, logger, {
-    guard: new CapacityGuard(outbox.db, config.state_dir, { maxBytes: config.outbox.max_bytes, minFreeDiskBytes: config.outbox.min_free_disk }),
-    whenFull: 'block', // a backfill never drops: it can always be run again later
-  });
-  const pipeline = new IngestPipeline({
-    sources,
-    writer,
-    batchSize: config.pipeline.batch_size,
-    maxWaitMs: config.pipeline.max_wait,
-    logger,
-    transform: windowFilter(o.window, (n) => (filtered += n)),
-  });
-  const client = new HubClient({
-    url: config.hub.url,
-    token: () => o.credentials.current(),
-    timeoutMs: config.hub.timeout,
-    paths: config.hub.paths,
-    maxResponseBytes: config.hub.max_response_bytes,
-    answers: answerRulesOf(config.hub),
-    connections: config.hub.concurrency + 1,
-    userAgent: `senseye-agent/${o.version} backfill`,
-  });
-  const shipper = new Shipper({
+  let fatal: string | null = null;
+  const engine = new Engine({
+    config,
     outbox,
-    client,
-    sensors: new SensorDirectory({ addressing: config.hub.addressing, overrides: config.sensors, outbox, client, logger }),
-    token: () => o.credentials.current(),
-    tokenMissing: () => o.credentials.problem(),
-    onUnauthorized: () => o.credentials.rejected(),
     lane: job.lane,
+    sources,
+    credentials: o.credentials,
     logger,
-    maxPoints: config.hub.batch.max_points,
-    maxBytes: config.hub.batch.max_bytes,
-    maxSpectra: config.hub.batch.max_spectra,
-    maxWaitMs: 0,
-    concurrency: config.hub.concurrency,
-    maxRate: o.maxRate ?? config.hub.max_rate,
-    paceAfterThrottling: config.hub.pace_after_throttling,
-    planInWorker: true,
-    synchronous: config.outbox.synchronous,
-    retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
-    idlePollMs: 100,
+    userAgent: `senseye-agent/${o.version} backfill`,
+    onFatal: (reason) => (fatal ??= reason),
+    whenFull: 'block', // a backfill never drops: it can always be run again later
+    transform: windowFilter(o.window, (n) => (filtered += n)),
+    delivery: { maxWaitMs: 0, maxRate: o.maxRate ?? config.hub.max_rate, idlePollMs: 100 },
   });
-  o.credentials.onChange(() => shipper.retryNow());
-  writer.onCommitted = () => shipper.notify();
+  const { shipper, pipeline } = engine;
   shipper.setFlushNow(true);
-  o.credentials.start();
-  pipeline.start();
-  shipper.start();
+  engine.start();
 
   let outcome: BackfillOutcome | null = null;
   let stoppedBecause: string | null = null;
@@ -143,51 +126,54 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   let lastBeat = Date.now();
   let finishing = false;
   const totalBytes = o.files.reduce((n, f) => n + f.bytes, 0);
-  while (outcome === null) {
-    await new Promise((resolve) => setTimeout(resolve, TICK_MS));
-    const lane = outbox.laneCounts(job.lane);
-    const deliveredNow = lane.delivered - before.delivered;
-    const state = shipper.state;
-    const read = committedBytes(outbox, sourceNames, o.files);
-    o.progress.update({
-      filesDone: read.filesDone,
-      filesTotal: o.files.length,
-      bytesRead: read.bytes,
-      bytesTotal: totalBytes,
-      queued: lane.waiting,
-      delivered: deliveredNow,
-      pause: 'until' in state && state.until > Date.now() ? `${state.state} ${Math.ceil((state.until - Date.now()) / 1000)}s` : '',
-    });
-    if (deliveredNow !== lastDelivered || state.state === 'flowing' || state.state === 'idle') {
-      lastDelivered = deliveredNow;
-      lastProgressAt = Date.now();
+  try {
+    while (outcome === null) {
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+      const lane = outbox.laneCounts(job.lane);
+      const deliveredNow = lane.delivered - before.delivered;
+      const state = shipper.state;
+      const read = committedBytes(outbox, sourceNames, o.files);
+      o.progress.update({
+        filesDone: read.filesDone,
+        filesTotal: o.files.length,
+        bytesRead: read.bytes,
+        bytesTotal: totalBytes,
+        queued: lane.waiting,
+        delivered: deliveredNow,
+        pause: 'until' in state && state.until > Date.now() ? `${state.state} ${Math.ceil((state.until - Date.now()) / 1000)}s` : '',
+      });
+      if (deliveredNow !== lastDelivered || state.state === 'flowing' || state.state === 'idle') {
+        lastDelivered = deliveredNow;
+        lastProgressAt = Date.now();
+      }
+      if (Date.now() - lastBeat > 5000) {
+        heartbeat(outbox, job);
+        lastBeat = Date.now();
+      }
+      if (fatal !== null) {
+        outcome = 'failed';
+        stoppedBecause = fatal;
+      } else if (interrupted) {
+        outcome = 'stopped';
+        stoppedBecause = 'interrupted';
+      } else if (Date.now() - lastProgressAt > o.timeoutMs) {
+        outcome = state.state === 'paused' ? 'paused' : 'timed_out';
+        stoppedBecause = describeState(state);
+      } else if (pipeline.isCaughtUp() && !finishing) {
+        // Every file read to its end: finish the sources (last unterminated lines) once.
+        finishing = true;
+        await Promise.all(sources.map((s) => s.finish?.() ?? s.drain()));
+      } else if (finishing && pipeline.isCaughtUp() && lane.waiting === 0 && outbox.ledger.list(job.lane).length === 0) {
+        outcome = lane.appended === before.appended && job.finishedAt !== null ? 'nothing_new' : 'delivered';
+      }
     }
-    if (Date.now() - lastBeat > 5000) {
-      heartbeat(outbox, job);
-      lastBeat = Date.now();
-    }
-    if (interrupted) {
-      outcome = 'stopped';
-      stoppedBecause = 'interrupted';
-    } else if (Date.now() - lastProgressAt > o.timeoutMs) {
-      outcome = state.state === 'paused' ? 'paused' : 'timed_out';
-      stoppedBecause = describeState(state);
-    } else if (pipeline.isCaughtUp() && !finishing) {
-      // Every file read to its end: finish the sources (last unterminated lines) once.
-      finishing = true;
-      await Promise.all(sources.map((s) => s.finish?.() ?? s.drain()));
-    } else if (finishing && pipeline.isCaughtUp() && lane.waiting === 0 && outbox.ledger.list(job.lane).length === 0) {
-      outcome = lane.appended === before.appended && job.finishedAt !== null ? 'nothing_new' : 'delivered';
-    }
+  } finally {
+    o.progress.stop();
+    // One deadline for the whole stop, as the daemon's.
+    await engine.stop(config.shutdown_timeout);
   }
-  o.progress.stop();
-  await pipeline.drain(config.shutdown_timeout);
-  await shipper.stop(config.shutdown_timeout);
-  o.credentials.stop();
-  await client.close();
   const lane = outbox.laneCounts(job.lane);
   if (outcome === 'delivered' || outcome === 'nothing_new') finishJob(outbox, job);
-  else releaseJob(outbox, job);
   const invalidRows = outbox.deadLetters.list({ sourcePrefix: `backfill-${job.lane}-`, since: started });
   const hubRows = outbox.deadLetters.list({ stage: 'hub', lane: job.lane, since: started });
   const reasons = summarizeReasons(
@@ -196,7 +182,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
       where: d.stage === 'hub' ? `${d.sensor}/${d.measure} @ ${d.ts === null ? '?' : new Date(d.ts).toISOString()}` : `${d.origin ?? d.source}${d.line === null ? '' : `:${d.line}`}`,
     })),
   );
-  const result: BackfillResult = {
+  return {
     outcome,
     lane: job.lane,
     resumed: !job.isNew,
@@ -211,8 +197,6 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     reasons,
     stoppedBecause,
   };
-  outbox.close();
-  return result;
 }
 
 /** Progress as committed: bytes of each file whose position is durable, and files read to their end. */

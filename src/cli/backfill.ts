@@ -22,6 +22,7 @@ import { parseRfc3339 } from '../parse/timestamp.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
 import { configOption, loadConfigOrReport, printJson } from './common.js';
 import { EXIT } from './exit-codes.js';
+import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
 import { VERSION } from './version.js';
 
 interface BackfillArgs {
@@ -154,8 +155,8 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         interrupted,
       });
     } catch (err) {
-      if (err instanceof JobBusyError) {
-        process.stderr.write(`senseye-agent backfill: ${err.message}\n`);
+      if (err instanceof JobBusyError || err instanceof OutboxOpenError || isOutboxRefusal(err)) {
+        process.stderr.write(`senseye-agent backfill: ${(err as Error).message}\n`);
         process.exitCode = EXIT.tempfail;
         return;
       }
@@ -171,7 +172,9 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         ? result.rejected + result.invalid > 0
           ? EXIT.partial
           : EXIT.ok
-        : EXIT.tempfail;
+        : result.outcome === 'failed'
+          ? EXIT.unexpected
+          : EXIT.tempfail;
   },
 };
 

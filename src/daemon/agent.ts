@@ -1,31 +1,31 @@
 /**
- * The composition root: builds every part from the config and wires them; start() does the
- * I/O, stop() is ordered, idempotent and bounded:
+ * The daemon's composition root: the outbox (checked at open), its sources under supervision,
+ * and the engine (engine.ts, shared with backfill) over the live lane. start() does the I/O;
+ * stop() is ordered, idempotent and bounded as a whole by its deadline:
  *   1. sources stop reading and what was read is committed (positions with it);
  *   2. the shipper finishes the requests in flight (abandoning them at the deadline: they
- *      stay in the outbox and the in-flight ledger);
- *   3. the database is marked cleanly stopped, checkpointed and closed.
+ *      stay in the outbox and the in-flight ledger); the client closes;
+ *   3. the database is marked cleanly stopped and closed.
  * The agent is also the AgentView its observers (health, metrics, jobs) read.
  */
 import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
-import { answerRulesOf } from '../hub/answer-rules.js';
-import { HubClient } from '../hub/client.js';
+import type { HubClient } from '../hub/client.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
-import { SensorDirectory } from '../hub/sensors.js';
-import { Shipper } from '../hub/shipper.js';
-import { CapacityGuard } from '../outbox/capacity.js';
+import type { Shipper } from '../hub/shipper.js';
+import type { CapacityGuard } from '../outbox/capacity.js';
 import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
 import { LIVE_LANE } from '../outbox/types.js';
-import { IngestPipeline } from '../pipeline/pipeline.js';
-import { OutboxWriter } from '../pipeline/writer.js';
+import type { IngestPipeline } from '../pipeline/pipeline.js';
+import type { OutboxWriter } from '../pipeline/writer.js';
 import { createSource } from '../sources/registry.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
 import { SupervisedSource, type SourceHealth } from '../sources/supervised-source.js';
 import { SourceStartError } from '../sources/start-error.js';
 import type { AgentView, TokenView } from './agent-view.js';
+import { Engine } from './engine.js';
 
 export interface AgentOptions {
   config: Config;
@@ -41,6 +41,7 @@ export class Agent implements AgentView {
   readonly shipper: Shipper;
   readonly writer: OutboxWriter;
   readonly capacity: CapacityGuard;
+  private readonly engine: Engine;
   private readonly pipeline: IngestPipeline;
   private readonly client: HubClient;
   private readonly credentials: CredentialProvider;
@@ -55,49 +56,6 @@ export class Agent implements AgentView {
     this.log = logger.child({ component: 'agent' });
     this.credentials = opts.credentials;
     this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
-    this.client = new HubClient({
-      url: config.hub.url,
-      token: () => this.credentials.current(),
-      timeoutMs: config.hub.timeout,
-      paths: config.hub.paths,
-      maxResponseBytes: config.hub.max_response_bytes,
-      answers: answerRulesOf(config.hub),
-      connections: config.hub.concurrency + 1,
-      userAgent: `senseye-agent/${opts.version ?? 'dev'}`,
-    });
-    const sensors = new SensorDirectory({
-      addressing: config.hub.addressing,
-      overrides: config.sensors,
-      outbox: this.outbox,
-      client: this.client,
-      logger: logger.child({ component: 'sensors' }),
-    });
-    this.shipper = new Shipper({
-      outbox: this.outbox,
-      client: this.client,
-      sensors,
-      token: () => this.credentials.current(),
-      tokenMissing: () => this.credentials.problem(),
-      onUnauthorized: () => this.credentials.rejected(),
-      onCrashed: (err) => this.fatal(`delivery failed: ${err instanceof Error ? err.message : String(err)}`),
-      lane: LIVE_LANE,
-      logger: logger.child({ component: 'shipper' }),
-      maxPoints: config.hub.batch.max_points,
-      maxBytes: config.hub.batch.max_bytes,
-      maxSpectra: config.hub.batch.max_spectra,
-      maxWaitMs: config.hub.batch.max_wait,
-      concurrency: config.hub.concurrency,
-      maxRate: config.hub.max_rate,
-      paceAfterThrottling: config.hub.pace_after_throttling,
-      planInWorker: true,
-      synchronous: config.outbox.synchronous,
-      retry: {
-        initialDelayMs: config.hub.retry.initial_delay,
-        maxDelayMs: config.hub.retry.max_delay,
-        maxAgeMs: config.hub.retry.max_age,
-      },
-    });
-    this.credentials.onChange(() => this.shipper.retryNow());
     const sensorIds = sensorIdsOf(config.sensors);
     const sourceLog = logger.child({ component: 'source' });
     // Each source runs supervised: a failure restarts it alone, built again from what is
@@ -122,25 +80,25 @@ export class Agent implements AgentView {
         }),
     );
     this.sources = sources;
-    this.capacity = new CapacityGuard(this.outbox.db, config.state_dir, {
-      maxBytes: config.outbox.max_bytes,
-      minFreeDiskBytes: config.outbox.min_free_disk,
-    });
-    this.writer = new OutboxWriter(this.outbox, logger.child({ component: 'outbox' }), { guard: this.capacity, whenFull: config.outbox.when_full });
-    this.writer.onCommitted = () => this.shipper.notify();
-    this.pipeline = new IngestPipeline({
+    this.engine = new Engine({
+      config,
+      outbox: this.outbox,
+      lane: LIVE_LANE,
       sources,
-      writer: this.writer,
-      batchSize: config.pipeline.batch_size,
-      maxWaitMs: config.pipeline.max_wait,
-      logger: logger.child({ component: 'pipeline' }),
-      onFailed: (err) => this.fatal(`the ingest pipeline failed: ${err instanceof Error ? err.message : String(err)}`),
+      credentials: this.credentials,
+      logger,
+      userAgent: `senseye-agent/${opts.version ?? 'dev'}`,
+      onFatal: (reason) => this.fatal(reason),
     });
+    this.shipper = this.engine.shipper;
+    this.writer = this.engine.writer;
+    this.capacity = this.engine.capacity;
+    this.client = this.engine.client;
+    this.pipeline = this.engine.pipeline;
   }
 
   start(): void {
     const { config } = this.opts;
-    this.credentials.start();
     const t = this.credentials.current();
     this.log.info(
       {
@@ -161,8 +119,7 @@ export class Agent implements AgentView {
     );
     const problem = this.shipper.tokenProblem();
     if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
-    this.pipeline.start();
-    this.shipper.start();
+    this.engine.start();
   }
 
   /**
@@ -218,16 +175,7 @@ export class Agent implements AgentView {
   private async doStop(deadlineMs: number): Promise<void> {
     const started = Date.now();
     this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
-    this.credentials.stop();
-    const drained = await this.pipeline.drain(deadlineMs);
-    if (!drained) {
-      this.log.warn(
-        { event: 'drain_incomplete', reason: this.writer.blockedReason },
-        'stop deadline reached before everything read was committed; files are read again from their committed position next start',
-      );
-    }
-    await this.shipper.stop(Math.max(0, deadlineMs - (Date.now() - started)));
-    await this.client.close().catch(() => undefined);
+    await this.engine.stop(deadlineMs);
     const counts = this.outbox.counts();
     markCleanShutdown(this.outbox);
     this.outbox.close();

@@ -9,7 +9,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { isOutboxRefusal, type OpenOptions } from './db.js';
+import { isOutboxRefusal, OutboxOpenError, type OpenOptions } from './db.js';
 import { Outbox, OUTBOX_FILE } from './outbox.js';
 
 const CLEAN_SHUTDOWN = 'clean_shutdown';
@@ -20,14 +20,21 @@ export interface CheckedOpen {
   movedAside: string | null;
 }
 
-export function openOutboxChecked(stateDir: string, options: OpenOptions, log: Logger): CheckedOpen {
+/**
+ * `owner: false` (a backfill): the clean-stop mark is read, never written; it belongs to the
+ * daemon, which may be running beside (then the mark says "not clean" and the check runs).
+ */
+export function openOutboxChecked(stateDir: string, options: OpenOptions, log: Logger, { owner = true }: { owner?: boolean } = {}): CheckedOpen {
   const file = path.join(stateDir, OUTBOX_FILE);
   let problem: string | null = null;
+  const markUnclean = (outbox: Outbox) => {
+    if (owner) outbox.state.set(CLEAN_SHUTDOWN, false);
+  };
   if (existsSync(file)) {
     try {
       const outbox = new Outbox(file, options);
       const clean = outbox.state.get<boolean>(CLEAN_SHUTDOWN)?.value === true;
-      outbox.state.set(CLEAN_SHUTDOWN, false);
+      markUnclean(outbox);
       if (clean) return { outbox, movedAside: null };
       const result = outbox.db.pragma('quick_check', { simple: true });
       if (result === 'ok') return { outbox, movedAside: null };
@@ -41,8 +48,12 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
   }
   if (problem === null) {
     const outbox = new Outbox(file, options);
-    outbox.state.set(CLEAN_SHUTDOWN, false);
+    markUnclean(outbox);
     return { outbox, movedAside: null };
+  }
+  if (!owner) {
+    // The daemon may have this file open: moving it aside is the daemon's decision at its start.
+    throw new OutboxOpenError(`the outbox ${file} looks damaged (${problem})`, 'stop the agent and start it again (it moves a damaged outbox aside), or run senseye-agent outbox doctor');
   }
   const movedAside = moveAside(file);
   log.error(
@@ -51,7 +62,7 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
       `Recover what is readable with: senseye-agent outbox doctor --salvage ${movedAside}`,
   );
   const outbox = new Outbox(file, options);
-  outbox.state.set(CLEAN_SHUTDOWN, false);
+  markUnclean(outbox);
   return { outbox, movedAside };
 }
 
