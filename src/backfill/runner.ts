@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import { HubClient } from '../hub/client.js';
+import { readHubTls } from '../hub/tls.js';
 import { describeState } from '../hub/delivery-state.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
@@ -66,6 +67,7 @@ const TICK_MS = 250;
 export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const started = Date.now();
   const { config, logger } = o;
+  const tls = readHubTls(config.hub.tls); // before anything is opened: it may throw HubTlsError
   const outbox = Outbox.inStateDir(config.state_dir, { synchronous: config.outbox.synchronous });
   const args: JobArgs = { files: o.files.map((f) => f.path), format: null, sensor: o.sensor, from: o.window.from, to: o.window.to };
   args.format = [...new Set(o.files.map((f) => f.format))].sort().join(',');
@@ -101,6 +103,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     timeoutMs: config.hub.timeout,
     paths: config.hub.paths,
     connections: config.hub.concurrency + 1,
+    tls,
     userAgent: `senseye-agent/${o.version} backfill`,
   });
   const shipper = new Shipper({

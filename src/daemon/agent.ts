@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import { HubClient } from '../hub/client.js';
+import { readHubTls } from '../hub/tls.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
@@ -51,6 +52,8 @@ export class Agent implements AgentView {
     const { config, logger } = opts;
     this.log = logger.child({ component: 'agent' });
     this.credentials = opts.credentials;
+    // Before the outbox opens: an unreadable hub.tls file stops the start with nothing left open.
+    const tls = readHubTls(config.hub.tls);
     this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
     this.client = new HubClient({
       url: config.hub.url,
@@ -58,6 +61,7 @@ export class Agent implements AgentView {
       timeoutMs: config.hub.timeout,
       paths: config.hub.paths,
       connections: config.hub.concurrency + 1,
+      tls,
       userAgent: `senseye-agent/${opts.version ?? 'dev'}`,
     });
     const sensors = new SensorDirectory({

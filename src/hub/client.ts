@@ -5,8 +5,10 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { MachineToken } from '../auth/token.js';
+import { describeNetworkError } from './network-error.js';
 import type { HubOutcome } from './outcome.js';
 import { parseRetryAfter } from './retry-policy.js';
+import type { HubTlsMaterial } from './tls.js';
 
 export interface HubClientOptions {
   url: string;
@@ -17,6 +19,8 @@ export interface HubClientOptions {
   dispatcher?: Dispatcher;
   connections?: number;
   userAgent?: string;
+  /** hub.tls as read at start (readHubTls): extra CA, client certificate and key. Verification always stays on. */
+  tls?: HubTlsMaterial | undefined;
 }
 
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -38,6 +42,7 @@ export class HubClient {
         connections: opts.connections ?? 8,
         keepAliveTimeout: 30_000,
         connectTimeout: Math.min(opts.timeoutMs, 10_000),
+        ...(opts.tls === undefined ? {} : { connect: { ...opts.tls } }),
       });
   }
 
@@ -101,7 +106,7 @@ export class HubClient {
         ? `no answer within ${this.opts.timeoutMs} ms`
         : signal?.aborted
           ? 'request abandoned at shutdown'
-          : `network error: ${e.code ?? e.name}: ${e.message}`;
+          : describeNetworkError(e).reason;
       return { kind: 'retryable', status: null, throttled: false, retryAfterMs: undefined, reason };
     }
     return classify(status, responseHeaders, text, graphql);
