@@ -10,6 +10,7 @@ import { parsePermissionList } from '../auth/permissions.js';
 import { parseDuration } from '../emulator/duration.js';
 import type { EmulatorTls } from '../emulator/server.js';
 import { serveEmulator } from '../emulator/run.js';
+import { EXIT } from './exit-codes.js';
 
 /** `--expires-in`: a duration (90s, 15m, 1h, 7d) or never/permanent; absent = permanent. */
 export function parseExpiresIn(value: string | undefined): number | null {
@@ -102,6 +103,14 @@ export const emulatorCommand: CommandModule<object, EmulatorArgs> = {
   describe: 'Run a local Internal Hub emulator (for tests, benchmarks and the demo)',
   builder,
   handler: async (argv) => {
+    let tls: EmulatorTls | undefined;
+    try {
+      tls = argv.tlsCert === undefined || argv.tlsKey === undefined ? undefined : readTls(argv.tlsCert, argv.tlsKey, argv.tlsClientCa);
+    } catch (err) {
+      process.stderr.write(`senseye-agent emulator: ${(err as Error).message}\n`);
+      process.exitCode = EXIT.config;
+      return;
+    }
     await serveEmulator({
       host: argv.host,
       port: argv.port,
@@ -113,7 +122,7 @@ export const emulatorCommand: CommandModule<object, EmulatorArgs> = {
       latencyMs: argv.latencyMs,
       mappingIdPermissions: parsePermissionList(argv.mappingIdPermissions),
       verbose: argv.verbose,
-      ...(argv.tlsCert === undefined || argv.tlsKey === undefined ? {} : { tls: readTls(argv.tlsCert, argv.tlsKey, argv.tlsClientCa) }),
+      ...(tls === undefined ? {} : { tls }),
     });
   },
 };
