@@ -72,6 +72,9 @@ VOLUME ["/var/lib/senseye-agent"]
 EXPOSE 9464
 STOPSIGNAL SIGTERM
 # Liveness only (/healthz): a paused delivery is for alerts (/readyz, metrics), not restarts.
+# It probes the config's http.listen (0.0.0.0 / :: on loopback; null: endpoint off, passes),
+# reading the config at the CMD's path below; if you run with another --config, set
+# SENSEYE_CONFIG to that path too (or SENSEYE_HEALTHCHECK_URL to the URL).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=2m --retries=3 \
   CMD ["node", "/app/dist/observability/healthcheck.js"]
 ENTRYPOINT ["node", "/app/bin/senseye-agent"]

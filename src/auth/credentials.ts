@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { readHubTls } from '../hub/tls.js';
 import { MachineTokenProvider } from './machine-token-provider.js';
 import type { MachineToken } from './token.js';
 import { UserTokenProvider } from './user-token-provider.js';
@@ -34,6 +35,7 @@ export async function createCredentialProvider(config: Config, env: NodeJS.Proce
       stateDir: config.state_dir,
       logger,
       timeoutMs: config.hub.timeout,
+      tls: readHubTls(config.hub.tls),
       retry: { initialDelayMs: config.hub.retry.initial_delay, maxDelayMs: config.hub.retry.max_delay },
     });
     return provider;

@@ -4,13 +4,16 @@
  * (mode 0600), so a restart loop does not hammer the rate-limited endpoint; it is reused for its
  * lifetime and refreshed one minute before `expires_in` runs out. A 429 (or 5xx, or a network
  * error) from the token endpoint is retried with jittered backoff; wrong credentials are retried
- * slowly and reported, since only an operator can fix them.
+ * slowly and reported, since only an operator can fix them. The token endpoint is the hub, so
+ * it is reached with the same `hub.tls` (CA, client certificate) as the data requests.
  */
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
+import { describeNetworkError } from '../hub/network-error.js';
 import { backoffDelay, parseRetryAfter } from '../hub/retry-policy.js';
+import type { HubTlsMaterial } from '../hub/tls.js';
 import { MachineToken } from './token.js';
 
 export interface UserTokenProviderOptions {
@@ -23,6 +26,8 @@ export interface UserTokenProviderOptions {
   logger: Logger;
   timeoutMs?: number;
   dispatcher?: Dispatcher;
+  /** hub.tls as read at start (readHubTls); used when no dispatcher is given. */
+  tls?: HubTlsMaterial | undefined;
   /** Backoff for retryable token-endpoint failures. */
   retry?: { initialDelayMs: number; maxDelayMs: number };
 }
@@ -48,9 +53,13 @@ export class UserTokenProvider {
   private lastRejected = 0;
   private readonly listeners: Array<(token: MachineToken) => void> = [];
   private readonly cacheFile: string;
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly ownsDispatcher: boolean;
 
   constructor(private readonly opts: UserTokenProviderOptions) {
     this.cacheFile = path.join(opts.stateDir, USER_TOKEN_CACHE);
+    this.ownsDispatcher = opts.dispatcher === undefined && opts.tls !== undefined;
+    this.dispatcher = this.ownsDispatcher ? new Agent({ connect: { ...opts.tls } }) : opts.dispatcher;
   }
 
   current(): MachineToken | null {
@@ -80,6 +89,7 @@ export class UserTokenProvider {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.ownsDispatcher) void this.dispatcher!.close().catch(() => undefined);
   }
 
   /** SIGHUP: fetch a fresh token now. */
@@ -126,14 +136,14 @@ export class UserTokenProvider {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
-        dispatcher: this.opts.dispatcher,
+        dispatcher: this.dispatcher,
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
       });
       status = res.statusCode;
       headers = res.headers;
       body = await res.body.json().catch(() => undefined);
     } catch (err) {
-      this.retryLater(`token endpoint unreachable: ${(err as Error).message}`, undefined);
+      this.retryLater(`token endpoint unreachable: ${describeNetworkError(err).reason}`, undefined);
       return false;
     }
     const b = body as { access_token?: unknown; expires_in?: unknown } | undefined;

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import { Engine } from '../daemon/engine.js';
+import { readHubTls, type HubTlsMaterial } from '../hub/tls.js';
 import { describeState } from '../hub/delivery-state.js';
 import { openOutboxChecked } from '../outbox/integrity.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -62,13 +63,14 @@ const TICK_MS = 250;
 export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const started = Date.now();
   const { config, logger } = o;
+  const tls = readHubTls(config.hub.tls); // before anything is opened: it may throw HubTlsError
   const outbox = openBackfillOutbox(config, logger);
   const args: JobArgs = { files: o.files.map((f) => f.path), format: null, sensor: o.sensor, from: o.window.from, to: o.window.to };
   args.format = [...new Set(o.files.map((f) => f.format))].sort().join(',');
   let job: Job | null = null;
   try {
     job = claimJob(outbox, args);
-    return await deliverJob(o, outbox, job, started);
+    return await deliverJob(o, outbox, job, started, tls);
   } finally {
     // Whatever happened (a throw included), the job is let go and the outbox closed.
     if (job !== null && outbox.db.open) {
@@ -90,7 +92,7 @@ function openBackfillOutbox(config: Config, logger: Logger): Outbox {
   return openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' }), { owner: false }).outbox;
 }
 
-async function deliverJob(o: BackfillOptions, outbox: Outbox, job: Job, started: number): Promise<BackfillResult> {
+async function deliverJob(o: BackfillOptions, outbox: Outbox, job: Job, started: number, tls: HubTlsMaterial | undefined): Promise<BackfillResult> {
   const { config, logger } = o;
   const before = outbox.laneCounts(job.lane);
   const configs = backfillSources(o.files, job.lane, o.sensor, o.sourceSettings);
@@ -108,6 +110,7 @@ async function deliverJob(o: BackfillOptions, outbox: Outbox, job: Job, started:
     credentials: o.credentials,
     logger,
     userAgent: `senseye-agent/${o.version} backfill`,
+    tls,
     onFatal: (reason) => (fatal ??= reason),
     whenFull: 'block', // a backfill never drops: it can always be run again later
     transform: windowFilter(o.window, (n) => (filtered += n)),

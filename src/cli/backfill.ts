@@ -15,6 +15,7 @@ import { expandInputs, InputError } from '../backfill/inputs.js';
 import { JobBusyError } from '../backfill/job.js';
 import { createProgress } from '../backfill/progress.js';
 import { runBackfill, type BackfillResult } from '../backfill/runner.js';
+import { HubTlsError } from '../hub/tls.js';
 import { backfillSources } from '../backfill/source-configs.js';
 import { parseDuration, formatDuration } from '../config/units.js';
 import { createLogger } from '../observability/logger.js';
@@ -123,7 +124,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     try {
       credentials = await createCredentialProvider(config, process.env, logger);
     } catch (err) {
-      if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError) return argError(err.message);
+      if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof HubTlsError) return argError(err.message);
       throw err;
     }
     let interrupt: () => void = () => undefined;
@@ -155,6 +156,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         interrupted,
       });
     } catch (err) {
+      if (err instanceof HubTlsError) return argError(err.message);
       if (err instanceof JobBusyError || err instanceof OutboxOpenError || isOutboxRefusal(err)) {
         process.stderr.write(`senseye-agent backfill: ${(err as Error).message}\n`);
         process.exitCode = EXIT.tempfail;

@@ -1,6 +1,6 @@
 /**
  * `senseye-agent config check --config FILE`: validates the config and everything it points to
- * (token readable and what it allows, state dir writable, listen addresses free, input paths
+ * (token readable and what it allows, hub.tls files readable, state dir writable, listen addresses free, input paths
  * present), printing every problem at once. Exit 0, or 78 when anything would stop the agent.
  */
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
@@ -11,6 +11,7 @@ import type { CommandModule } from 'yargs';
 import { reportToken } from '../auth/capabilities.js';
 import { createCredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
+import { hubTlsProblems } from '../hub/tls.js';
 import { parseListen } from '../sources/socket/listen-address.js';
 import { configOption, loadConfigOrReport } from './common.js';
 import { EXIT } from './exit-codes.js';
@@ -44,6 +45,13 @@ export async function checkConfig(config: Config, env: NodeJS.ProcessEnv): Promi
     }
   } else if (!existsSync(config.hub.auth.password_file)) {
     out.push({ level: 'problem', what: `hub.auth.password_file ${config.hub.auth.password_file} does not exist` });
+  }
+  // Hub TLS files (CA, client certificate and key).
+  if (config.hub.tls !== undefined) {
+    const problems = hubTlsProblems(config.hub.tls);
+    for (const p of problems) out.push({ level: 'problem', what: p });
+    const files = Object.entries(config.hub.tls).filter(([, f]) => f !== undefined);
+    if (problems.length === 0 && files.length > 0) out.push({ level: 'ok', what: `hub.tls: ${files.map(([k, f]) => `${k} ${f}`).join(', ')} readable` });
   }
   // State directory.
   try {

@@ -4,10 +4,13 @@
  * to read; nothing else goes to stdout except one JSON line per request with --verbose.
  * SIGTERM / SIGINT close the server, and the handler resolves once it is closed (exit 0).
  */
+import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { parsePermissionList } from '../auth/permissions.js';
 import { parseDuration } from '../emulator/duration.js';
+import type { EmulatorTls } from '../emulator/server.js';
 import { serveEmulator } from '../emulator/run.js';
+import { EXIT } from './exit-codes.js';
 
 /** `--expires-in`: a duration (90s, 15m, 1h, 7d) or never/permanent; absent = permanent. */
 export function parseExpiresIn(value: string | undefined): number | null {
@@ -65,6 +68,18 @@ function builder(y: Argv) {
       default: 'external-id-read,external-id-write',
       describe: 'Permissions needed (besides Internal Hub Write) to address sensors by mappingId',
     })
+    .option('tls-cert', {
+      type: 'string',
+      describe: 'Serve HTTPS with this PEM certificate (needs --tls-key)',
+    })
+    .option('tls-key', {
+      type: 'string',
+      describe: 'The PEM private key of --tls-cert',
+    })
+    .option('tls-client-ca', {
+      type: 'string',
+      describe: 'Require client certificates that chain to this PEM CA (mutual TLS; needs --tls-cert)',
+    })
     .option('verbose', {
       type: 'boolean',
       default: false,
@@ -75,6 +90,8 @@ function builder(y: Argv) {
       if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535) throw new Error('--port must be 0-65535');
       if (!(argv['max-body-bytes'] > 0)) throw new Error('--max-body-bytes must be > 0');
       if (!(argv['latency-ms'] >= 0)) throw new Error('--latency-ms must be >= 0');
+      if ((argv['tls-cert'] === undefined) !== (argv['tls-key'] === undefined)) throw new Error('--tls-cert and --tls-key go together');
+      if (argv['tls-client-ca'] !== undefined && argv['tls-cert'] === undefined) throw new Error('--tls-client-ca needs --tls-cert and --tls-key');
       return true;
     });
 }
@@ -86,6 +103,14 @@ export const emulatorCommand: CommandModule<object, EmulatorArgs> = {
   describe: 'Run a local Internal Hub emulator (for tests, benchmarks and the demo)',
   builder,
   handler: async (argv) => {
+    let tls: EmulatorTls | undefined;
+    try {
+      tls = argv.tlsCert === undefined || argv.tlsKey === undefined ? undefined : readTls(argv.tlsCert, argv.tlsKey, argv.tlsClientCa);
+    } catch (err) {
+      process.stderr.write(`senseye-agent emulator: ${(err as Error).message}\n`);
+      process.exitCode = EXIT.config;
+      return;
+    }
     await serveEmulator({
       host: argv.host,
       port: argv.port,
@@ -97,6 +122,23 @@ export const emulatorCommand: CommandModule<object, EmulatorArgs> = {
       latencyMs: argv.latencyMs,
       mappingIdPermissions: parsePermissionList(argv.mappingIdPermissions),
       verbose: argv.verbose,
+      ...(tls === undefined ? {} : { tls }),
     });
   },
 };
+
+/** The PEM files of --tls-cert, --tls-key and --tls-client-ca; an unreadable one ends the command with its name. */
+function readTls(cert: string, key: string, clientCa: string | undefined): EmulatorTls {
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`${flag} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  };
+  return {
+    cert: read('--tls-cert', cert),
+    key: read('--tls-key', key),
+    ...(clientCa === undefined ? {} : { clientCa: read('--tls-client-ca', clientCa) }),
+  };
+}

@@ -10,6 +10,7 @@ import { createCredentialProvider, type CredentialProvider } from '../auth/crede
 import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
+import { HubTlsError } from '../hub/tls.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
 import { createJobs, type Jobs } from '../jobs/jobs.js';
@@ -51,7 +52,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     credentials = await createCredentialProvider(config, options.env ?? process.env, logger.child({ component: 'auth' }));
     agent = new Agent({ config, logger, credentials, version: VERSION, build: BUILD });
   } catch (err) {
-    if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError) {
+    if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError || err instanceof HubTlsError) {
       return startupFailed(err);
     }
     // A newer schema, a failed (rolled back) upgrade: the outbox is kept as it is; exit 75, so

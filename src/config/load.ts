@@ -84,6 +84,14 @@ function resolvePaths(config: Config, base: string): Config {
     hub: {
       ...config.hub,
       token_file: config.hub.token_file === undefined ? undefined : abs(config.hub.token_file),
+      tls:
+        config.hub.tls === undefined
+          ? undefined
+          : {
+              ca_file: config.hub.tls.ca_file === undefined ? undefined : abs(config.hub.tls.ca_file),
+              cert_file: config.hub.tls.cert_file === undefined ? undefined : abs(config.hub.tls.cert_file),
+              key_file: config.hub.tls.key_file === undefined ? undefined : abs(config.hub.tls.key_file),
+            },
       auth: config.hub.auth.type === 'user' ? { ...config.hub.auth, password_file: abs(config.hub.auth.password_file) } : config.hub.auth,
     },
     sources: config.sources.map((s) => resolveSourcePaths(s, abs)),

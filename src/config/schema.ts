@@ -25,6 +25,18 @@ const hub = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://api.senseye.io' }),
   token_file: z.string().min(1).optional(),
   auth: auth.default({ type: 'machine' }),
+  /**
+   * TLS to the hub: a CA its certificate must chain to (added to Node's list), and a client
+   * certificate with its key for mutual TLS (both or neither). Read at start. There is no way to
+   * turn verification off.
+   */
+  tls: z
+    .strictObject({
+      ca_file: z.string().min(1).optional(),
+      cert_file: z.string().min(1).optional(),
+      key_file: z.string().min(1).optional(),
+    })
+    .optional(),
   /** A k4.public PASERK: when set, the machine token's signature must verify with it. */
   token_public_key: z.string().startsWith('k4.public.', 'expected a k4.public PASERK').optional(),
   /** How often the token's source is read again to pick up a replaced token (besides file events and SIGHUP). */
@@ -138,6 +150,11 @@ export const configSchema = z
  */
 export function crossChecks(raw: unknown): Array<{ path: PropertyKey[]; message: string }> {
   const out: Array<{ path: PropertyKey[]; message: string }> = [];
+  const tls = (raw as { hub?: { tls?: unknown } } | null)?.hub?.tls as { cert_file?: unknown; key_file?: unknown } | null | undefined;
+  if (tls !== null && typeof tls === 'object' && (tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+    const [given, missing] = tls.cert_file === undefined ? ['key_file', 'cert_file'] : ['cert_file', 'key_file'];
+    out.push({ path: ['hub', 'tls', missing], message: `${given} is set without ${missing}: a client certificate needs both` });
+  }
   const sources = (raw as { sources?: unknown } | null)?.sources;
   if (!Array.isArray(sources)) return out;
   const seen = new Map<string, number>();

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import type { HubClient } from '../hub/client.js';
+import { readHubTls } from '../hub/tls.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import type { Shipper } from '../hub/shipper.js';
 import type { CapacityGuard } from '../outbox/capacity.js';
@@ -55,6 +56,8 @@ export class Agent implements AgentView {
     const { config, logger } = opts;
     this.log = logger.child({ component: 'agent' });
     this.credentials = opts.credentials;
+    // Before the outbox opens: an unreadable hub.tls file stops the start with nothing left open.
+    const tls = readHubTls(config.hub.tls);
     this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
     const sensorIds = sensorIdsOf(config.sensors);
     const sourceLog = logger.child({ component: 'source' });
@@ -88,6 +91,7 @@ export class Agent implements AgentView {
       credentials: this.credentials,
       logger,
       userAgent: `senseye-agent/${opts.version ?? 'dev'}`,
+      tls,
       onFatal: (reason) => this.fatal(reason),
     });
     this.shipper = this.engine.shipper;

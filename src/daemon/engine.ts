@@ -17,6 +17,7 @@ import { answerRulesOf } from '../hub/answer-rules.js';
 import { HubClient } from '../hub/client.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
+import type { HubTlsMaterial } from '../hub/tls.js';
 import { CapacityGuard } from '../outbox/capacity.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { IngestPipeline, type PipelineOptions } from '../pipeline/pipeline.js';
@@ -31,6 +32,8 @@ export interface EngineOptions {
   credentials: CredentialProvider;
   logger: Logger;
   userAgent: string;
+  /** hub.tls as read at start (readHubTls), before anything was opened. */
+  tls?: HubTlsMaterial | undefined;
   /** Something that cannot be recovered in place failed: the owner stops in order. */
   onFatal: (reason: string) => void;
   /** Default: outbox.when_full. A backfill always blocks: it can be run again later. */
@@ -68,6 +71,7 @@ export class Engine {
       maxResponseBytes: hub.max_response_bytes,
       answers: answerRulesOf(hub),
       connections: hub.concurrency + 1,
+      tls: opts.tls,
       userAgent: opts.userAgent,
     });
     const sensors = new SensorDirectory({ addressing: hub.addressing, overrides: config.sensors, outbox, client: this.client, logger: logger.child({ component: 'sensors' }) });

@@ -5,7 +5,7 @@
  * agent's tests, benchmarks and demo. Nothing here is used by the agent in production.
  */
 export { createHubEmulator, DEFAULT_MAX_BODY_BYTES } from './server.js';
-export type { EmulatorOptions, HubEmulator } from './server.js';
+export type { EmulatorOptions, EmulatorTls, HubEmulator } from './server.js';
 export { EmulatorStore, pointKey } from './store.js';
 export type {
   Counters,

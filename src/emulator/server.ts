@@ -1,5 +1,7 @@
 /**
- * The hub emulator's HTTP server (node:http, 127.0.0.1, ephemeral port by default).
+ * The hub emulator's HTTP server (node:http, 127.0.0.1, ephemeral port by default), or HTTPS
+ * (node:https) when given a certificate and key; with a client CA as well, it requires client
+ * certificates that chain to it (mutual TLS) and refuses the handshake otherwise.
  *
  * Order of work for a hub request, and why:
  *   1. route and method (404 / 405);
@@ -12,6 +14,7 @@
  * token, never the token. close() aborts pending delays and drops open sockets, so it is prompt.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PERMISSION } from '../auth/permissions.js';
@@ -59,10 +62,18 @@ export interface EmulatorOptions {
   controlEndpoints?: boolean;
   /** Called once per hub request after it was answered (or reset). */
   onRequest?: (entry: RequestLogEntry) => void;
+  /** Serve HTTPS with this PEM certificate and key; with clientCa, require client certificates that chain to it. */
+  tls?: EmulatorTls;
+}
+
+export interface EmulatorTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+  clientCa?: string | Buffer | undefined;
 }
 
 export interface HubEmulator {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with opts.tls) */
   url: string;
   /** The default token. */
   token: string;
@@ -256,13 +267,25 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     }
   }
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const work = controlEnabled && url.pathname.startsWith('/_emulator/') ? serveControl(req, res, url) : serveHub(req, res, url);
     work.catch((err: unknown) => {
       send(res, restError(500, 'internal_error', err instanceof Error ? err.message : String(err)));
     });
-  });
+  };
+  const tls = opts.tls;
+  const server =
+    tls === undefined
+      ? createServer(listener)
+      : createHttpsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          listener,
+        );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -272,7 +295,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     });
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   let closed: Promise<void> | undefined;
   return {

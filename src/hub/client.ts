@@ -10,6 +10,7 @@ import type { MachineToken } from '../auth/token.js';
 import { bodyHead, classifyAnswer, DEFAULT_ANSWER_RULES, type AnswerRules, type HubEndpoint } from './answer-rules.js';
 import { describeNetworkError } from './network-error.js';
 import { retryable, type HubOutcome } from './outcome.js';
+import type { HubTlsMaterial } from './tls.js';
 
 export interface HubClientOptions {
   url: string;
@@ -24,6 +25,8 @@ export interface HubClientOptions {
   maxResponseBytes?: number;
   /** What the hub's answers mean where the contract only assumes (hub.answers). */
   answers?: AnswerRules;
+  /** hub.tls as read at start (readHubTls): extra CA, client certificate and key. Verification always stays on. */
+  tls?: HubTlsMaterial | undefined;
 }
 
 /** Requests by outcome label: the HTTP status, or `network`, `timeout`, `tls`, `oversized`. */
@@ -52,6 +55,7 @@ export class HubClient {
         connections: opts.connections ?? 8,
         keepAliveTimeout: 30_000,
         connectTimeout: Math.min(opts.timeoutMs, 10_000),
+        ...(opts.tls === undefined ? {} : { connect: { ...opts.tls } }),
       });
   }
 

@@ -10,6 +10,7 @@ import { createHubEmulator, type EmulatorOptions, type HubEmulator } from '../..
 import { HubClient } from '../../src/hub/client.js';
 import { SensorDirectory } from '../../src/hub/sensors.js';
 import { Shipper, type ShipperOptions } from '../../src/hub/shipper.js';
+import type { HubTlsMaterial } from '../../src/hub/tls.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import type { Reading } from '../../src/parse/reading.js';
@@ -38,6 +39,8 @@ export async function createRig(
     timeoutMs?: number;
     addressing?: 'sensor_id' | 'mapping_id';
     sensorOverrides?: Record<string, { sensor_id?: string }>;
+    /** hub.tls of the client (for an emulator serving HTTPS). */
+    clientTls?: HubTlsMaterial;
   } = {},
 ): Promise<Rig> {
   const hub = await createHubEmulator(options.emulator);
@@ -50,6 +53,7 @@ export async function createRig(
     token: () => token.current,
     timeoutMs: options.timeoutMs ?? 5000,
     paths: { graphql: '/v1/graphql', sensors: '/v1/hub/sensors', spectra: '/v1/hub/spectra' },
+    tls: options.clientTls,
   });
   const sensors = new SensorDirectory({ addressing: options.addressing ?? 'sensor_id', overrides: options.sensorOverrides ?? {}, outbox, client, logger });
   const shipper = new Shipper({
