@@ -10,6 +10,7 @@ import { createCredentialProvider, type CredentialProvider } from '../auth/crede
 import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
+import { stopInOrder } from '../daemon/lifecycle.js';
 import { HubTlsError } from '../hub/tls.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
@@ -95,15 +96,27 @@ export async function runAgent(options: RunOptions): Promise<number> {
     let idleTimer: NodeJS.Timeout | null = null;
     let finishing = false;
     // One ordered stop, whoever asks first (a signal, --exit-when-idle, a source that cannot run).
+    // Endpoint, jobs, then the agent (sources, commit what was read, shipper, client, mark
+    // clean, close), then systemd: one deadline, shutdown_timeout, for all of it.
     const finish = async (code: number) => {
       if (finishing) return;
       finishing = true;
       if (idleTimer !== null) clearInterval(idleTimer);
       notifier.stopping();
-      await http?.close();
-      await jobs.stop(); // before the database closes
-      await agent.stop();
-      await notifier.close();
+      const deadline = config.shutdown_timeout;
+      const started = Date.now();
+      const report = await stopInOrder(
+        [
+          { name: 'the HTTP endpoint', run: () => http?.close() },
+          { name: 'the maintenance jobs', run: () => jobs.stop() }, // before the database closes
+          // The agent gets what is left less a moment for the steps after it.
+          { name: 'the agent', run: () => agent.stop(Math.max(0, deadline - (Date.now() - started) - 250)) },
+          { name: 'systemd notification', run: () => notifier.close() },
+        ],
+        deadline,
+        logger,
+      );
+      if (report.failed.length + report.timedOut.length > 0 && code === EXIT.ok) code = EXIT.unexpected;
       await options.onStopped?.(agent);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
