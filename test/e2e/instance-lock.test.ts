@@ -124,14 +124,17 @@ describe('one agent per state directory', () => {
     const history = path.join(dir, 'old.jsonl');
     const old = jsonlReadings(100_000, 6000, ['hist-1']);
     writeFileSync(history, toJsonl(old));
-    // --max-rate keeps the first backfill busy for a few seconds.
-    const job = start('backfill', '--config', config, '--max-rate', '2000', history);
-    await waitFor(() => hub.store.dataPoints.length >= 600, 'the backfill under way (its first batch past the live readings)');
+    // The hub answers 503 until the second run has been refused: the first backfill holds its
+    // job (retrying) however slow this machine is.
+    hub.faults.add({ endpoint: 'any', status: 503, times: Number.POSITIVE_INFINITY });
+    const job = start('backfill', '--config', config, history);
+    await waitFor(() => hub.store.requests.some((r) => r.status === 503), 'the backfill to hold its job and send');
     expect(job.child.exitCode).toBeNull();
 
     const again = await runAgentCommand(['backfill', '--config', config, history], env());
     expect(again.code, again.stderr).toBe(75);
     expectRefusal(again.stderr, job.child.pid);
+    hub.faults.clear();
 
     expect((await job.exited).code, job.stderr()).toBe(0);
     await stop(daemon);

@@ -1,5 +1,6 @@
-// A damaged outbox as it happens: a real agent is SIGKILLed (so the next start checks the file),
-// garbage is written over pages of its real outbox.db, and the next agent process must recover
+// A damaged outbox as it happens: a real agent runs and stops, its outbox.db is marked as not
+// cleanly stopped (as after a crash, so the next start checks it), garbage is written over
+// pages of it, and the next agent process must recover
 // file positions and hub sensor ids from the damaged copy instead of sending every file again.
 // The emulator counts what arrives.
 import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
@@ -34,10 +35,15 @@ function start(config: string, ...extra: string[]): AgentProcess {
   return p;
 }
 
-/** Writes garbage over the root page of each table named (after folding the WAL into the file). */
+/**
+ * Marks the outbox as not cleanly stopped and writes garbage over the root page of each table
+ * named. The agent was stopped with SIGTERM first, so every acknowledgement is committed and
+ * the counts at the emulator are exact.
+ */
 function damage(tables: string[]): void {
   const file = path.join(stateDir, 'outbox.db');
   const db = new Database(file);
+  db.prepare("UPDATE state SET value = 'false' WHERE key = 'clean_shutdown'").run();
   db.pragma('wal_checkpoint(TRUNCATE)');
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   const roots = tables.map((t) => db.prepare("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(t) as number);
@@ -48,6 +54,11 @@ function damage(tables: string[]): void {
     writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (page - 1) * pageSize);
   }
   closeSync(fd);
+}
+
+async function stop(p: AgentProcess): Promise<void> {
+  p.child.kill('SIGTERM');
+  expect((await p.exited).code, p.stderr()).toBe(0);
 }
 
 const sensorPosts = () => hub.store.requests.filter((r) => r.method === 'POST' && r.path === '/v1/hub/sensors').length;
@@ -65,8 +76,7 @@ describe('a damaged outbox', () => {
     writeFileSync(file, toJsonl(before));
     const first = start(config);
     await waitFor(() => hub.store.dataPoints.length >= before.length, 'every reading of the first run');
-    first.child.kill('SIGKILL'); // unclean: the next start checks the file
-    await first.exited;
+    await stop(first);
     expect(sensorPosts()).toBe(3);
     damage(['readings', 'dead_letters']);
 
@@ -81,8 +91,7 @@ describe('a damaged outbox', () => {
     const after = jsonlReadings(20_000, 500);
     appendFileSync(file, toJsonl(after));
     await waitFor(() => hub.store.dataPoints.length >= before.length + after.length, 'the readings appended after the damage');
-    second.child.kill('SIGTERM');
-    expect((await second.exited).code, second.stderr()).toBe(0);
+    await stop(second);
     // Each reading arrived once: the 20,000 delivered before the damage were not read again.
     expect(hub.store.dataPoints).toHaveLength(before.length + after.length);
     expect(sorted(receivedKeys(hub))).toEqual(sorted([...before, ...after].map(key)));
@@ -121,8 +130,7 @@ describe('a damaged outbox', () => {
     // Appears after the first scan: new data, read from its start despite start_at: end.
     writeFileSync(tail, toJsonl(tailReadings));
     await waitFor(() => hub.store.dataPoints.length >= pressReadings.length + tailReadings.length, 'the tail readings');
-    first.child.kill('SIGKILL');
-    await first.exited;
+    await stop(first);
     damage(['checkpoints']);
 
     const second = start(config, '--exit-when-idle');
