@@ -4,8 +4,8 @@
  * it corrupt or not a database) is moved aside with a timestamp (with its -wal and -shm), a
  * fresh outbox is started, what is readable in the damaged file is recovered into it at once
  * (readings, then file positions and hub sensor ids: salvage-state.ts), and both are logged
- * loudly: a damaged outbox must neither lose what it held nor send everything again. The check is skipped after a clean stop so a large backlog does not slow every
- * start.
+ * loudly: a damaged outbox must neither lose what it held nor send everything again. The check
+ * is skipped after a clean stop so a large backlog does not slow every start.
  */
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
