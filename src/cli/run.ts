@@ -2,6 +2,7 @@
  * `senseye-agent run --config FILE`: the daemon in the foreground.
  * SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once.
  */
+import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
@@ -17,6 +18,7 @@ import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
 import { createJobs, type Jobs } from '../jobs/jobs.js';
 import { startHealthServer, HealthServerError, type HealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
+import { acquireInstanceLock, AgentRunningError, InstanceLockError, type InstanceLock } from '../outbox/instance-lock.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createSystemdNotifier } from '../observability/systemd-notify.js';
 import { EXIT } from './exit-codes.js';
@@ -39,10 +41,42 @@ export interface RunOptions {
   onStopped?: (agent: Agent) => void | Promise<void>;
 }
 
-/** Runs the agent until a signal (or until idle); returns the exit code. */
+/**
+ * Runs the agent until a signal (or until idle); returns the exit code. The state directory's
+ * lock (outbox/instance-lock.ts) is taken before anything opens the outbox and released after
+ * the ordered stop has closed it; a second agent on the same state directory exits 75.
+ */
 export async function runAgent(options: RunOptions): Promise<number> {
+  const logger = createLogger({ level: (options.logLevel ?? options.config.log.level) as never });
+  let lock: InstanceLock;
+  try {
+    lock = acquireInstanceLock(options.config.state_dir);
+  } catch (err) {
+    if (!(err instanceof AgentRunningError || err instanceof InstanceLockError)) throw err;
+    const running = err instanceof AgentRunningError;
+    logger.fatal(
+      {
+        event: running ? 'agent_already_running' : 'startup_failed',
+        code: err.code,
+        state_dir: options.config.state_dir,
+        ...(running ? { holder_pid: err.holder?.pid ?? null } : {}),
+        hint: err.hint,
+      },
+      err.message,
+    );
+    logger.flush();
+    process.stderr.write(`senseye-agent: ${err.message}\n`);
+    return running ? EXIT.tempfail : EXIT.config;
+  }
+  try {
+    return await runLocked(options, logger);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
   const { config } = options;
-  const logger = createLogger({ level: (options.logLevel ?? config.log.level) as never });
   // systemd: keep the watchdog fed from the start (an integrity check after a crash may be slow).
   const notifier = createSystemdNotifier(process.env, { logger: logger.child({ component: 'systemd' }) });
   notifier.startWatchdog();

@@ -17,6 +17,8 @@ import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import type { Shipper } from '../hub/shipper.js';
 import type { CapacityGuard } from '../outbox/capacity.js';
 import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
+import { OUTBOX_DAMAGE_KEY, type OutboxDamage } from '../outbox/salvage-state.js';
+import { unpositionedFiles } from '../sources/file/unpositioned.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import type { IngestPipeline } from '../pipeline/pipeline.js';
@@ -58,7 +60,9 @@ export class Agent implements AgentView {
     this.credentials = opts.credentials;
     // Before the outbox opens: an unreadable hub.tls file stops the start with nothing left open.
     const tls = readHubTls(config.hub.tls);
-    this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
+    const checked = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' }));
+    this.outbox = checked.outbox;
+    if (checked.damage?.positionsLost != null) this.reportFilesStartingAgain(checked.damage);
     const sensorIds = sensorIdsOf(config.sensors);
     const sourceLog = logger.child({ component: 'source' });
     // Each source runs supervised: a failure restarts it alone, built again from what is
@@ -99,6 +103,27 @@ export class Agent implements AgentView {
     this.capacity = this.engine.capacity;
     this.client = this.engine.client;
     this.pipeline = this.engine.pipeline;
+  }
+
+  /**
+   * File positions were lost with a damaged outbox: says, per file source, how many files now
+   * have no position and are read again (from their start, or their end under `start_at: end`
+   * for a source left with none), and records it for `outbox doctor`.
+   */
+  private reportFilesStartingAgain(damage: OutboxDamage): void {
+    const lost = this.opts.config.sources.flatMap((source) => {
+      if (source.type !== 'file') return [];
+      const known = this.outbox.checkpoints(source.name);
+      const keys = new Set(known.map((c) => c.fileKey));
+      return [unpositionedFiles(source, { count: known.length, has: (key) => keys.has(key) })];
+    });
+    this.outbox.state.set(OUTBOX_DAMAGE_KEY, { ...damage, filesStartingAgain: lost });
+    for (const l of lost) {
+      this.log.warn(
+        { event: 'positions_lost', source: l.source, files: l.files, from: l.from, reason: damage.positionsLost },
+        `source ${l.source}: ${l.files} files have no position (the damaged outbox's positions could not be read) and are read from their ${l.from}`,
+      );
+    }
   }
 
   start(): void {

@@ -2,15 +2,17 @@
  * Keeps the agent from crash-looping on its own state. After an unclean stop (no
  * `clean_shutdown` mark) the database gets `PRAGMA quick_check`; a damaged file (SQLite finds
  * it corrupt or not a database) is moved aside with a timestamp (with its -wal and -shm), a
- * fresh outbox is started, and the event is logged loudly with the command that salvages what
- * is readable. The check is skipped after a clean stop so a large backlog does not slow every
- * start.
+ * fresh outbox is started, what is readable in the damaged file is recovered into it at once
+ * (readings, then file positions and hub sensor ids: salvage-state.ts), and both are logged
+ * loudly: a damaged outbox must neither lose what it held nor send everything again. The check
+ * is skipped after a clean stop so a large backlog does not slow every start.
  */
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isOutboxRefusal, OutboxOpenError, type OpenOptions } from './db.js';
 import { Outbox, OUTBOX_FILE } from './outbox.js';
+import { recoverDamagedOutbox, type OutboxDamage } from './salvage-state.js';
 
 const CLEAN_SHUTDOWN = 'clean_shutdown';
 
@@ -18,6 +20,8 @@ export interface CheckedOpen {
   outbox: Outbox;
   /** Path the damaged database was moved to, if it was. */
   movedAside: string | null;
+  /** What was recovered from it into the fresh outbox (and what could not be read). */
+  damage?: OutboxDamage;
 }
 
 /**
@@ -58,12 +62,24 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
   const movedAside = moveAside(file);
   log.error(
     { event: 'outbox_damaged', file, moved_to: movedAside, problem },
-    `the outbox database was damaged (${problem}); it was moved to ${movedAside} and a fresh outbox started. ` +
-      `Recover what is readable with: senseye-agent outbox doctor --salvage ${movedAside}`,
+    `the outbox database was damaged (${problem}); it was moved to ${movedAside} and a fresh outbox started; ` +
+      'recovering what is readable from it (readings, file positions, hub sensor ids); senseye-agent outbox doctor shows what was recovered and what was lost',
   );
   const outbox = new Outbox(file, options);
   markUnclean(outbox);
-  return { outbox, movedAside };
+  const damage = recoverDamagedOutbox(movedAside, problem, outbox);
+  const s = damage.salvaged;
+  const what = `${s.readings} readings, ${s.spectra} spectra, ${s.deadLetters} dead letters, ${s.positions} file positions, ${s.sensorIds} hub sensor ids`;
+  if (damage.unreadable.length === 0) {
+    log.warn({ event: 'outbox_salvaged', moved_to: movedAside, salvaged: s }, `recovered from the damaged outbox: ${what}; files go on where they were`);
+  } else {
+    log.error(
+      { event: 'outbox_salvaged', moved_to: movedAside, salvaged: s, unreadable: damage.unreadable, positions_lost: damage.positionsLost },
+      `recovered from the damaged outbox: ${what}; could not be read: ${damage.unreadable.join('; ')}` +
+        (damage.positionsLost === null ? '' : '; files without a recovered position are read again (senseye-agent outbox doctor shows which sources)'),
+    );
+  }
+  return { outbox, movedAside, damage };
 }
 
 /**

@@ -164,6 +164,7 @@ describe('container entrypoint as a non-root user', () => {
     });
     const refused = await run(app, lockedConfig);
     expect(refused.code).toBe(EXIT.config);
-    expect(refused.stderr).toMatch(/cannot open outbox .*state-locked.*writable by the agent user/);
+    // The first thing to open there is the lock (agent.lock), before the outbox.
+    expect(refused.stderr).toMatch(/cannot open .*state-locked.*writable by the agent user/);
   });
 });

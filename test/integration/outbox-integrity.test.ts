@@ -1,6 +1,6 @@
 // A damaged outbox never makes the agent crash-loop: it is moved aside, a fresh one starts,
 // and `outbox doctor --salvage` recovers what is readable.
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { markCleanShutdown, openOutboxChecked } from '../../src/outbox/integrity.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { salvage } from '../../src/outbox/salvage.js';
+import { OUTBOX_DAMAGE_KEY, type OutboxDamage } from '../../src/outbox/salvage-state.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import { readings } from '../helpers/delivery-rig.js';
 import { versionThreeOutbox } from '../helpers/old-outbox.js';
@@ -24,7 +25,36 @@ describe('outbox integrity', () => {
     expect(movedAside).toMatch(/outbox\.db\.damaged-/);
     expect(existsSync(movedAside!)).toBe(true);
     expect(outbox.counts().appended).toBe(0);
-    expect(logs.some((l) => l.event === 'outbox_damaged' && String(l.msg).includes('outbox doctor --salvage'))).toBe(true);
+    expect(logs.some((l) => l.event === 'outbox_damaged' && String(l.msg).includes('senseye-agent outbox doctor'))).toBe(true);
+    // Nothing in it could be read: the log says so, and that file positions were lost.
+    expect(logs.find((l) => l.event === 'outbox_salvaged')).toMatchObject({ level: 50, salvaged: { readings: 0, positions: 0 }, positions_lost: expect.stringContaining('not a database') });
+    outbox.close();
+  });
+
+  it('recovers waiting readings, then file positions and hub sensor ids, from a damaged file it moves aside', () => {
+    const dir = tempDir();
+    const old = Outbox.inStateDir(dir);
+    const checkpoint = { source: 's', fileKey: '1:2', path: '/data/s.jsonl', offset: 4096, line: 90, headLen: 256, headHash: 'h', parserState: null };
+    old.append([{ source: 's', lane: LIVE_LANE, readings: readings(90), deadLetters: [], checkpoint }]);
+    old.rememberHubSensorId('a', 'hub-a', 'timeseries');
+    old.rememberHubSensorId('b', 'hub-b', 'timeseries');
+    // Not stopped cleanly; garbage over the counters table's page (salvage does not need it).
+    old.db.pragma('wal_checkpoint(TRUNCATE)');
+    const page = old.db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'counters'").pluck().get() as number;
+    const pageSize = old.db.pragma('page_size', { simple: true }) as number;
+    old.db.close();
+    const fd = openSync(path.join(dir, 'outbox.db'), 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (page - 1) * pageSize);
+    closeSync(fd);
+
+    const { outbox, movedAside, damage } = openOutboxChecked(dir, {}, logger);
+    expect(movedAside).toMatch(/outbox\.db\.damaged-/);
+    expect(damage).toMatchObject({ salvaged: { readings: 90, positions: 1, sensorIds: 2 }, unreadable: [], positionsLost: null });
+    expect(outbox.claim(LIVE_LANE, 1000)).toHaveLength(90);
+    expect(outbox.checkpoints('s')).toEqual([checkpoint]);
+    expect(outbox.hubSensorId('a')).toBe('hub-a');
+    expect(outbox.hubSensorId('b')).toBe('hub-b');
+    expect(outbox.state.get<OutboxDamage>(OUTBOX_DAMAGE_KEY)?.value).toEqual(damage);
     outbox.close();
   });
 
