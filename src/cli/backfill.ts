@@ -21,7 +21,8 @@ import { parseDuration, formatDuration } from '../config/units.js';
 import { createLogger } from '../observability/logger.js';
 import { parseRfc3339 } from '../parse/timestamp.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
-import { configOption, loadConfigOrReport, printJson } from './common.js';
+import { configOption, loadConfigOrReport, logLevelOption, printJson } from './common.js';
+import type { LogLevel } from '../config/schema.js';
 import { EXIT } from './exit-codes.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
 import { VERSION } from './version.js';
@@ -38,7 +39,7 @@ interface BackfillArgs {
   'dry-run': boolean;
   json: boolean;
   timeout: string;
-  'log-level': string;
+  'log-level': LogLevel;
 }
 
 const FORMAT_KEYS = ['timezone', 'epoch_unit', 'precision', 'sensor_tag', 'columns', 'delimiter', 'header', 'sensor'];
@@ -75,7 +76,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'Parse and validate everything; send nothing; report counts per file and every problem' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
       .option('timeout', { type: 'string', default: '10m', describe: 'Stop (exit 75, data kept) when delivery makes no progress for this long' })
-      .option('log-level', { type: 'string', default: 'warn', describe: 'Log level of the log on stderr' }) as never,
+      .option('log-level', { ...logLevelOption, default: 'warn' as LogLevel, describe: 'Log level of the log on stderr' }),
   handler: async (args) => {
     const config = loadConfigOrReport(args.config);
     if (config === null) return;
@@ -98,7 +99,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
       if (err instanceof InputError) return argError(err.message);
       throw err;
     }
-    const logger = createLogger({ level: args['log-level'] as never, destination: pino.destination({ fd: 2, sync: true }) });
+    const logger = createLogger({ level: args['log-level'], destination: pino.destination({ fd: 2, sync: true }) });
     const sensor = args.sensor ?? null;
     let configs;
     try {

@@ -115,7 +115,7 @@ function portFree(address: string): Promise<string | null> {
 const check: CommandModule<object, CheckArgs> = {
   command: 'check',
   describe: 'Validate the config and everything it points to (token, state dir, listen addresses, input paths)',
-  builder: (y) => y.option('config', configOption) as never,
+  builder: (y) => y.option('config', configOption),
   handler: async (args) => {
     const config = loadConfigOrReport(args.config);
     if (config === null) return;

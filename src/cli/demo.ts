@@ -51,7 +51,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y) =>
     y
       .option('config', { type: 'string', default: path.join(ROOT, 'config.example.yaml'), describe: 'Config file to run' })
-      .option('keep', { type: 'boolean', default: false, describe: 'Keep the temporary state directory (its path is printed)' }) as never,
+      .option('keep', { type: 'boolean', default: false, describe: 'Keep the temporary state directory (its path is printed)' }),
   handler: async (args) => {
     const useRealHub = Boolean(process.env.SENSEYE_HUB_URL && process.env.SENSEYE_TOKEN);
     const emulator = useRealHub ? null : await startEmulatorProcess();

@@ -58,7 +58,7 @@ const list: CommandModule<object, DlqArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' })
       .option('source', { type: 'string', describe: 'Only this source' })
       .option('stage', { choices: ['parse', 'hub'] as const, describe: 'parse: invalid input; hub: refused by the hub' })
-      .option('limit', { type: 'number', default: 100, describe: 'At most this many rows' }) as never,
+      .option('limit', { type: 'number', default: 100, describe: 'At most this many rows' }),
   handler: (args) =>
     withOutbox(args, (outbox) => {
       const rows = outbox.deadLetters.list(filterOf(args));
@@ -73,7 +73,7 @@ const list: CommandModule<object, DlqArgs> = {
 const replay: CommandModule<object, DlqArgs> = {
   command: 'replay',
   describe: 'Move dead letters back into the outbox (input lines are parsed again with the current config)',
-  builder: (y) => selection(y) as never,
+  builder: (y) => selection(y),
   handler: (args) =>
     withOutbox(args, (outbox, config) => {
       const rows = outbox.deadLetters.list({ ...filterOf(args), limit: undefined });
@@ -91,7 +91,7 @@ const replay: CommandModule<object, DlqArgs> = {
 const purge: CommandModule<object, DlqArgs> = {
   command: 'purge',
   describe: 'Delete dead letters for good',
-  builder: (y) => selection(y) as never,
+  builder: (y) => selection(y),
   handler: (args) =>
     withOutbox(args, (outbox) => {
       const n = outbox.deadLetters.delete({ ids: args.id, source: args.source, stage: args.stage });

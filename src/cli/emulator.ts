@@ -85,13 +85,18 @@ function builder(y: Argv) {
       default: false,
       describe: 'Print one JSON line per hub request on stdout',
     })
+    // A check answers with a message (not a throw): yargs reports it as a usage error, exit 78.
     .check((argv) => {
-      parseExpiresIn(argv['expires-in']);
-      if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535) throw new Error('--port must be 0-65535');
-      if (!(argv['max-body-bytes'] > 0)) throw new Error('--max-body-bytes must be > 0');
-      if (!(argv['latency-ms'] >= 0)) throw new Error('--latency-ms must be >= 0');
-      if ((argv['tls-cert'] === undefined) !== (argv['tls-key'] === undefined)) throw new Error('--tls-cert and --tls-key go together');
-      if (argv['tls-client-ca'] !== undefined && argv['tls-cert'] === undefined) throw new Error('--tls-client-ca needs --tls-cert and --tls-key');
+      try {
+        parseExpiresIn(argv['expires-in']);
+      } catch (err) {
+        return `--expires-in: ${(err as Error).message}`;
+      }
+      if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535) return '--port must be 0-65535';
+      if (!(argv['max-body-bytes'] > 0)) return '--max-body-bytes must be > 0';
+      if (!(argv['latency-ms'] >= 0)) return '--latency-ms must be >= 0';
+      if ((argv['tls-cert'] === undefined) !== (argv['tls-key'] === undefined)) return '--tls-cert and --tls-key go together';
+      if (argv['tls-client-ca'] !== undefined && argv['tls-cert'] === undefined) return '--tls-client-ca needs --tls-cert and --tls-key';
       return true;
     });
 }

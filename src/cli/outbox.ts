@@ -26,7 +26,7 @@ const doctor: CommandModule<object, DoctorArgs> = {
     y
       .option('config', configOption)
       .option('salvage', { type: 'string', describe: 'A moved-aside damaged database (outbox.db.damaged-…) to recover rows from' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }) as never,
+      .option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }),
   handler: (args) => {
     const config = loadConfigOrReport(args.config);
     if (config === null) return;

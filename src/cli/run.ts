@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import type { Config, LogLevel } from '../config/schema.js';
 import { createCredentialProvider, type CredentialProvider } from '../auth/credentials.js';
 import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
@@ -21,12 +21,13 @@ import { createLogger } from '../observability/logger.js';
 import { acquireInstanceLock, AgentRunningError, InstanceLockError, type InstanceLock } from '../outbox/instance-lock.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createSystemdNotifier } from '../observability/systemd-notify.js';
+import { logLevelOption } from './common.js';
 import { EXIT } from './exit-codes.js';
 import { BUILD, VERSION } from './version.js';
 
 export interface RunArgs {
   config: string;
-  'log-level'?: string | undefined;
+  'log-level'?: LogLevel | undefined;
   'exit-when-idle': boolean;
 }
 
@@ -34,7 +35,7 @@ export interface RunOptions {
   config: Config;
   /** The config file, read again on SIGHUP. */
   configFile?: string | undefined;
-  logLevel?: string | undefined;
+  logLevel?: LogLevel | undefined;
   exitWhenIdle: boolean;
   env?: NodeJS.ProcessEnv;
   /** Called once the agent is caught up (with --exit-when-idle) or stopped. */
@@ -47,7 +48,7 @@ export interface RunOptions {
  * the ordered stop has closed it; a second agent on the same state directory exits 75.
  */
 export async function runAgent(options: RunOptions): Promise<number> {
-  const logger = createLogger({ level: (options.logLevel ?? options.config.log.level) as never });
+  const logger = createLogger({ level: options.logLevel ?? options.config.log.level });
   let lock: InstanceLock;
   try {
     lock = acquireInstanceLock(options.config.state_dir);
@@ -232,16 +233,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y) =>
     y
       .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'Path of the YAML configuration file' })
-      .option('log-level', {
-        type: 'string',
-        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-        describe: 'Overrides log.level from the config',
-      })
+      .option('log-level', logLevelOption)
       .option('exit-when-idle', {
         type: 'boolean',
         default: false,
         describe: 'Exit 0 once every source is read to its end and the outbox is empty (demos, one-off runs)',
-      }) as never,
+      }),
   handler: async (args) => {
     let config: Config;
     try {

@@ -14,7 +14,7 @@ interface StatusArgs {
 export const statusCommand: CommandModule<object, StatusArgs> = {
   command: 'status',
   describe: 'Show the outbox, delivery state, dead letters and source positions (read-only; safe while the daemon runs)',
-  builder: (y) => y.option('config', configOption).option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }) as never,
+  builder: (y) => y.option('config', configOption).option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }),
   handler: (args) => {
     const config = loadConfigOrReport(args.config);
     if (config === null) return;

@@ -24,7 +24,7 @@ const inspect: CommandModule<object, InspectArgs> = {
       .option('config', { alias: 'c', type: 'string', describe: 'Find the token as the agent would with this config' })
       .option('token-file', { type: 'string', describe: 'Read the token from this file instead' })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' })
-      .conflicts('config', 'token-file') as never,
+      .conflicts('config', 'token-file'),
   handler: async (args) => {
     let tokenFile = args['token-file'];
     let publicKey: string | undefined;

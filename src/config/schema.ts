@@ -8,6 +8,10 @@ import { opsConfigShape } from './ops-schema.js';
 import { duration, size, uuid } from './primitives.js';
 import { sourceSchema } from './sources-schema.js';
 
+/** Log levels, for the config and every command's --log-level. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** How the agent authenticates: a machine token (default), or a user's OAuth password grant. */
 const auth = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('machine') }),
@@ -126,7 +130,7 @@ export const configSchema = z
       .prefault({}),
     log: z
       .strictObject({
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        level: z.enum(LOG_LEVELS).default('info'),
       })
       .prefault({}),
     /** A source that fails unexpectedly is restarted alone, from its committed position, with jittered backoff. */

@@ -28,6 +28,22 @@ describe('senseye-agent CLI', () => {
     expect(out.stderr).toContain('Unknown argument: fly');
   });
 
+  it('validates options the same way in every command: a bad value exits 78 with one message, never a stack trace', async () => {
+    const config = path.join(ROOT, 'config.example.yaml');
+    const cases: string[][] = [
+      ['run', '--config', config, '--log-level', 'loud'],
+      ['backfill', '--config', config, '--log-level', 'loud', 'x.jsonl'],
+      ['emulator', '--port', '99999'],
+      ['dlq', 'list', '--config', config, '--stage', 'nowhere'],
+    ];
+    for (const args of cases) {
+      const r = await runAgentCommand(args);
+      expect(r.code, args.join(' ')).toBe(78);
+      expect(r.stderr, args.join(' ')).toMatch(/^senseye-agent: /);
+      expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack frames
+    }
+  });
+
   it('prints every config problem at once with file, line and path, and exits 78', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'broken.yaml');
