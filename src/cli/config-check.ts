@@ -3,7 +3,10 @@
  * (token readable and what it allows, hub.tls files readable, state dir writable, listen addresses free, input paths
  * present), printing every problem at once. Exit 0, or 78 when anything would stop the agent.
  */
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, type Stats } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import path from 'node:path';
 import { createServer } from 'node:net';
 import fg from 'fast-glob';
 import pino from 'pino';
@@ -53,24 +56,23 @@ export async function checkConfig(config: Config, env: NodeJS.ProcessEnv): Promi
     const files = Object.entries(config.hub.tls).filter(([, f]) => f !== undefined);
     if (problems.length === 0 && files.length > 0) out.push({ level: 'ok', what: `hub.tls: ${files.map(([k, f]) => `${k} ${f}`).join(', ')} readable` });
   }
-  // State directory.
-  try {
-    mkdirSync(config.state_dir, { recursive: true });
-    accessSync(config.state_dir, constants.W_OK | constants.R_OK);
-    out.push({ level: 'ok', what: `state_dir ${config.state_dir} is writable` });
-  } catch (err) {
-    out.push({ level: 'problem', what: `state_dir ${config.state_dir} is not writable (${(err as NodeJS.ErrnoException).code})` });
-  }
-  // Listen addresses.
-  const listens: Array<{ setting: string; address: string }> = [];
-  if (config.http.listen !== null) listens.push({ setting: 'http.listen', address: config.http.listen });
+  // State directory: looked at, never created (a check changes nothing on disk).
+  out.push(stateDirFinding(config.state_dir));
+  // Listen addresses, TCP and UDP, bound for a moment as run would bind them.
+  const listens: Array<{ setting: string; address: string; udp: boolean }> = [];
+  if (config.http.listen !== null) listens.push({ setting: 'http.listen', address: config.http.listen, udp: false });
   config.sources.forEach((s, i) => {
-    if (s.type === 'tcp') listens.push({ setting: `sources[${i}].listen`, address: `${s.listen.host}:${s.listen.port}` });
+    if (s.type === 'tcp' || s.type === 'udp') listens.push({ setting: `sources[${i}].listen`, address: `${s.listen.host}:${s.listen.port}`, udp: s.type === 'udp' });
   });
   for (const l of listens) {
-    const free = await portFree(l.address);
-    out.push(free === null ? { level: 'ok', what: `${l.setting} ${l.address} is free` } : { level: 'problem', what: `${l.setting} ${l.address}: ${free}` });
+    const free = l.udp ? await udpPortFree(l.address) : await portFree(l.address);
+    const what = `${l.setting} ${l.udp ? 'udp' : 'tcp'} ${l.address}`;
+    out.push(free === null ? { level: 'ok', what: `${what} is free` } : { level: 'problem', what: `${what}: ${free}` });
   }
+  // Unix socket paths: run replaces a stale socket there, but nothing else.
+  config.sources.forEach((s, i) => {
+    if (s.type === 'unix') out.push(unixPathFinding(`sources[${i}] (${s.name})`, s.path));
+  });
   // Input paths.
   for (const [i, s] of config.sources.entries()) {
     if (s.type === 'file') {
@@ -92,6 +94,61 @@ export async function checkConfig(config: Config, env: NodeJS.ProcessEnv): Promi
     }
   }
   return out;
+}
+
+function stateDirFinding(dir: string): Finding {
+  const stat = statOrNull(dir);
+  if (stat !== null) {
+    if (!stat.isDirectory()) return { level: 'problem', what: `state_dir ${dir} is not a folder` };
+    return writable(dir) ? { level: 'ok', what: `state_dir ${dir} is writable` } : { level: 'problem', what: `state_dir ${dir} is not writable by this user` };
+  }
+  // Not there yet: run creates it (0700) if its nearest existing parent is writable.
+  let parent = path.dirname(path.resolve(dir));
+  while (statOrNull(parent) === null && parent !== path.dirname(parent)) parent = path.dirname(parent);
+  return writable(parent)
+    ? { level: 'ok', what: `state_dir ${dir} does not exist yet; run creates it (${parent} is writable)` }
+    : { level: 'problem', what: `state_dir ${dir} does not exist and ${parent} is not writable: create it for the agent's user` };
+}
+
+function unixPathFinding(label: string, socketPath: string): Finding {
+  const stat = statOrNull(socketPath);
+  if (stat !== null && !stat.isSocket()) return { level: 'problem', what: `${label}: ${socketPath} exists and is not a socket (run will not replace it)` };
+  const dir = path.dirname(socketPath);
+  const dirStat = statOrNull(dir);
+  if (dirStat === null || !dirStat.isDirectory()) return { level: 'problem', what: `${label}: folder ${dir} does not exist` };
+  if (!writable(dir)) return { level: 'problem', what: `${label}: folder ${dir} is not writable (the socket is created there)` };
+  return { level: 'ok', what: `${label}: ${socketPath} ${stat === null ? 'can be created' : 'is a socket (a stale one is replaced)'}` };
+}
+
+function statOrNull(p: string): Stats | null {
+  try {
+    return statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function writable(p: string): boolean {
+  try {
+    accessSync(p, constants.W_OK | constants.R_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** null when a UDP socket can be bound there now, else why not. */
+function udpPortFree(address: string): Promise<string | null> {
+  const parsed = parseListen(address);
+  if (typeof parsed === 'string') return Promise.resolve(parsed);
+  return new Promise((resolve) => {
+    const socket = createSocket(isIPv6(parsed.host) ? 'udp6' : 'udp4');
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      socket.close();
+      resolve(err.code === 'EADDRINUSE' ? 'already in use' : `cannot listen (${err.code})`);
+    });
+    socket.bind(parsed.port, parsed.host, () => socket.close(() => resolve(null)));
+  });
 }
 
 /** The folder part of a glob before its first wildcard segment: /data/press/*.jsonl → /data/press. */

@@ -3,7 +3,7 @@
  * SQLite ignores a pragma it cannot apply (WAL on some filesystems, for one) without an error,
  * so trusting the request would be trusting a silent no-op (Litestream does the same check).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isAlive } from './liveness.js';
@@ -43,9 +43,46 @@ export class OutboxOpenError extends Error {
   }
 }
 
+/**
+ * The state holds raw input (dead letters) and the hub's sensor ids: only the agent's user may
+ * read it, whatever the umask. A folder or file someone else owns is left as it is (chmod would
+ * fail); the agent only tightens, never loosens.
+ */
+export function makePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  tighten(dir, 0o700);
+}
+
+function createPrivateFile(file: string): void {
+  try {
+    closeSync(openSync(file, 'a', 0o600));
+  } catch {
+    return; // the open below reports why
+  }
+  makePrivateFile(file);
+}
+
+export function makePrivateFile(file: string): void {
+  if (existsSync(file)) tighten(file, 0o600);
+}
+
+function tighten(target: string, mode: number): void {
+  try {
+    const current = statSync(target).mode & 0o777;
+    if ((current & ~mode) !== 0) chmodSync(target, current & mode);
+  } catch {
+    // Not ours to change (another owner) or gone: the open that follows says what matters.
+  }
+}
+
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   const readonly = options.readonly ?? false;
-  if (!readonly) mkdirSync(path.dirname(file), { recursive: true });
+  if (!readonly && file !== ':memory:' && file !== '') {
+    makePrivateDir(path.dirname(file));
+    // Created here, 0600, before SQLite opens it: SQLite gives its journal, -wal and -shm files
+    // the database file's mode, so none of them is ever readable by others, even for a moment.
+    createPrivateFile(file);
+  }
   let db: Database.Database;
   try {
     db = new Database(file, { readonly, fileMustExist: readonly });
@@ -97,6 +134,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     db.close();
     throw err;
   }
+  for (const suffix of ['-wal', '-shm']) makePrivateFile(file + suffix);
   return db;
 }
 

@@ -27,10 +27,11 @@
  * own lane, `status` and `dlq list` read beside the daemon); an exclusive lock there would shut
  * them out.
  */
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isAlive } from './liveness.js';
+import { makePrivateDir } from './db.js';
 
 export const LOCK_FILE = 'agent.lock';
 /** State directories whose lock this process holds (a second try here is refused before any file is opened). */
@@ -82,7 +83,7 @@ export function acquireInstanceLock(stateDir: string, now: Date = new Date()): I
   const pidFile = path.join(stateDir, PID_FILE);
   let db: Database.Database;
   try {
-    mkdirSync(stateDir, { recursive: true });
+    makePrivateDir(stateDir);
     // Created here with mode 0600 (SQLite would create it 0644). Only if absent: closing any
     // descriptor of a file drops every fcntl lock this process holds on it (POSIX), so an
     // existing lock file is never opened outside SQLite, which shares its descriptors.
