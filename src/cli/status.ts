@@ -29,11 +29,30 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   },
 };
 
+/**
+ * What delivery is doing, consistent with the counts: the last state a daemon wrote is only
+ * "now" while that daemon runs; "idle" is never printed beside readings that wait.
+ */
+function deliveryLine(r: StatusReport): string {
+  const waiting = r.counts.depth + r.counts.spectra.depth;
+  if (r.daemon === null) {
+    const last = r.delivery === null ? 'never ran' : `last ${r.delivery.state} at ${r.delivery.updatedAt}`;
+    return `not running (${last})${waiting > 0 ? `; ${waiting} wait for the agent to start` : ''}`;
+  }
+  const who = ` (pid ${r.daemon.pid}${r.daemon.startedAt === null ? '' : `, running since ${r.daemon.startedAt}`})`;
+  if (r.delivery === null || r.delivery.pid !== r.daemon.pid) return `starting${who}`;
+  if (r.delivery.state === 'idle' && waiting > 0) {
+    const sensors = Object.keys(r.waitingSensors).length;
+    return sensors > 0 ? `waiting: ${sensors} sensors cannot be delivered yet (see below)${who}` : `about to send ${waiting} readings${who}`;
+  }
+  return `${describeState(r.delivery)}${who}`;
+}
+
 export function formatStatus(r: StatusReport): string {
   const c = r.counts;
   const lines = [
     `state dir      ${r.stateDir} (outbox ${(r.outboxBytes / 1024 / 1024).toFixed(1)} MiB)`,
-    `delivery       ${r.delivery === null ? 'unknown (never ran)' : describeState(r.delivery)}${r.delivery?.pid ? ` (pid ${r.delivery.pid}, written ${r.delivery.updatedAt})` : ''}`,
+    `delivery       ${deliveryLine(r)}`,
     `waiting        ${c.depth} readings, ${c.spectra.depth} spectra${r.oldestWaiting ? `; oldest from ${r.oldestWaiting.ts} (${formatDuration(r.oldestWaiting.ageMs)} ago)` : ''}`,
     `delivered      ${c.delivered} readings, ${c.spectra.delivered} spectra`,
     `dead letters   ${r.deadLetters.parse} invalid input, ${r.deadLetters.hub} refused by the hub${c.dropped > 0 ? `; ${c.dropped} readings dropped (outbox full)` : ''}`,

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DeliveryState } from '../hub/delivery-state.js';
 import { Outbox, OUTBOX_FILE, type OutboxCounts } from '../outbox/outbox.js';
+import { readLockHolder, type LockHolder } from '../outbox/instance-lock.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import type { SourceHealth } from '../sources/supervised-source.js';
 
@@ -16,6 +17,8 @@ export interface StatusReport {
   counts: OutboxCounts;
   oldestWaiting: { ts: string; ageMs: number } | null;
   delivery: (DeliveryState & { pid?: number; updatedAt: string }) | null;
+  /** The agent running on this state directory now (its lock's holder), or null. */
+  daemon: LockHolder | null;
   waitingSensors: Record<string, string>;
   deadLetters: { parse: number; hub: number };
   sources: Array<{ source: string; path: string; offset: number; line: number; updatedAt: string }>;
@@ -40,6 +43,7 @@ export function readStatus(stateDir: string, now = Date.now(), sourceNames: read
       counts: outbox.counts(),
       oldestWaiting: oldest === null ? null : { ts: new Date(oldest).toISOString(), ageMs: now - oldest },
       delivery: delivery === null ? null : { ...delivery.value, updatedAt: new Date(delivery.updatedAt).toISOString() },
+      daemon: readLockHolder(stateDir),
       waitingSensors: outbox.state.get<Record<string, string>>(`waiting_sensors.${LIVE_LANE}`)?.value ?? {},
       deadLetters: { parse: outbox.deadLetters.count({ stage: 'parse' }), hub: outbox.deadLetters.count({ stage: 'hub' }) },
       sources: (
@@ -51,7 +55,7 @@ export function readStatus(stateDir: string, now = Date.now(), sourceNames: read
       sourceProblems: sourceNames.flatMap((source) => {
         const h = outbox.state.get<SourceHealth & { pid?: number }>(`source_health.${source}`);
         // Written by a daemon that is no longer running says nothing about now.
-        const live = h !== null && h.value.pid !== undefined && h.value.pid === delivery?.value.pid;
+        const live = h !== null && h.value.pid !== undefined && h.value.pid === readLockHolder(stateDir)?.pid;
         return h === null || h.value.state === 'running' || !live ? [] : [{ source, health: h.value, updatedAt: new Date(h.updatedAt).toISOString() }];
       }),
     };

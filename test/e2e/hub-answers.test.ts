@@ -117,7 +117,7 @@ describe('a hub that answers outside the contract', () => {
     expect(reason).toContain('404 at /v1/graphql');
     expect(reason).toContain('check hub.url and hub.paths');
     expect(reason).toMatch(/retrying since \d{4}-/);
-    expect(await status(config)).toMatch(/delivery\s+retrying since .*404 at \/v1\/graphql/);
+    expect(await status(config)).toMatch(new RegExp(`delivery\\s+retrying since .*404 at /v1/graphql.* \\(pid ${agent.child.pid}, running since `));
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metricValue(metrics, 'hub_unexpected_answers_total', { endpoint: 'graphql', status: '404' })).toBeGreaterThan(0);
     expect(metricValue(metrics, 'ready', {})).toBe(0);
@@ -172,6 +172,9 @@ describe('a hub that answers outside the contract', () => {
     const metrics = await (await fetch(`${health}/metrics`)).text();
     expect(metricValue(metrics, 'hub_requests_total', { status: 'network' })).toBeGreaterThan(0);
     await stop(agent);
-    expect(await status(config)).toMatch(/waiting\s+50 readings/);
+    // Consistent with the counts: not "idle" beside readings that wait, and not a running state once stopped.
+    const text = await status(config);
+    expect(text).toMatch(/waiting\s+50 readings/);
+    expect(text).toMatch(/delivery\s+not running \(last retrying at [^)]+\); 50 wait for the agent to start/);
   });
 });
