@@ -109,7 +109,7 @@ it('loses nothing across 12 SIGKILLs under throttling and faults, fed by files a
   expect((await last.exited).code).toBe(0);
 
   const received = receivedKeys(hub);
-  expect(new Set(received)).toEqual(expected); // zero lost, nothing invented
+  expect(new Set(received), `seed ${seed} (repeat with CRASH_SEED=${seed})`).toEqual(expected); // zero lost, nothing invented
   const duplicates = received.length - expected.size;
   // Every repeat of a data point came in a mutation with the same batch id as its first delivery.
   const firstBatch = new Map<string, string | null>();
