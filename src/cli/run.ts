@@ -1,6 +1,8 @@
 /**
  * `senseye-agent run --config FILE`: the daemon in the foreground.
- * SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once.
+ * SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once. A storage fault the
+ * agent cannot go on with (outbox.db deleted or replaced) stops it the same ordered way and exits
+ * 75 with one line on stderr; a start that meets a full disk or an I/O error exits 75 with one line.
  */
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors.js';
@@ -12,6 +14,7 @@ import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
+import { describeStorageError, storageFaultOf } from '../outbox/storage-fault.js';
 import { createJobs, type Jobs } from '../jobs/jobs.js';
 import { startHealthServer, HealthServerError, type HealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
@@ -47,9 +50,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
   let agent: Agent;
   let credentials: CredentialProvider;
   let http: HealthServer | null = null;
+  // Bound once the ordered stop exists (below): the agent asks for it on a fatal storage fault.
+  let onFatal: (reason: string) => void = () => undefined;
   try {
     credentials = await createCredentialProvider(config, options.env ?? process.env, logger.child({ component: 'auth' }));
-    agent = new Agent({ config, logger, credentials, version: VERSION, build: BUILD });
+    agent = new Agent({ config, logger, credentials, version: VERSION, build: BUILD, onFatal: (reason) => onFatal(reason) });
   } catch (err) {
     if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError) {
       return startupFailed(err);
@@ -57,6 +62,10 @@ export async function runAgent(options: RunOptions): Promise<number> {
     // A newer schema, a failed (rolled back) upgrade: the outbox is kept as it is; exit 75, so
     // systemd or the container tries again (a full disk may have been cleared by then).
     if (isOutboxRefusal(err)) return startupFailed(err, EXIT.tempfail);
+    // A full disk, an I/O error, a state dir that vanished: one line with what to do, exit 75.
+    if (storageFaultOf(err) !== null) {
+      return startupFailed(Object.assign(new Error(`cannot start: ${describeStorageError(err, config.state_dir)}`), { code: 'SENSEYE_STORAGE_FAULT' }), EXIT.tempfail);
+    }
     throw err;
   }
   if (config.http.listen !== null) {
@@ -93,6 +102,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     let signals = 0;
     let idleTimer: NodeJS.Timeout | null = null;
     let finishing = false;
+    let fatalReason: string | null = null;
     // One ordered stop, whoever asks first (a signal, --exit-when-idle, a source that cannot run).
     const finish = async (code: number) => {
       if (finishing) return;
@@ -108,7 +118,13 @@ export async function runAgent(options: RunOptions): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHangup);
       logger.flush();
+      if (fatalReason !== null) process.stderr.write(`senseye-agent: ${fatalReason}\n`);
       resolve(code);
+    };
+    onFatal = (reason) => {
+      if (finishing) return;
+      fatalReason = reason;
+      void finish(EXIT.tempfail);
     };
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

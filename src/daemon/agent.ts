@@ -5,6 +5,11 @@
  *   2. the shipper finishes the requests in flight (abandoning them at the deadline: they
  *      stay in the outbox and the in-flight ledger);
  *   3. the database is marked cleanly stopped, checkpointed and closed.
+ * Step 3 never throws: an I/O error there is logged and the stop goes on. Storage faults
+ * (storage-fault.ts) are watched here: every few seconds (and after every failed write) the
+ * agent checks that `outbox.db` is still the file it opened; when it is not, it asks to be
+ * stopped (`onFatal`), and its stop writes the open database back to the path before closing
+ * it (write-back.ts), so a restart goes on from the committed positions.
  * The agent is also the AgentView its observers (health, metrics, jobs) read.
  */
 import type { Logger } from 'pino';
@@ -15,9 +20,13 @@ import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
 import { CapacityGuard } from '../outbox/capacity.js';
+import { withoutFsync } from '../outbox/db.js';
+import { identityOf, OutboxFileWatch, type IdentityLoss } from '../outbox/file-identity.js';
 import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
+import { StorageFaults, type ActiveFault, type WriteOperation } from '../outbox/storage-fault.js';
 import { LIVE_LANE } from '../outbox/types.js';
+import { writeBackCopy, writeBackFinish } from '../outbox/write-back.js';
 import { IngestPipeline } from '../pipeline/pipeline.js';
 import { OutboxWriter } from '../pipeline/writer.js';
 import { createSource } from '../sources/registry.js';
@@ -33,6 +42,14 @@ export interface AgentOptions {
   version?: string;
   /** How the process was loaded (cli/version.ts BUILD), said at start for support. */
   build?: 'bundle' | 'modules';
+  /**
+   * Asked when the agent cannot go on and must be stopped in order and restarted (exit 75):
+   * its outbox.db was deleted or replaced. The caller runs its ordered stop; without one, the
+   * agent is only marked not ready.
+   */
+  onFatal?: (reason: string) => void;
+  /** How often the outbox file's identity is checked and a storage fault probed (default 2 s). */
+  storageCheckMs?: number;
 }
 
 export class Agent implements AgentView {
@@ -46,12 +63,19 @@ export class Agent implements AgentView {
   private stopping: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly sources: Source[];
+  readonly storageFaults: StorageFaults;
+  private readonly fileWatch: OutboxFileWatch;
+  private storageTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
     this.log = logger.child({ component: 'agent' });
     this.credentials = opts.credentials;
     this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
+    this.storageFaults = new StorageFaults(logger.child({ component: 'storage' }));
+    this.outbox.storageFaults = this.storageFaults;
+    this.fileWatch = new OutboxFileWatch(this.outbox.file, identityOf(this.outbox.file), (loss) => this.outboxLost(loss));
+    this.storageFaults.onWriteFailed = () => this.fileWatch.check();
     this.client = new HubClient({
       url: config.hub.url,
       token: () => this.credentials.current(),
@@ -145,6 +169,43 @@ export class Agent implements AgentView {
     if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
     this.pipeline.start();
     this.shipper.start();
+    this.storageTimer = setInterval(() => this.checkStorage(), this.opts.storageCheckMs ?? 2000);
+    this.storageTimer.unref();
+  }
+
+  /**
+   * Every few seconds: is outbox.db still our file; and while a disk-full or I/O fault lasts,
+   * does a checkpoint and a small write succeed again (then the fault is over: the writer
+   * resumes, /readyz and the metric say so, without a restart).
+   */
+  private checkStorage(): void {
+    if (this.fileWatch.check() !== null) return;
+    const faults = this.storageFaults;
+    const failing = faults.has('disk_full') || faults.has('io_error');
+    if (failing || (this.capacity.keepsCheckpointRoom && this.writer.blockedReason !== null)) {
+      try {
+        // The WAL holds the space that deliveries freed inside the database: truncate it.
+        this.outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Still no room for the checkpoint: the probe below fails too.
+      }
+    }
+    if (!failing) return;
+    try {
+      withoutFsync(this.outbox.db, () => this.outbox.state.set('storage_probe', Date.now())); // throws while still failing
+      faults.writeSucceeded();
+    } catch {
+      // Still failing: the fault stays as reported.
+    }
+  }
+
+  private outboxLost(loss: IdentityLoss): void {
+    this.storageFaults.report(loss.kind, loss.reason);
+    this.log.fatal(
+      { event: 'outbox_lost', kind: loss.kind, reason: loss.reason },
+      `${loss.reason}: stopping in order, writing the open outbox back to its path, then exiting 75 to be restarted on it`,
+    );
+    this.opts.onFatal?.(`${loss.reason}; the outbox was written back to its path: restart the agent (exit 75)`);
   }
 
   /**
@@ -191,6 +252,8 @@ export class Agent implements AgentView {
     const started = Date.now();
     this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
     this.credentials.stop();
+    if (this.storageTimer !== null) clearInterval(this.storageTimer);
+    this.storageTimer = null;
     const drained = await this.pipeline.drain(deadlineMs);
     if (!drained) {
       this.log.warn(
@@ -200,13 +263,45 @@ export class Agent implements AgentView {
     }
     await this.shipper.stop(Math.max(0, deadlineMs - (Date.now() - started)));
     await this.client.close().catch(() => undefined);
-    const counts = this.outbox.counts();
-    markCleanShutdown(this.outbox);
-    this.outbox.close();
+    const counts = this.closeOutbox();
     this.log.info(
       { event: 'agent_stopped', ms: Date.now() - started, outbox: counts, delivery: describeState(this.shipper.state) },
-      `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
+      counts === null
+        ? 'stopped (the outbox could not be read at the end)'
+        : `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
     );
+  }
+
+  /**
+   * Marks the clean stop, writes the database back if its file was lost, checkpoints and
+   * closes. Never throws: a full disk or an I/O error here is logged and the stop goes on
+   * (without the mark the next start runs an integrity check; the WAL keeps what committed).
+   */
+  private closeOutbox(): OutboxCounts | null {
+    const attempt = <T>(step: string, work: () => T): T | null => {
+      try {
+        return work();
+      } catch (err) {
+        this.log.error({ event: 'outbox_close_step_failed', step, code: (err as { code?: string }).code, err }, `stopping: ${step} failed; the stop goes on`);
+        return null;
+      }
+    };
+    const counts = attempt('reading the outbox counts', () => this.outbox.counts());
+    const loss = this.fileWatch.check();
+    attempt('marking the clean stop', () => markCleanShutdown(this.outbox));
+    const copy = loss === null ? null : attempt('writing the outbox back', () => writeBackCopy(this.outbox.db, this.outbox.file));
+    if (attempt('checkpointing and closing the outbox', () => this.outbox.close()) === null && this.outbox.db.open) {
+      attempt('closing the outbox', () => this.outbox.db.close());
+    }
+    if (copy !== null && attempt('putting the written-back outbox in place', () => writeBackFinish(copy.temp, this.outbox.file)) !== null) {
+      this.log.warn(
+        { event: 'outbox_written_back', file: this.outbox.file, moved_aside: copy.movedAside },
+        `the open outbox was written back to ${this.outbox.file}` + (copy.movedAside === null ? '' : `; the file found there was moved to ${copy.movedAside}`),
+      );
+    } else if (loss !== null) {
+      this.log.fatal({ event: 'outbox_write_back_failed', file: this.outbox.file }, `the outbox could not be written back to ${this.outbox.file}`);
+    }
+    return counts;
   }
 
   // --- AgentView -------------------------------------------------------------------------
@@ -233,7 +328,15 @@ export class Agent implements AgentView {
   }
 
   outboxBlocked(): string | null {
-    return this.writer.blockedReason;
+    return this.writer.blockedReason ?? this.storageFaults.reason();
+  }
+
+  storageFaultsActive(): ActiveFault[] {
+    return this.storageFaults.list();
+  }
+
+  writeFailures(): Readonly<Record<WriteOperation, number>> {
+    return this.storageFaults.writeFailures;
   }
 
   dropped(): number {

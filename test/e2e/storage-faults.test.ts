@@ -1,0 +1,167 @@
+// Storage faults, made to happen for real under the real agent process: a full disk (a small
+// tmpfs), the state directory or outbox.db deleted or replaced while running, a file size limit
+// (prlimit --fsize). Each must be a fault with a log event, a metric and a /readyz reason, never
+// an uncaught exception; the agent heals when the cause goes away, or stops in order and exits 75.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
+import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { jsonlReadings, key, receivedKeys, sorted, toJsonl } from '../helpers/readings.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Mounting a tmpfs needs root (CAP_SYS_ADMIN); without it the full-disk tests cannot make a disk full. */
+function canMountTmpfs(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = tempDir('senseye-mount-probe-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const MOUNT = canMountTmpfs();
+if (!MOUNT) console.warn('storage-faults: full-disk tests skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)');
+const PRLIMIT = (() => {
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!PRLIMIT) console.warn('storage-faults: the file size limit test is skipped: prlimit (util-linux) is not installed');
+
+let hub: HubEmulator;
+let dir: string;
+const running: AgentProcess[] = [];
+const mounts: string[] = [];
+
+beforeEach(async () => {
+  hub = await createHubEmulator();
+  dir = tempDir();
+});
+afterEach(async () => {
+  for (const p of running) writeFileSync(`/tmp/storage-debug-${p.child.pid}.log`, p.stdout() + '\n---\n' + p.stderr());
+  for (const p of running.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  }
+  for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+  await hub.close();
+});
+
+function mountTmpfs(at: string, size = '8m'): void {
+  mkdirSync(at, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]);
+  mounts.push(at);
+}
+
+function start(config: string): AgentProcess {
+  const p = spawnAgent(['run', '--config', config], { SENSEYE_TOKEN: hub.token });
+  running.push(p);
+  return p;
+}
+
+function configFor(stateDir: string, file: string, extra: Record<string, unknown> = {}, hubSettings: Record<string, unknown> = {}): string {
+  return writeConfig(path.join(dir, 'agent.yaml'), {
+    hubUrl: hub.url,
+    stateDir,
+    sources: [{ name: 'press', type: 'file', path: file, format: 'jsonl' }],
+    hub: { batch: { max_points: 1000, max_wait: '50ms' }, ...hubSettings },
+    extra: { http: { listen: '127.0.0.1:0' }, ...extra },
+  });
+}
+
+const event = (p: AgentProcess, name: string) => p.logs().find((l) => l.event === name);
+const events = (p: AgentProcess, name: string) => p.logs().filter((l) => l.event === name);
+
+async function httpUrl(p: AgentProcess): Promise<string> {
+  const line = await waitFor(() => event(p, 'http_listening'), 'the health endpoint to listen');
+  return line.url as string;
+}
+
+async function readyz(base: string): Promise<{ status: number; body: { ready: boolean; reasons: Array<{ check: string; reason: string }> } }> {
+  const res = await fetch(`${base}/readyz`);
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+async function metric(base: string, line: string): Promise<number | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+/** No JavaScript stack trace anywhere in what the process printed. */
+function expectNoStackTrace(p: AgentProcess): void {
+  expect(p.stderr()).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+  expect(p.logs().filter((l) => l.event === 'shipper_crashed')).toEqual([]);
+}
+
+describe('full disk', () => {
+  it.skipIf(!MOUNT)(
+    'is backpressure, not a crash: not ready with the reason while full, every reading delivered once space and the hub return, ready again without a restart',
+    async () => {
+      const mnt = path.join(dir, 'mnt');
+      mountTmpfs(mnt);
+      const stateDir = path.join(mnt, 'state');
+      // Ballast the operator deletes later: "space returns".
+      const ballast = path.join(mnt, 'ballast');
+      writeFileSync(ballast, Buffer.alloc(5 * 1024 * 1024));
+      const file = path.join(dir, 'in.jsonl');
+      const all = jsonlReadings(0, 100_000);
+      writeFileSync(file, toJsonl(all));
+      hub.faults.add({ endpoint: 'any', status: 503, times: Number.POSITIVE_INFINITY });
+      const agent = start(configFor(stateDir, file, { outbox: { min_free_disk: 0 } }));
+      const base = await httpUrl(agent);
+
+      const fault = await waitFor(() => event(agent, 'storage_fault'), 'a storage fault as the disk fills', { timeoutMs: 20_000 });
+      expect(fault.kind).toBe('disk_full');
+      expect((await waitFor(() => event(agent, 'outbox_write_failed'), 'the failed commit logged')).code).toBe('SQLITE_FULL');
+      const r = await readyz(base);
+      expect(r.status).toBe(503);
+      expect(r.body.reasons.find((x) => x.check === 'outbox')?.reason).toMatch(/SQLITE_FULL|disk_full/);
+      expect(await metric(base, 'senseye_agent_outbox_blocked')).toBe(1);
+      expect(await metric(base, 'senseye_agent_storage_fault{reason="disk_full"}')).toBe(1);
+      expect(await metric(base, 'senseye_agent_outbox_write_failures_total{operation="commit"}')).toBeGreaterThan(0);
+
+      // The hub comes back while the disk is still full: deleting delivered rows may fail; the
+      // agent must live on (a failed ack is a retry, not shipper_crashed).
+      hub.faults.clear();
+      await waitFor(() => hub.store.dataPoints.length > 0, 'deliveries while the disk is full');
+      expect(agent.child.exitCode).toBeNull();
+      // Space returns.
+      rmSync(ballast);
+      // The cheap count first: the emulator runs in this process, and keying 100,000 points every poll slows it.
+      await waitFor(() => hub.store.dataPoints.length >= all.length && new Set(receivedKeys(hub)).size >= all.length, 'every reading at the hub', {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      });
+      await waitFor(async () => (await readyz(base)).status === 200, 'ready again without a restart', { timeoutMs: 10_000 });
+      expect(await metric(base, 'senseye_agent_outbox_blocked')).toBe(0);
+      expect(await metric(base, 'senseye_agent_storage_fault{reason="disk_full"}')).toBeUndefined();
+      expect(event(agent, 'storage_fault_cleared')?.kind).toBe('disk_full');
+
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code, agent.stderr()).toBe(0);
+      expectNoStackTrace(agent);
+      // Nothing lost; a reading arrives twice only from a batch whose rows could not be deleted.
+      const received = receivedKeys(hub);
+      expect(sorted([...new Set(received)])).toEqual(sorted(all.map(key)));
+      const ackFailures = events(agent, 'outbox_ack_failed').length;
+      expect(received.length - all.length).toBeLessThanOrEqual(ackFailures * 1000);
+      console.log(
+        `full disk: ${events(agent, 'outbox_write_failed').length} failed commits, ${ackFailures} failed acks, ` +
+          `${received.length - all.length} duplicate readings at the hub`,
+      );
+    },
+    30_000,
+  );
+});
