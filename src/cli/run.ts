@@ -14,7 +14,7 @@ import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
-import { describeStorageError, storageFaultOf } from '../outbox/storage-fault.js';
+import { describeStartupStorageError, storageFaultOf } from '../outbox/storage-fault.js';
 import { createJobs, type Jobs } from '../jobs/jobs.js';
 import { startHealthServer, HealthServerError, type HealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
@@ -64,7 +64,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     if (isOutboxRefusal(err)) return startupFailed(err, EXIT.tempfail);
     // A full disk, an I/O error, a state dir that vanished: one line with what to do, exit 75.
     if (storageFaultOf(err) !== null) {
-      return startupFailed(Object.assign(new Error(`cannot start: ${describeStorageError(err, config.state_dir)}`), { code: 'SENSEYE_STORAGE_FAULT' }), EXIT.tempfail);
+      return startupFailed(Object.assign(new Error(`cannot start: ${describeStartupStorageError(err, config.state_dir)}`), { code: 'SENSEYE_STORAGE_FAULT' }), EXIT.tempfail);
     }
     throw err;
   }

@@ -72,7 +72,7 @@ export class Agent implements AgentView {
     this.log = logger.child({ component: 'agent' });
     this.credentials = opts.credentials;
     this.outbox = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' })).outbox;
-    this.storageFaults = new StorageFaults(logger.child({ component: 'storage' }));
+    this.storageFaults = new StorageFaults(logger.child({ component: 'storage' }), config.state_dir);
     this.outbox.storageFaults = this.storageFaults;
     this.fileWatch = new OutboxFileWatch(this.outbox.file, identityOf(this.outbox.file), (loss) => this.outboxLost(loss));
     this.storageFaults.onWriteFailed = () => this.fileWatch.check();

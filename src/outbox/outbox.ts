@@ -523,7 +523,8 @@ export class Outbox {
   close(): void {
     if (!this.db.open) return;
     try {
-      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
+      // query_only: a reader opened without shared memory (db.ts) writes nothing, not even a checkpoint.
+      if (!this.db.readonly && this.db.pragma('query_only', { simple: true }) !== 1) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
     }

@@ -7,6 +7,7 @@
  * while it lasts; none is ever an uncaught exception. Whoever meets one reports it; whoever
  * sees a write succeed again clears the kinds a write can clear.
  */
+import { statfsSync } from 'node:fs';
 import type { Logger } from 'pino';
 
 export type StorageFaultKind = 'disk_full' | 'io_error' | 'state_dir_missing' | 'outbox_replaced';
@@ -30,7 +31,8 @@ const HINTS: Record<StorageFaultKind, string> = {
 export function storageFaultOf(err: unknown): StorageFaultKind | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return null;
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
+  // IOERR_SHMSIZE: the -shm file could not be extended, which on a full disk is what SQLite says.
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_IOERR_SHMSIZE') return 'disk_full';
   if (code === 'SQLITE_READONLY_DBMOVED') return 'outbox_replaced';
   if (code === 'ENOENT') return 'state_dir_missing';
   if (code.startsWith('SQLITE_IOERR') || code === 'EIO' || code === 'EFBIG' || code === 'SQLITE_CANTOPEN' || code === 'EROFS' || code === 'SQLITE_READONLY') {
@@ -39,9 +41,27 @@ export function storageFaultOf(err: unknown): StorageFaultKind | null {
   return null;
 }
 
-/** One line for an operator: what failed and what to do. */
-export function describeStorageError(err: unknown, stateDir: string): string {
-  const kind = storageFaultOf(err) ?? 'io_error';
+/** Fewer free bytes than this on the state directory's filesystem make an I/O error a full disk. */
+const NEARLY_FULL = 256 * 1024;
+
+/**
+ * The fault `err` is, looking at the disk too: SQLite reports some writes on a full disk as
+ * I/O errors (a -shm or -wal file that cannot grow).
+ */
+export function storageFaultAt(err: unknown, stateDir: string): StorageFaultKind | null {
+  const kind = storageFaultOf(err);
+  if (kind !== 'io_error') return kind;
+  try {
+    const s = statfsSync(stateDir);
+    return Number(s.bavail) * Number(s.bsize) < NEARLY_FULL ? 'disk_full' : kind;
+  } catch {
+    return kind;
+  }
+}
+
+/** One line for an operator at start: what failed and what to do (the agent exits 75 to be started again). */
+export function describeStartupStorageError(err: unknown, stateDir: string): string {
+  const kind = storageFaultAt(err, stateDir) ?? 'io_error';
   const e = err as { code?: string; message?: string };
   const what =
     kind === 'disk_full'
@@ -49,7 +69,13 @@ export function describeStorageError(err: unknown, stateDir: string): string {
       : kind === 'state_dir_missing'
         ? `${stateDir} is missing`
         : `the outbox in ${stateDir} cannot be written`;
-  return `${what} (${e.code ?? 'error'}: ${e.message ?? String(err)}): ${HINTS[kind]}`;
+  const todo =
+    kind === 'disk_full'
+      ? 'free space there (or raise outbox.min_free_disk so the outbox stops short of it)'
+      : kind === 'state_dir_missing'
+        ? 'create it, writable by the agent user'
+        : 'check the disk (dmesg) and any file size limit on the agent (ulimit -f, LimitFSIZE=)';
+  return `${what} (${e.code ?? 'error'}: ${e.message ?? String(err)}): ${todo}; then start the agent again (exit 75: systemd restarts it)`;
 }
 
 export interface ActiveFault {
@@ -66,12 +92,16 @@ export class StorageFaults {
   /** Called after every failed write (the agent then checks that outbox.db is still its file). */
   onWriteFailed: (() => void) | null = null;
 
-  constructor(private readonly log: Logger) {}
+  /** `stateDir`: where to look when SQLite says I/O error for what is a full disk. */
+  constructor(
+    private readonly log: Logger,
+    private readonly stateDir?: string,
+  ) {}
 
   /** A write failed with `err`; returns the fault kind it was recorded as (null: not a storage error). */
   writeFailed(err: unknown, operation: WriteOperation): StorageFaultKind | null {
     this.writeFailures[operation]++;
-    const kind = storageFaultOf(err);
+    const kind = this.stateDir === undefined ? storageFaultOf(err) : storageFaultAt(err, this.stateDir);
     if (kind !== null) this.report(kind, `${operation} failed: ${(err as { code?: string }).code}: ${(err as Error).message}`);
     this.onWriteFailed?.();
     return kind;

@@ -3,7 +3,7 @@
 // (prlimit --fsize). Each must be a fault with a log event, a metric and a /readyz reason, never
 // an uncaught exception; the agent heals when the cause goes away, or stops in order and exits 75.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -164,4 +164,71 @@ describe('full disk', () => {
     },
     30_000,
   );
+});
+
+/** Fills the filesystem at `dir` to the last byte (a file written until ENOSPC). */
+function fillDisk(at: string): void {
+  const fd = openSync(path.join(at, 'filler'), 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (let i = 0; i < 100_000; i++) writeSync(fd, block);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+  }
+  // The last bytes a whole block did not fit in.
+  try {
+    for (let i = 0; i < 100_000; i++) writeSync(fd, block.subarray(0, 512));
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('start on a full disk', () => {
+  it.skipIf(!MOUNT)('exits 75 with one line saying why and what to do; status and outbox doctor still work, read-only', async () => {
+    const mnt = path.join(dir, 'mnt');
+    mountTmpfs(mnt);
+    const stateDir = path.join(mnt, 'state');
+    const file = path.join(dir, 'in.jsonl');
+    const readings = jsonlReadings(0, 2000);
+    writeFileSync(file, toJsonl(readings));
+    // The hub refuses, so readings wait in the outbox: status has something to show.
+    hub.faults.add({ endpoint: 'any', status: 503, times: Number.POSITIVE_INFINITY });
+    const config = configFor(stateDir, file, { outbox: { min_free_disk: 0 }, http: { listen: null } });
+    const first = start(config);
+    await waitFor(() => first.logs().some((l) => l.event === 'hub_retry' || l.event === 'hub_throttled'), 'the outbox to hold readings');
+    await waitFor(() => {
+      const db = new Database(path.join(stateDir, 'outbox.db'), { readonly: true });
+      try {
+        return (db.prepare("SELECT value FROM counters WHERE name = 'received.press'").pluck().get() as number | undefined) === readings.length;
+      } finally {
+        db.close();
+      }
+    }, 'every reading committed');
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    fillDisk(mnt);
+    expect(statfsSync(mnt).bavail).toBe(0);
+
+    const second = start(config);
+    const { code } = await second.exited;
+    expect(code, second.stderr()).toBe(75);
+    const lines = second.stderr().trim().split('\n');
+    expect(lines, second.stderr()).toHaveLength(1);
+    expect(lines[0]).toMatch(/^senseye-agent: cannot start: the filesystem of .* is full \((SQLITE_FULL|SQLITE_IOERR_SHMSIZE): .*\): free space there/);
+    expectNoStackTrace(second);
+    expect(second.logs().find((l) => l.event === 'startup_failed')?.code).toBe('SENSEYE_STORAGE_FAULT');
+
+    const status = await runAgentCommand(['status', '--config', config, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as { counts: { depth: number }; sources: Array<{ offset: number }> };
+    expect(report.counts.depth).toBe(readings.length * 1);
+    expect(report.sources[0]!.offset).toBe(statSync(file).size);
+
+    const doctor = await runAgentCommand(['outbox', 'doctor', '--config', config]);
+    expect(doctor.code, doctor.stderr).toBe(0);
+    expect(doctor.stdout).toContain('integrity ok');
+    expect(doctor.stderr).toBe('');
+  }, 30_000);
 });
