@@ -3,7 +3,7 @@
 // (prlimit --fsize). Each must be a fault with a log event, a metric and a /readyz reason, never
 // an uncaught exception; the agent heals when the cause goes away, or stops in order and exits 75.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -230,5 +230,75 @@ describe('start on a full disk', () => {
     expect(doctor.code, doctor.stderr).toBe(0);
     expect(doctor.stdout).toContain('integrity ok');
     expect(doctor.stderr).toBe('');
+  }, 30_000);
+});
+
+describe('state_dir or outbox.db taken away while running', () => {
+  /**
+   * Runs the agent on `count` readings with a slow hub, does `harm` to its state once some are
+   * delivered, and expects an ordered stop: the open outbox written back, exit 75, one line.
+   * Then a restart on the written-back outbox with more input must deliver everything, each
+   * reading once: the file goes on from its committed position.
+   */
+  async function takenAway(harm: (stateDir: string) => void, kind: string) {
+    const stateDir = path.join(dir, 'state');
+    const file = path.join(dir, 'in.jsonl');
+    const first = jsonlReadings(0, 9000);
+    writeFileSync(file, toJsonl(first));
+    hub.faults.setRateLimit({ requestsPerSecond: 4, burst: 1 });
+    const config = configFor(stateDir, file, { http: { listen: null } }, { batch: { max_points: 500, max_wait: '50ms' } });
+    const agent = start(config);
+    await waitFor(() => hub.store.dataPoints.length >= 1000, 'the first deliveries');
+    harm(stateDir);
+    const { code } = await agent.exited;
+    expect(code, agent.stderr()).toBe(75);
+    expectNoStackTrace(agent);
+    const lines = agent.stderr().trim().split('\n');
+    expect(lines, agent.stderr()).toHaveLength(1);
+    expect(lines[0]).toMatch(/^senseye-agent: .* while the agent had (it|its outbox) open; the outbox was written back to its path: restart the agent \(exit 75\)$/);
+    expect(event(agent, 'storage_fault')?.kind).toBe(kind);
+    expect(event(agent, 'outbox_lost')?.kind).toBe(kind);
+    expect(event(agent, 'outbox_written_back')).toBeDefined();
+    if (kind === 'state_dir_missing') expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    const deliveredBefore = hub.store.dataPoints.length;
+    expect(deliveredBefore).toBeLessThan(first.length); // stopped mid-way: the restart has work left
+
+    hub.faults.setRateLimit(null);
+    const more = jsonlReadings(9000, 1000);
+    appendFileSync(file, toJsonl(more));
+    const all = [...first, ...more];
+    const again = start(config);
+    await waitFor(() => hub.store.dataPoints.length >= all.length, 'every reading after the restart', { timeoutMs: 15_000 });
+    again.child.kill('SIGTERM');
+    expect((await again.exited).code, again.stderr()).toBe(0);
+    expect(again.logs().some((l) => l.event === 'outbox_damaged')).toBe(false);
+    const received = receivedKeys(hub);
+    expect(sorted([...new Set(received)])).toEqual(sorted(all.map(key)));
+    const duplicates = received.length - all.length;
+    console.log(`${kind}: ${deliveredBefore} delivered before, ${duplicates} duplicate readings at the hub after the restart`);
+    // Requests in flight finish during the ordered stop: nothing is sent twice.
+    expect(duplicates).toBe(0);
+    return { agent, again };
+  }
+
+  it('state_dir deleted: noticed, stopped in order, outbox written back (dir made again, 0700), exit 75; the restart reads nothing twice', async () => {
+    await takenAway((stateDir) => rmSync(stateDir, { recursive: true, force: true }), 'state_dir_missing');
+  }, 30_000);
+
+  it('outbox.db deleted: noticed, stopped in order, outbox written back, exit 75; the restart reads nothing twice', async () => {
+    await takenAway((stateDir) => rmSync(path.join(stateDir, 'outbox.db')), 'outbox_replaced');
+  }, 30_000);
+
+  it('outbox.db replaced by another file: noticed, that file moved aside, the outbox written back, exit 75; the restart reads nothing twice', async () => {
+    const { agent } = await takenAway((stateDir) => {
+      const other = path.join(stateDir, 'other.db');
+      writeFileSync(other, 'not the outbox\n');
+      renameSync(other, path.join(stateDir, 'outbox.db'));
+    }, 'outbox_replaced');
+    // The file found at the path (its -wal and -shm, if any, moved with it).
+    const aside = readdirSync(path.join(dir, 'state')).filter((f) => f.startsWith('outbox.db.replaced-') && !/-(wal|shm)$/.test(f));
+    expect(aside).toHaveLength(1);
+    expect(event(agent, 'outbox_written_back')?.moved_aside).toBe(path.join(dir, 'state', aside[0]!));
+    expect(readFileSync(path.join(dir, 'state', aside[0]!), 'utf8')).toBe('not the outbox\n');
   }, 30_000);
 });
