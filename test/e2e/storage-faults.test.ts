@@ -302,3 +302,48 @@ describe('state_dir or outbox.db taken away while running', () => {
     expect(readFileSync(path.join(dir, 'state', aside[0]!), 'utf8')).toBe('not the outbox\n');
   }, 30_000);
 });
+
+describe('file size limit', () => {
+  it.skipIf(!PRLIMIT)(
+    'prlimit --fsize: an I/O fault (log event, metric, /readyz reason), SIGTERM still ends in order; a restart without the limit delivers everything',
+    async () => {
+      const stateDir = path.join(dir, 'state');
+      const file = path.join(dir, 'in.jsonl');
+      const all = jsonlReadings(0, 60_000);
+      writeFileSync(file, toJsonl(all));
+      hub.faults.add({ endpoint: 'any', status: 503, times: Number.POSITIVE_INFINITY });
+      const config = configFor(stateDir, file);
+      const agent = start(config);
+      const base = await httpUrl(agent);
+      // Files the agent writes may not grow past 512 KiB from now on (Node ignores SIGXFSZ: writes fail with EFBIG).
+      execFileSync('prlimit', ['--pid', String(agent.child.pid), '--fsize=524288:524288']);
+
+      const fault = await waitFor(() => event(agent, 'storage_fault'), 'a storage fault at the size limit');
+      expect(['io_error', 'disk_full']).toContain(fault.kind);
+      expect(String((await waitFor(() => event(agent, 'outbox_write_failed'), 'the failed commit logged')).code)).toMatch(/^SQLITE_(IOERR|FULL)/);
+      const r = await readyz(base);
+      expect(r.status).toBe(503);
+      expect(r.body.reasons.find((x) => x.check === 'outbox')?.reason).toMatch(/outbox writes fail: SQLITE_(IOERR|FULL)/);
+      expect(await metric(base, `senseye_agent_storage_fault{reason="${String(fault.kind)}"}`)).toBe(1);
+      expect(await metric(base, 'senseye_agent_outbox_blocked')).toBe(1);
+
+      agent.child.kill('SIGTERM');
+      const { code } = await agent.exited;
+      expect([0, 75], agent.stderr()).toContain(code);
+      expectNoStackTrace(agent);
+      expect(event(agent, 'agent_stopped')).toBeDefined();
+
+      // What committed before the limit is intact; what was not is read again from its position.
+      hub.faults.clear();
+      const again = start(config);
+      await waitFor(() => hub.store.dataPoints.length >= all.length, 'every reading after a restart without the limit', { timeoutMs: 20_000, intervalMs: 100 });
+      again.child.kill('SIGTERM');
+      expect((await again.exited).code, again.stderr()).toBe(0);
+      expect(again.logs().some((l) => l.event === 'outbox_damaged')).toBe(false);
+      const received = receivedKeys(hub);
+      expect(sorted([...new Set(received)])).toEqual(sorted(all.map(key)));
+      expect(received.length).toBe(all.length);
+    },
+    30_000,
+  );
+});
