@@ -47,7 +47,6 @@ beforeEach(async () => {
   dir = tempDir();
 });
 afterEach(async () => {
-  for (const p of running) writeFileSync(`/tmp/storage-debug-${p.child.pid}.log`, p.stdout() + '\n---\n' + p.stderr());
   for (const p of running.splice(0)) {
     if (p.child.exitCode === null && p.child.signalCode === null) {
       p.child.kill('SIGKILL');
