@@ -118,7 +118,8 @@ export async function runAgent(options: RunOptions): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHangup);
       logger.flush();
-      if (fatalReason !== null) process.stderr.write(`senseye-agent: ${fatalReason}\n`);
+      // The agent's final word (whether its outbox was written back), else what it asked with.
+      if (fatalReason !== null) process.stderr.write(`senseye-agent: ${agent.fatalReason ?? fatalReason}\n`);
       resolve(code);
     };
     onFatal = (reason) => {

@@ -66,6 +66,8 @@ export class Agent implements AgentView {
   readonly storageFaults: StorageFaults;
   private readonly fileWatch: OutboxFileWatch;
   private storageTimer: NodeJS.Timeout | null = null;
+  /** After onFatal: the one line that says why the agent stopped and what became of its outbox. */
+  private fatal: string | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
@@ -205,7 +207,13 @@ export class Agent implements AgentView {
       { event: 'outbox_lost', kind: loss.kind, reason: loss.reason },
       `${loss.reason}: stopping in order, writing the open outbox back to its path, then exiting 75 to be restarted on it`,
     );
-    this.opts.onFatal?.(`${loss.reason}; the outbox was written back to its path: restart the agent (exit 75)`);
+    this.fatal = `${loss.reason}; the agent stopped to write its outbox back`;
+    this.opts.onFatal?.(this.fatal);
+  }
+
+  /** Why the agent asked to be stopped (onFatal), as one line, final once stop() resolved; or null. */
+  get fatalReason(): string | null {
+    return this.fatal;
   }
 
   /**
@@ -294,11 +302,13 @@ export class Agent implements AgentView {
       attempt('closing the outbox', () => this.outbox.db.close());
     }
     if (copy !== null && attempt('putting the written-back outbox in place', () => writeBackFinish(copy.temp, this.outbox.file)) !== null) {
+      this.fatal = `${loss!.reason}; the outbox was written back to its path: restart the agent (exit 75)`;
       this.log.warn(
         { event: 'outbox_written_back', file: this.outbox.file, moved_aside: copy.movedAside },
         `the open outbox was written back to ${this.outbox.file}` + (copy.movedAside === null ? '' : `; the file found there was moved to ${copy.movedAside}`),
       );
     } else if (loss !== null) {
+      this.fatal = `${loss.reason}; writing the outbox back to ${this.outbox.file} failed (see the log): a restart will not find what this run committed`;
       this.log.fatal({ event: 'outbox_write_back_failed', file: this.outbox.file }, `the outbox could not be written back to ${this.outbox.file}`);
     }
     return counts;
