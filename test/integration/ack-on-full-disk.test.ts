@@ -36,8 +36,17 @@ const MOUNT = canMountTmpfs();
 if (!MOUNT) console.warn('ack-on-full-disk: skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)');
 
 const cleanup: Array<() => Promise<void> | void> = [];
+// Every step runs (the unmount last) even when one before it fails; the first failure is reported.
 afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
+  const failures: unknown[] = [];
+  for (const step of cleanup.splice(0).reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 });
 
 function fillDisk(file: string): void {
