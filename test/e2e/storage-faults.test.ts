@@ -351,4 +351,32 @@ describe('file size limit', () => {
     },
     30_000,
   );
+
+  it.skipIf(!PRLIMIT)('the limit lifted while running: writes succeed again, ready again and everything delivered, without a restart', async () => {
+    const stateDir = path.join(dir, 'state');
+    const file = path.join(dir, 'in.jsonl');
+    const all = jsonlReadings(0, 60_000);
+    writeFileSync(file, toJsonl(all));
+    hub.faults.add({ endpoint: 'any', status: 503, times: Number.POSITIVE_INFINITY });
+    const agent = start(configFor(stateDir, file));
+    const base = await httpUrl(agent);
+    // The soft limit only: raising a hard limit again needs CAP_SYS_RESOURCE, which a container may lack.
+    execFileSync('prlimit', ['--pid', String(agent.child.pid), '--fsize=524288:']);
+    await waitFor(() => event(agent, 'storage_fault'), 'a storage fault at the size limit');
+    await waitFor(async () => (await readyz(base)).status === 503, 'not ready while writes fail');
+
+    execFileSync('prlimit', ['--pid', String(agent.child.pid), '--fsize=unlimited:']);
+    await waitFor(() => event(agent, 'outbox_write_recovered'), 'a commit to succeed again', { timeoutMs: 15_000 });
+    await waitFor(() => event(agent, 'storage_fault_cleared'), 'the fault cleared');
+    hub.faults.clear();
+    await waitFor(() => hub.store.dataPoints.length >= all.length, 'every reading', { timeoutMs: 20_000, intervalMs: 100 });
+    await waitFor(async () => (await readyz(base)).status === 200, 'ready again');
+    expect(await metric(base, 'senseye_agent_storage_fault{reason="io_error"}')).toBeUndefined();
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code, agent.stderr()).toBe(0);
+    expectNoStackTrace(agent);
+    const received = receivedKeys(hub);
+    expect(sorted([...new Set(received)])).toEqual(sorted(all.map(key)));
+    expect(received.length).toBe(all.length);
+  }, 30_000);
 });
