@@ -11,11 +11,6 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSy
 import path from 'node:path';
 import type { Database } from 'better-sqlite3';
 
-export interface WriteBack {
-  /** Where the file that stood at the path was moved, or null. */
-  movedAside: string | null;
-}
-
 /** Step 1 (before the open connection closes): the copy next to the path, and the stranger moved aside. */
 export function writeBackCopy(db: Database, file: string, now = new Date()): { temp: string; movedAside: string | null } {
   const dir = path.dirname(file);
