@@ -12,7 +12,6 @@ import type { Logger } from 'pino';
 
 export type StorageFaultKind = 'disk_full' | 'io_error' | 'state_dir_missing' | 'outbox_replaced';
 
-
 /**
  * Where a write failed: committing readings (the writer), deleting delivered ones (an
  * acknowledgement), or bookkeeping that may be skipped (in-flight ledger, informational state).
