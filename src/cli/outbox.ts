@@ -30,7 +30,7 @@ const doctor: CommandModule<object, DoctorArgs> = {
   handler: (args) => {
     const config = loadConfigOrReport(args.config);
     if (config === null) return;
-    const outbox = Outbox.inStateDir(config.state_dir, { synchronous: config.outbox.synchronous });
+    const outbox = openForDoctor(config.state_dir, config.outbox.synchronous, args.salvage === undefined);
     try {
       const integrity = outbox.db.pragma('integrity_check', { simple: true }) as string;
       const damaged = readdirSync(config.state_dir)
@@ -87,6 +87,22 @@ function describeDamage(d: OutboxDamage): string {
     if (d.filesStartingAgain === null) lines.push('    files without a recovered position are read again when the agent starts');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Read-only unless salvaging (so the check works on a full disk and beside a running agent);
+ * read-write when the schema must be upgraded first, as before.
+ */
+function openForDoctor(stateDir: string, synchronous: 'full' | 'normal', readOnly: boolean): Outbox {
+  if (readOnly) {
+    try {
+      return Outbox.inStateDir(stateDir, { readonly: true });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'SENSEYE_OUTBOX_TOO_OLD') throw err;
+    }
+  }
+  return Outbox.inStateDir(stateDir, { synchronous });
 }
 
 export const outboxCommand: CommandModule = {

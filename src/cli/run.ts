@@ -1,6 +1,8 @@
 /**
  * `senseye-agent run --config FILE`: the daemon in the foreground.
- * SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once.
+ * SIGTERM/SIGINT stop it gracefully (exit 0); a second signal exits at once. A storage fault the
+ * agent cannot go on with (outbox.db deleted or replaced) stops it the same ordered way and exits
+ * 75 with one line on stderr; a start that meets a full disk or an I/O error exits 75 with one line.
  */
 import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
@@ -15,6 +17,7 @@ import { stopInOrder } from '../daemon/lifecycle.js';
 import { HubTlsError } from '../hub/tls.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
+import { describeStartupStorageError, storageFaultOf } from '../outbox/storage-fault.js';
 import { createJobs, type Jobs } from '../jobs/jobs.js';
 import { startHealthServer, HealthServerError, type HealthServer } from '../observability/health-server.js';
 import { createLogger } from '../observability/logger.js';
@@ -84,9 +87,12 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
   let agent: Agent;
   let credentials: CredentialProvider;
   let http: HealthServer | null = null;
+  // Bound once the ordered stop exists (below): the agent asks for it on what it cannot
+  // recover from in place (exit 1), or when its outbox file was lost (exit 75).
+  let onFatal: (reason: string, exitCode: number) => void = () => undefined;
   try {
     credentials = await createCredentialProvider(config, options.env ?? process.env, logger.child({ component: 'auth' }));
-    agent = new Agent({ config, logger, credentials, version: VERSION, build: BUILD });
+    agent = new Agent({ config, logger, credentials, version: VERSION, build: BUILD, onFatal: (reason, exitCode) => onFatal(reason, exitCode) });
   } catch (err) {
     if (err instanceof TokenNotFoundError || err instanceof TokenRejectedError || err instanceof OutboxOpenError || err instanceof HubTlsError) {
       return startupFailed(err);
@@ -94,6 +100,10 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
     // A newer schema, a failed (rolled back) upgrade: the outbox is kept as it is; exit 75, so
     // systemd or the container tries again (a full disk may have been cleared by then).
     if (isOutboxRefusal(err)) return startupFailed(err, EXIT.tempfail);
+    // A full disk, an I/O error, a state dir that vanished: one line with what to do, exit 75.
+    if (storageFaultOf(err) !== null) {
+      return startupFailed(Object.assign(new Error(`cannot start: ${describeStartupStorageError(err, config.state_dir)}`), { code: 'SENSEYE_STORAGE_FAULT' }), EXIT.tempfail);
+    }
     throw err;
   }
   if (config.http.listen !== null) {
@@ -130,6 +140,7 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
     let signals = 0;
     let idleTimer: NodeJS.Timeout | null = null;
     let finishing = false;
+    let fatalReason: string | null = null;
     // One ordered stop, whoever asks first (a signal, --exit-when-idle, a source that cannot run).
     // Endpoint, jobs, then the agent (sources, commit what was read, shipper, client, mark
     // clean, close), then systemd: one deadline, shutdown_timeout, for all of it.
@@ -157,7 +168,14 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHangup);
       logger.flush();
+      // The agent's final word (whether its outbox was written back), else what it asked with.
+      if (fatalReason !== null) process.stderr.write(`senseye-agent: ${agent.fatalReason ?? fatalReason}\n`);
       resolve(code);
+    };
+    onFatal = (reason, exitCode) => {
+      if (finishing) return;
+      fatalReason = reason;
+      void finish(exitCode);
     };
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
@@ -196,11 +214,6 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHangup);
-    // What cannot be recovered in place stops the agent the same ordered way as a signal.
-    agent.onFatal = (reason, code) => {
-      process.stderr.write(`senseye-agent: ${reason}; stopped in order (exit ${code})\n`);
-      void finish(code);
-    };
     // Start only once the signal handlers are in place: a SIGTERM a moment after start must
     // stop the agent gracefully, not kill it outright.
     agent.start();

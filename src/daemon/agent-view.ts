@@ -6,6 +6,7 @@
 import type { DeliveryState } from '../hub/delivery-state.js';
 import type { OutboxCounts } from '../outbox/outbox.js';
 import type { SourceHealth } from '../sources/supervised-source.js';
+import type { ActiveFault, WriteOperation } from '../outbox/storage-fault.js';
 
 export interface TokenView {
   fingerprint: string;
@@ -28,8 +29,12 @@ export interface AgentView {
   outboxBytes(): number;
   /** Reading time (epoch ms) of the oldest waiting reading, or null. */
   oldestWaitingTs(): number | null;
-  /** Why the outbox refuses new rows (full and blocking), or null when writable. */
+  /** Why the outbox refuses new rows (full and blocking, writes failing, a storage fault), or null when writable. */
   outboxBlocked(): string | null;
+  /** Storage faults in effect now (disk full, I/O error, state dir or outbox.db gone). */
+  storageFaultsActive(): ActiveFault[];
+  /** Outbox writes that failed since start, by operation (commit of readings, ack of delivered ones). */
+  writeFailures(): Readonly<Record<WriteOperation, number>>;
   /** Readings deleted unsent by drop_oldest since start. */
   dropped(): number;
   delivery(): DeliveryState;

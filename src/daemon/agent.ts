@@ -5,7 +5,12 @@
  *   1. sources stop reading and what was read is committed (positions with it);
  *   2. the shipper finishes the requests in flight (abandoning them at the deadline: they
  *      stay in the outbox and the in-flight ledger); the client closes;
- *   3. the database is marked cleanly stopped and closed.
+ *   3. the database is marked cleanly stopped, checkpointed and closed.
+ * Step 3 never throws: an I/O error there is logged and the stop goes on. Storage faults
+ * (storage-fault.ts) are watched here: every few seconds (and after every failed write) the
+ * agent checks that `outbox.db` is still the file it opened; when it is not, it asks to be
+ * stopped (`onFatal`, exit 75), and its stop writes the open database back to the path before
+ * closing it (write-back.ts), so a restart goes on from the committed positions.
  * The agent is also the AgentView its observers (health, metrics, jobs) read.
  */
 import type { Logger } from 'pino';
@@ -16,10 +21,14 @@ import { readHubTls } from '../hub/tls.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import type { Shipper } from '../hub/shipper.js';
 import type { CapacityGuard } from '../outbox/capacity.js';
+import { withoutFsync } from '../outbox/db.js';
+import { identityOf, OutboxFileWatch, type IdentityLoss } from '../outbox/file-identity.js';
 import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
 import { OUTBOX_DAMAGE_KEY, type OutboxDamage } from '../outbox/salvage-state.js';
 import { unpositionedFiles } from '../sources/file/unpositioned.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
+import { StorageFaults, type ActiveFault, type WriteOperation } from '../outbox/storage-fault.js';
+import { writeBackCopy, writeBackFinish } from '../outbox/write-back.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import type { IngestPipeline } from '../pipeline/pipeline.js';
 import type { OutboxWriter } from '../pipeline/writer.js';
@@ -37,6 +46,14 @@ export interface AgentOptions {
   version?: string;
   /** How the process was loaded (cli/version.ts BUILD), said at start for support. */
   build?: 'bundle' | 'modules';
+  /**
+   * Asked when the agent cannot go on and must be stopped in order: exit 1 for an unrecoverable
+   * failure (the pipeline, the delivery loop), 75 when its outbox.db was deleted or replaced
+   * (restart on the written-back file). The caller runs its ordered stop; without one, it is logged.
+   */
+  onFatal?: (reason: string, exitCode: number) => void;
+  /** How often the outbox file's identity is checked and a storage fault probed (default 2 s). */
+  storageCheckMs?: number;
 }
 
 export class Agent implements AgentView {
@@ -51,8 +68,11 @@ export class Agent implements AgentView {
   private stopping: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly sources: SupervisedSource[];
-  /** Called when something that cannot be recovered failed: runAgent stops in order and exits with the code. */
-  onFatal: ((reason: string, exitCode: number) => void) | null = null;
+  readonly storageFaults: StorageFaults;
+  private readonly fileWatch: OutboxFileWatch;
+  private storageTimer: NodeJS.Timeout | null = null;
+  /** After a fatal stop: the one line that says why the agent stopped and what became of its outbox. */
+  private stopReason: string | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
@@ -63,6 +83,10 @@ export class Agent implements AgentView {
     const checked = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' }));
     this.outbox = checked.outbox;
     if (checked.damage?.positionsLost != null) this.reportFilesStartingAgain(checked.damage);
+    this.storageFaults = new StorageFaults(logger.child({ component: 'storage' }), config.state_dir);
+    this.outbox.storageFaults = this.storageFaults;
+    this.fileWatch = new OutboxFileWatch(this.outbox.file, identityOf(this.outbox.file), (loss) => this.outboxLost(loss));
+    this.storageFaults.onWriteFailed = () => this.fileWatch.check();
     const sensorIds = sensorIdsOf(config.sensors);
     const sourceLog = logger.child({ component: 'source' });
     // Each source runs supervised: a failure restarts it alone, built again from what is
@@ -149,6 +173,48 @@ export class Agent implements AgentView {
     const problem = this.shipper.tokenProblem();
     if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
     this.engine.start();
+    this.storageTimer = setInterval(() => this.checkStorage(), this.opts.storageCheckMs ?? 2000);
+    this.storageTimer.unref();
+  }
+  /**
+   * Every few seconds: is outbox.db still our file; and while a disk-full or I/O fault lasts,
+   * does a checkpoint and a small write succeed again (then the fault is over: the writer
+   * resumes, /readyz and the metric say so, without a restart).
+   */
+  private checkStorage(): void {
+    if (this.fileWatch.check() !== null) return;
+    const faults = this.storageFaults;
+    const failing = faults.has('disk_full') || faults.has('io_error');
+    if (failing || (this.capacity.keepsCheckpointRoom && this.writer.blockedReason !== null)) {
+      try {
+        // The WAL holds the space that deliveries freed inside the database: truncate it.
+        this.outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Still no room for the checkpoint: the probe below fails too.
+      }
+    }
+    if (!failing) return;
+    try {
+      withoutFsync(this.outbox.db, () => this.outbox.state.set('storage_probe', Date.now())); // throws while still failing
+      faults.writeSucceeded();
+    } catch {
+      // Still failing: the fault stays as reported.
+    }
+  }
+
+  private outboxLost(loss: IdentityLoss): void {
+    this.storageFaults.report(loss.kind, loss.reason);
+    this.log.fatal(
+      { event: 'outbox_lost', kind: loss.kind, reason: loss.reason },
+      `${loss.reason}: stopping in order, writing the open outbox back to its path, then exiting 75 to be restarted on it`,
+    );
+    this.stopReason = `${loss.reason}; the agent stopped to write its outbox back`;
+    this.fatal(this.stopReason, 75);
+  }
+
+  /** Why the agent asked to be stopped (onFatal), as one line, final once stop() resolved; or null. */
+  get fatalReason(): string | null {
+    return this.stopReason;
   }
 
   /**
@@ -172,7 +238,7 @@ export class Agent implements AgentView {
    */
   fatal(reason: string, exitCode = 1): void {
     this.log.fatal({ event: 'agent_failed', reason, exit_code: exitCode }, `${reason}: stopping in order (exit ${exitCode})`);
-    this.onFatal?.(reason, exitCode);
+    this.opts.onFatal?.(reason, exitCode);
   }
 
   /** SIGHUP: pick up a replaced token now. */
@@ -204,15 +270,52 @@ export class Agent implements AgentView {
   private async doStop(deadlineMs: number): Promise<void> {
     const started = Date.now();
     this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
+    if (this.storageTimer !== null) clearInterval(this.storageTimer);
+    this.storageTimer = null;
     await this.engine.stop(deadlineMs);
-    const counts = this.outbox.counts();
-    markCleanShutdown(this.outbox);
-    this.outbox.close();
+    const counts = this.closeOutbox();
     this.log.info(
       { event: 'agent_stopped', ms: Date.now() - started, outbox: counts, delivery: describeState(this.shipper.state) },
-      `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
+      counts === null
+        ? 'stopped (the outbox could not be read at the end)'
+        : `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
     );
   }
+
+  /**
+   * Marks the clean stop, writes the database back if its file was lost, checkpoints and
+   * closes. Never throws: a full disk or an I/O error here is logged and the stop goes on
+   * (without the mark the next start runs an integrity check; the WAL keeps what committed).
+   */
+  private closeOutbox(): OutboxCounts | null {
+    const attempt = <T>(step: string, work: () => T): T | null => {
+      try {
+        return work();
+      } catch (err) {
+        this.log.error({ event: 'outbox_close_step_failed', step, code: (err as { code?: string }).code, err }, `stopping: ${step} failed; the stop goes on`);
+        return null;
+      }
+    };
+    const counts = attempt('reading the outbox counts', () => this.outbox.counts());
+    const loss = this.fileWatch.check();
+    attempt('marking the clean stop', () => markCleanShutdown(this.outbox));
+    const copy = loss === null ? null : attempt('writing the outbox back', () => writeBackCopy(this.outbox.db, this.outbox.file));
+    if (attempt('checkpointing and closing the outbox', () => this.outbox.close()) === null && this.outbox.db.open) {
+      attempt('closing the outbox', () => this.outbox.db.close());
+    }
+    if (copy !== null && attempt('putting the written-back outbox in place', () => writeBackFinish(copy.temp, this.outbox.file)) !== null) {
+      this.stopReason = `${loss!.reason}; the outbox was written back to its path: restart the agent (exit 75)`;
+      this.log.warn(
+        { event: 'outbox_written_back', file: this.outbox.file, moved_aside: copy.movedAside },
+        `the open outbox was written back to ${this.outbox.file}` + (copy.movedAside === null ? '' : `; the file found there was moved to ${copy.movedAside}`),
+      );
+    } else if (loss !== null) {
+      this.stopReason = `${loss.reason}; writing the outbox back to ${this.outbox.file} failed (see the log): a restart will not find what this run committed`;
+      this.log.fatal({ event: 'outbox_write_back_failed', file: this.outbox.file }, `the outbox could not be written back to ${this.outbox.file}`);
+    }
+    return counts;
+  }
+
 
   // --- AgentView -------------------------------------------------------------------------
 
@@ -255,7 +358,15 @@ export class Agent implements AgentView {
   }
 
   outboxBlocked(): string | null {
-    return this.writer.blockedReason;
+    return this.writer.blockedReason ?? this.storageFaults.reason();
+  }
+
+  storageFaultsActive(): ActiveFault[] {
+    return this.storageFaults.list();
+  }
+
+  writeFailures(): Readonly<Record<WriteOperation, number>> {
+    return this.storageFaults.writeFailures;
   }
 
   dropped(): number {

@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { InflightBatch } from '../outbox/inflight.js';
 import type { Outbox } from '../outbox/outbox.js';
+import { storageFaultOf } from '../outbox/storage-fault.js';
 import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
 import type { HubClient } from './client.js';
 import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchId, type EncodedPoints, type SensorAddress } from './encode.js';
@@ -109,20 +110,16 @@ export class BatchSender {
     else if (outcome.kind === 'retryable' && outcome.throttled) this.gate.pacer?.onThrottled();
     switch (outcome.kind) {
       case 'ok':
-      case 'conflict':
-        if (record.kind === 'readings') {
-          this.outbox.ack(ids, record.batchId, record.lane);
-          this.stats.delivered += ids.length;
-        } else {
-          this.outbox.ackSpectra(ids, record.batchId, record.lane);
-          this.stats.spectraDelivered += ids.length;
-        }
+      case 'conflict': {
+        const unacknowledged = this.acknowledge(record, ids);
+        if (unacknowledged !== null) return unacknowledged;
         this.onDelivered(ids.length);
         // Only after a 200: the hub answered the mutation, so it read the whole body and nothing is
         // still being written from this buffer. A 409 may come from headers alone (an idempotency
         // layer) while the socket still sends the body; a failed batch keeps it for the resend.
         if (outcome.kind === 'ok' && record.kind === 'readings' && (job as ReadingsJob).points !== undefined) this.recycle((job as ReadingsJob).points!);
         return null;
+      }
       case 'too_large':
       case 'rejected': {
         const readBack = job.record.kind === 'readings' && (job as ReadingsJob).items === undefined;
@@ -141,6 +138,30 @@ export class BatchSender {
       }
       default:
         return outcome;
+    }
+  }
+
+  /**
+   * Deletes delivered rows. A storage error here (disk full, I/O error) is not a crash: the rows
+   * and their ledger record stay, the failure is recorded as a storage fault and returned as
+   * retryable, and the batch is sent again later under its id: a duplicate, never a loss.
+   */
+  private acknowledge(record: InflightBatch, ids: readonly number[]): HubFailure | null {
+    try {
+      if (record.kind === 'readings') {
+        this.outbox.ack(ids, record.batchId, record.lane);
+        this.stats.delivered += ids.length;
+      } else {
+        this.outbox.ackSpectra(ids, record.batchId, record.lane);
+        this.stats.spectraDelivered += ids.length;
+      }
+      return null;
+    } catch (err) {
+      if (storageFaultOf(err) === null) throw err;
+      this.outbox.storageFaults?.writeFailed(err, 'ack');
+      const reason = `the hub accepted batch ${record.batchId}, but deleting its rows from the outbox failed (${(err as { code?: string }).code}): it is sent again later`;
+      this.log.error({ event: 'outbox_ack_failed', batch_id: record.batchId, points: ids.length, err }, reason);
+      return retryable('storage', null, reason);
     }
   }
 

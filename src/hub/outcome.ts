@@ -21,7 +21,9 @@ export type RetryCause =
   | 'timeout'
   | 'tls'
   /** An answer outside the contract: 404, 405, a 3xx, a `200 {}`, an HTML page, an oversized body. */
-  | 'unexpected';
+  | 'unexpected'
+  /** Not the hub: it accepted, but the outbox could not record that (a full disk); sent again later. */
+  | 'storage';
 
 export type HubOutcome =
   | { kind: 'ok'; status: number; body: unknown }

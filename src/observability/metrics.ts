@@ -123,7 +123,18 @@ export function createMetrics(options: MetricsOptions): Registry {
     const ts = view.oldestWaitingTs();
     return one(ts === null ? 0 : Math.max(0, (now() - ts) / 1000));
   });
-  gauge('outbox_blocked', 'Whether the outbox refuses new readings because it is full (1) or accepts them (0)', [], () => one(bool(view.outboxBlocked() !== null)));
+  gauge('outbox_blocked', 'Whether the outbox refuses new readings (1: full, its writes fail, or a storage fault) or accepts them (0)', [], () => one(bool(view.outboxBlocked() !== null)));
+  gauge('storage_fault', 'Present with value 1 while a storage fault lasts, by kind: disk_full, io_error, state_dir_missing, outbox_replaced', ['reason'], () =>
+    view.storageFaultsActive().map((f) => [{ reason: f.kind }, 1]),
+  );
+  counter('outbox_write_failures_total', 'Outbox writes that failed since start (disk full, I/O error), by operation: commit (readings), ack (deleting delivered ones), state (bookkeeping)', ['operation'], () => {
+    const f = view.writeFailures();
+    return [
+      [{ operation: 'commit' }, f.commit],
+      [{ operation: 'ack' }, f.ack],
+      [{ operation: 'state' }, f.state],
+    ];
+  });
   counter('readings_appended_total', 'Readings committed to the outbox', [], () => one(view.outboxCounts().appended));
   counter('readings_dropped_total', 'Readings deleted unsent to make room (outbox.when_full: drop_oldest)', [], () => one(view.outboxCounts().dropped));
 

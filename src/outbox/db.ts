@@ -2,6 +2,8 @@
  * Opens the outbox database with the pragmas durability depends on, and reads each one back:
  * SQLite ignores a pragma it cannot apply (WAL on some filesystems, for one) without an error,
  * so trusting the request would be trusting a silent no-op (Litestream does the same check).
+ * A read-only open works on a full disk too (openWithoutSharedMemory), so `status` and
+ * `outbox doctor` can say what is in the outbox when the agent cannot start.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -98,7 +100,14 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
       requireCurrentSchema(db, file);
     } catch (err) {
       db.close();
-      throw err;
+      if (!sharedMemoryFailed(err)) throw err;
+      db = openWithoutSharedMemory(file);
+      try {
+        requireCurrentSchema(db, file);
+      } catch (again) {
+        db.close();
+        throw again;
+      }
     }
     return db;
   }
@@ -135,6 +144,29 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     throw err;
   }
   for (const suffix of ['-wal', '-shm']) makePrivateFile(file + suffix);
+  return db;
+}
+
+/**
+ * A read-only reader of a WAL database needs its -shm file, and creates it when no process has
+ * the database open; on a full disk that fails (SQLITE_IOERR_SHMSIZE, or SQLITE_FULL).
+ */
+function sharedMemoryFailed(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_IOERR_SHM') || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY_CANTINIT');
+}
+
+/**
+ * Reads a WAL database without a -shm file: in exclusive locking mode SQLite keeps the WAL
+ * index in memory instead. A read-only connection cannot take that mode, so the connection is
+ * opened for writing and made `query_only` (SQLite refuses every write on it). Only for a
+ * database no process has open (its -shm could not even be made): the exclusive lock would
+ * hold a running agent's writes up for as long as the reader runs.
+ */
+function openWithoutSharedMemory(file: string): Database.Database {
+  const db = new Database(file, { fileMustExist: true });
+  db.pragma('locking_mode = EXCLUSIVE');
+  db.pragma('query_only = 1');
   return db;
 }
 

@@ -6,6 +6,10 @@
  *
  * A batch is "the rows of one sensor with ids first..last in one lane": batches are cut from a
  * claim of the oldest rows, so no other row of that sensor can sit inside that range.
+ *
+ * A record that cannot be written (disk full) is survivable (`survive`): the batch goes out
+ * unrecorded, and a crash before its acknowledgement costs a resend cut differently (a
+ * duplicate at the hub, never a loss). Inside an acknowledgement's transaction it still throws.
  */
 import type { Database, Statement } from 'better-sqlite3';
 
@@ -25,7 +29,11 @@ export class InflightLedger {
   private readonly remove: Statement;
   private readonly select: Statement;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    /** True when `err` was a storage error now recorded as a fault (the write is skipped), false to throw it. */
+    private readonly survive: (err: unknown) => boolean = () => false,
+  ) {
     this.insert = db.prepare(
       `INSERT OR REPLACE INTO inflight (batch_id, lane, kind, sensor, first_id, last_id, created_at)
        VALUES (@batchId, @lane, @kind, @sensor, @firstId, @lastId, ?)`,
@@ -41,18 +49,22 @@ export class InflightLedger {
   record(batches: readonly InflightBatch[]): void {
     if (batches.length === 0) return;
     const now = Date.now();
-    this.db.transaction(() => {
-      for (const b of batches) this.insert.run(b, now);
-    })();
+    this.survivably(() =>
+      this.db.transaction(() => {
+        for (const b of batches) this.insert.run(b, now);
+      })(),
+    );
   }
 
   /** Replaces a batch by the parts it was split into (413, or bisecting a rejection). */
   split(parent: string, parts: readonly InflightBatch[]): void {
     const now = Date.now();
-    this.db.transaction(() => {
-      this.remove.run(parent);
-      for (const b of parts) this.insert.run(b, now);
-    })();
+    this.survivably(() =>
+      this.db.transaction(() => {
+        this.remove.run(parent);
+        for (const b of parts) this.insert.run(b, now);
+      })(),
+    );
   }
 
   /**
@@ -60,7 +72,15 @@ export class InflightLedger {
    * removes the rows; alone, it lets go of a batch whose rows stay (a waiting sensor).
    */
   forget(batchId: string): void {
-    this.remove.run(batchId);
+    this.survivably(() => this.remove.run(batchId));
+  }
+
+  private survivably(work: () => unknown): void {
+    try {
+      work();
+    } catch (err) {
+      if (this.db.inTransaction || !this.survive(err)) throw err;
+    }
   }
 
   list(lane: number): InflightBatch[] {

@@ -19,6 +19,7 @@ import { LANES_WITH_READINGS_SQL } from './lanes.js';
 import { InflightLedger, type InflightBatch } from './inflight.js';
 import { StateStore } from './state-store.js';
 import { StreamRegistry } from './streams.js';
+import { storageFaultOf, type StorageFaults } from './storage-fault.js';
 import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoint, type IngestBatch } from './types.js';
 
 export const OUTBOX_FILE = 'outbox.db';
@@ -55,6 +56,11 @@ export class Outbox {
   readonly deadLetters: DeadLetters;
   readonly state: StateStore;
   readonly ledger: InflightLedger;
+  /**
+   * Where failed writes that callers survive (a commit held for a retry, an acknowledgement
+   * left for later) are recorded as storage faults; set by the agent, null elsewhere.
+   */
+  storageFaults: StorageFaults | null = null;
   private readonly claimStatements = new Map<string, Statement>();
   private removalCount = 0;
   private readonly stmt: {
@@ -91,8 +97,8 @@ export class Outbox {
     this.db = openDatabase(file, options);
     this.streams = new StreamRegistry(this.db);
     this.deadLetters = new DeadLetters(this.db);
-    this.state = new StateStore(this.db);
-    this.ledger = new InflightLedger(this.db);
+    this.state = new StateStore(this.db, this.survive);
+    this.ledger = new InflightLedger(this.db, this.survive);
     const db = this.db;
     this.stmt = {
       insertReading: db.prepare('INSERT INTO readings (lane, id, stream, ts, value) VALUES (?, ?, ?, ?, ?)'),
@@ -463,9 +469,24 @@ export class Outbox {
     return (this.stmt.selectHubId.get(sensor) as string | null | undefined) ?? null;
   }
 
+  /** Survivable (disk full): unremembered, the sensor's id is learned again (a 409 on create) after a restart. */
   rememberHubSensorId(sensor: string, hubId: string, ingest: 'timeseries' | 'frequency'): void {
-    this.stmt.setHubId.run(sensor, ingest, hubId, Date.now());
+    try {
+      this.stmt.setHubId.run(sensor, ingest, hubId, Date.now());
+    } catch (err) {
+      if (this.db.inTransaction || !this.survive(err)) throw err;
+    }
   }
+
+  /**
+   * Whether a failed bookkeeping write (ledger, informational state, a sensor's hub id) may be
+   * skipped: only a storage error, only where faults are recorded (the daemon), and recorded.
+   */
+  private readonly survive = (err: unknown): boolean => {
+    if (this.storageFaults === null || storageFaultOf(err) === null) return false;
+    this.storageFaults.writeFailed(err, 'state');
+    return true;
+  };
 
   sensorIngest(sensor: string): 'timeseries' | 'frequency' | null {
     return (this.db.prepare('SELECT ingest FROM sensors WHERE name = ?').pluck().get(sensor) as 'timeseries' | 'frequency' | undefined) ?? null;
@@ -502,7 +523,8 @@ export class Outbox {
   close(): void {
     if (!this.db.open) return;
     try {
-      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
+      // query_only: a reader opened without shared memory (db.ts) writes nothing, not even a checkpoint.
+      if (!this.db.readonly && this.db.pragma('query_only', { simple: true }) !== 1) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
     }

@@ -9,7 +9,11 @@ export class StateStore {
   private readonly put: Statement;
   private readonly select: Statement;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    /** True when `err` was a storage error now recorded as a fault (the write is skipped), false to throw it. */
+    private readonly survive: (err: unknown) => boolean = () => false,
+  ) {
     this.put = db.prepare(
       'INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
     );
@@ -21,8 +25,13 @@ export class StateStore {
   }
 
   /** For status that is only informational (delivery state, pauses): no fsync of its own. */
+  /** A storage error here is survivable (a fault is recorded, the value is not updated). */
   setInformational(key: string, value: unknown): void {
-    withoutFsync(this.db, () => this.set(key, value));
+    try {
+      withoutFsync(this.db, () => this.set(key, value));
+    } catch (err) {
+      if (this.db.inTransaction || !this.survive(err)) throw err;
+    }
   }
 
   get<T>(key: string): { value: T; updatedAt: number } | null {

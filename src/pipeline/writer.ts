@@ -6,6 +6,12 @@
  * nothing new is parsed while a transaction runs. A failed commit (disk full, a lock held too
  * long) is retried with backoff and nothing is acknowledged meanwhile, so sources stop reading
  * once their in-flight limit is reached, and no reading is lost or reported consumed early.
+ * While commits fail, `blockedReason` says why (so /readyz and `outbox_blocked` tell the truth)
+ * and the failure is recorded as a storage fault; the first commit that succeeds clears both.
+ * While a disk-full fault lasts, commits are not even tried: space that returns is left to the
+ * checkpoint and to deleting delivered rows (which need it to make room) until the agent's
+ * storage check (daemon/agent.ts) finds writes succeed again.
+ * A capacity check that throws (the state directory deleted) holds commits the same way.
  */
 import type { Logger } from 'pino';
 import type { CapacityGuard } from '../outbox/capacity.js';
@@ -18,8 +24,10 @@ export class OutboxWriter {
   private failures = 0;
   private idleWaiters: Array<() => void> = [];
   onCommitted: ((readings: number, deadLetters: number) => void) | null = null;
-  /** Why commits are held (outbox full, `block`), or null. */
-  blockedReason: string | null = null;
+  /** Why commits are held because the outbox is full (`block`), or null. */
+  private fullReason: string | null = null;
+  /** Why the last commit failed (disk full, I/O error), or null once one succeeds. */
+  private failedReason: string | null = null;
   /** Readings deleted unsent by `drop_oldest` since start. */
   dropped = 0;
 
@@ -28,6 +36,11 @@ export class OutboxWriter {
     private readonly logger: Logger,
     private readonly capacity?: { guard: CapacityGuard; whenFull: 'block' | 'drop_oldest'; retryMs?: number },
   ) {}
+
+  /** Why commits are held (outbox full, `block`; or commits failing), or null. */
+  get blockedReason(): string | null {
+    return this.fullReason ?? this.failedReason;
+  }
 
   get pendingCount(): number {
     return this.pending.length;
@@ -53,6 +66,12 @@ export class OutboxWriter {
   private makeRoom(group: ParsedChunk[]): boolean {
     if (this.capacity === undefined) return true;
     let check = this.capacity.guard.check();
+    if (check.full && check.fault !== undefined) {
+      // Not a limit but a fault (the state directory is gone): held like a failed commit.
+      this.outbox.storageFaults?.report(check.fault, check.reason);
+      this.hold(check.reason, 500);
+      return false;
+    }
     if (check.full && this.capacity.whenFull === 'drop_oldest') {
       const incoming = group.reduce((n, g) => n + g.batch.readings.length, 0);
       const dropped = this.outbox.dropOldest(Math.max(1000, incoming));
@@ -67,42 +86,72 @@ export class OutboxWriter {
       check = this.capacity.guard.check();
     }
     if (check.full) {
-      if (this.blockedReason === null) {
+      if (this.fullReason === null) {
         this.logger.error({ event: 'outbox_full', reason: check.reason }, 'outbox full: reading paused until delivery makes room');
       }
-      this.blockedReason = check.reason;
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.commit();
-      }, this.capacity.retryMs ?? 500);
+      this.fullReason = check.reason;
+      this.retryLater(this.capacity.retryMs ?? 500);
       return false;
     }
-    if (this.blockedReason !== null) {
+    if (this.fullReason !== null) {
       this.logger.info({ event: 'outbox_space_returned' }, 'outbox has room again: reading resumes');
-      this.blockedReason = null;
+      this.fullReason = null;
     }
     return true;
+  }
+
+  private retryLater(delayMs: number): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.commit();
+    }, delayMs);
+  }
+
+  /** Commits are held for `reason` (a failure, not a full outbox); tried again in `delayMs`. */
+  private hold(reason: string, delayMs: number): void {
+    this.failedReason = `outbox writes fail: ${reason}`;
+    this.retryLater(delayMs);
   }
 
   private commit(): void {
     const group = this.pending;
     if (group.length === 0) return;
-    if (!this.makeRoom(group)) return;
+    let room: boolean;
+    try {
+      room = this.makeRoom(group);
+    } catch (err) {
+      // The capacity check itself failed (statfs, a pragma): a storage fault, held and retried.
+      this.outbox.storageFaults?.writeFailed(err, 'commit');
+      this.hold(`checking capacity failed: ${(err as Error).message}`, 1000);
+      return;
+    }
+    if (!room) return;
+    if (this.failedReason !== null && this.outbox.storageFaults?.has('disk_full') === true) {
+      // The disk is full: the space that returns goes to checkpointing and deleting delivered
+      // rows first; the agent's storage check clears the fault once a write succeeds again.
+      this.retryLater(500);
+      return;
+    }
     try {
       this.outbox.append(group.map((g) => g.batch));
     } catch (err) {
       this.failures++;
-      const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7));
+      // Capped at 5 s: a disk that has room again is used within seconds, without a restart.
+      const delay = Math.min(5_000, 250 * 2 ** Math.min(this.failures, 7));
+      const code = (err as { code?: string }).code ?? 'error';
+      if (this.outbox.storageFaults?.writeFailed(err, 'commit') === 'disk_full') this.capacity?.guard.keepCheckpointRoom();
       this.logger.error(
-        { event: 'outbox_write_failed', err, retry_in_ms: delay, chunks: group.length },
+        { event: 'outbox_write_failed', err, code, retry_in_ms: delay, chunks: group.length, failures: this.failures },
         'committing to the outbox failed; sources are held until it succeeds',
       );
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.commit();
-      }, delay);
+      this.hold(`${code}: ${(err as Error).message}`, delay);
       return;
     }
+    if (this.failedReason !== null) {
+      this.logger.info({ event: 'outbox_write_recovered', failures: this.failures }, 'committing to the outbox succeeds again: reading resumes');
+      this.failedReason = null;
+    }
+    this.outbox.storageFaults?.writeSucceeded();
     this.failures = 0;
     this.pending = [];
     let readings = 0;

@@ -8,6 +8,7 @@ import type { AgentView, TokenView } from '../../src/daemon/agent-view.js';
 import type { DeliveryState } from '../../src/hub/delivery-state.js';
 import type { OutboxCounts } from '../../src/outbox/outbox.js';
 import type { SourceHealth } from '../../src/sources/supervised-source.js';
+import type { ActiveFault } from '../../src/outbox/storage-fault.js';
 
 export interface FakeViewState {
   sources: Array<{ source: string; received: number; invalid: number }>;
@@ -15,6 +16,8 @@ export interface FakeViewState {
   bytes: number;
   oldestTs: number | null;
   blocked: string | null;
+  storageFaults: ActiveFault[];
+  writeFailures: { commit: number; ack: number; state: number };
   dropped: number;
   delivery: DeliveryState;
   hubRequests: Map<string, number>;
@@ -47,6 +50,8 @@ export function fakeState(): FakeViewState {
     bytes: 4096 * 10,
     oldestTs: null,
     blocked: null,
+    storageFaults: [],
+    writeFailures: { commit: 0, ack: 0, state: 0 },
     dropped: 0,
     delivery: { state: 'flowing' },
     hubRequests: new Map([
@@ -84,6 +89,8 @@ export function fakeView(state: FakeViewState = fakeState(), throwing: Set<keyof
     outboxBytes: () => guard('outboxBytes', () => state.bytes),
     oldestWaitingTs: () => guard('oldestWaitingTs', () => state.oldestTs),
     outboxBlocked: () => guard('outboxBlocked', () => state.blocked),
+    storageFaultsActive: () => guard('storageFaultsActive', () => state.storageFaults),
+    writeFailures: () => guard('writeFailures', () => state.writeFailures),
     dropped: () => guard('dropped', () => state.dropped),
     delivery: () => guard('delivery', () => state.delivery),
     hubRequests: () => guard('hubRequests', () => state.hubRequests),
