@@ -130,10 +130,7 @@ export class BatchSender {
           this.outbox.ledger.forget(record.batchId);
           return null;
         }
-        if (items.length === 1) {
-          this.deadLetter(job, items, `hub refused: ${outcome.reason}`, refusals);
-          return null;
-        }
+        if (items.length === 1) return this.deadLetter(job, items, `hub refused: ${outcome.reason}`, refusals);
         return this.bisect(job, items, readBack, address, signal, held, refusals);
       }
       default:
@@ -205,12 +202,21 @@ export class BatchSender {
     return j.items;
   }
 
-  private deadLetter(job: Job, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string, refusals: Refusals): void {
+  /** Moves a refused reading to dead letters; on a full disk it stays where it is and is sent again later. */
+  private deadLetter(job: Job, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string, refusals: Refusals): HubFailure | null {
     const { record } = job;
-    if (record.kind === 'readings') {
-      this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
-    } else {
-      this.outbox.rejectSpectra(items as ClaimedSpectrum[], record.lane, reason, record.batchId);
+    try {
+      if (record.kind === 'readings') {
+        this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
+      } else {
+        this.outbox.rejectSpectra(items as ClaimedSpectrum[], record.lane, reason, record.batchId);
+      }
+    } catch (err) {
+      if (storageFaultOf(err) === null) throw err;
+      this.outbox.storageFaults?.writeFailed(err, 'ack');
+      const why = `the hub refused a reading of batch ${record.batchId}, but moving it to dead letters failed (${(err as { code?: string }).code}): it is sent again later`;
+      this.log.error({ event: 'outbox_reject_failed', batch_id: record.batchId, err }, why);
+      return retryable('storage', null, why);
     }
     this.stats.rejected++;
     refusals.points += items.length;
@@ -218,6 +224,7 @@ export class BatchSender {
     const item = items[0]!;
     // One line per batch at warn (send()); each reading only at debug.
     this.log.debug({ event: 'reading_rejected', sensor: record.sensor, kind: record.kind, ts: new Date(item.ts).toISOString(), reason }, 'the hub refused a reading');
+    return null;
   }
 }
 

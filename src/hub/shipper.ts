@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import type { MachineToken } from '../auth/token.js';
 import type { Outbox } from '../outbox/outbox.js';
+import { storageFaultOf } from '../outbox/storage-fault.js';
 import type { InflightBatch } from '../outbox/inflight.js';
 import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
 import { BatchSender, readingsJob, type Job, type SenderStats } from './batch-sender.js';
@@ -498,7 +499,15 @@ export class Shipper {
     const maxAge = this.opts.retry.maxAgeMs;
     if (maxAge === undefined || now - this.lastExpiry < 60_000) return;
     this.lastExpiry = now;
-    const n = this.opts.outbox.expire(this.opts.lane, now - maxAge, `not delivered within hub.retry.max_age (${maxAge} ms)`);
+    let n: number;
+    try {
+      n = this.opts.outbox.expire(this.opts.lane, now - maxAge, `not delivered within hub.retry.max_age (${maxAge} ms)`);
+    } catch (err) {
+      // A full disk: the old readings stay in the outbox and the next look tries again.
+      if (storageFaultOf(err) === null) throw err;
+      this.opts.outbox.storageFaults?.writeFailed(err, 'ack');
+      return;
+    }
     if (n > 0) this.log.warn({ event: 'readings_expired', readings: n, max_age_ms: maxAge }, 'readings older than hub.retry.max_age moved to dead letters');
   }
 
