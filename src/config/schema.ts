@@ -69,6 +69,12 @@ const hub = z.strictObject({
       max_delay: duration.default(300_000),
       /** Give up on readings older than this (reading time) while delivery fails: they move to dead letters. Unset = never. */
       max_age: duration.optional(),
+      /**
+       * A batch the hub fails this many times (5xx, an answer outside the contract, a timeout)
+       * while it accepts other batches is split, and what still fails alone is dead-lettered.
+       * An outage (the hub accepts nothing) never counts.
+       */
+      poison_after: z.number().int().min(2).max(1000).default(5),
     })
     .prefault({}),
   /** Bytes of a hub answer read at most; a longer answer is discarded and counts as a failure (the contract's answers are small). */

@@ -94,7 +94,7 @@ export class Engine {
       paceAfterThrottling: hub.pace_after_throttling,
       planInWorker: true,
       synchronous: config.outbox.synchronous,
-      retry: { initialDelayMs: hub.retry.initial_delay, maxDelayMs: hub.retry.max_delay, maxAgeMs: hub.retry.max_age },
+      retry: { initialDelayMs: hub.retry.initial_delay, maxDelayMs: hub.retry.max_delay, maxAgeMs: hub.retry.max_age, poisonAfter: hub.retry.poison_after },
       ...(opts.delivery?.idlePollMs !== undefined ? { idlePollMs: opts.delivery.idlePollMs } : {}),
     });
     credentials.onChange(() => this.shipper.retryNow());

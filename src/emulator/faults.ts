@@ -32,6 +32,8 @@ export interface FaultSpec {
   reset?: boolean;
   /** Answer with a text body of this many bytes (a proxy's huge page; bounded-read tests). */
   bodyBytes?: number;
+  /** Only requests whose raw body contains this text (one poisoned batch among healthy ones). */
+  bodyIncludes?: string;
   /** `before` (default): nothing is stored. `after`: the request is stored, then the fault applies. */
   phase?: 'before' | 'after';
 }
@@ -52,6 +54,7 @@ export interface ActiveFault extends Required<Pick<FaultSpec, 'endpoint' | 'time
   delayMs?: number;
   reset?: boolean;
   bodyBytes?: number;
+  bodyIncludes?: string;
 }
 
 export type Throttle = { status: number; retryAfter: string };
@@ -61,7 +64,7 @@ export function parseFaultSpec(raw: unknown): { ok: true; value: FaultSpec } | {
   const errors: string[] = [];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, errors: ['fault must be an object'] };
   const f = raw as Record<string, unknown>;
-  const allowed = ['endpoint', 'status', 'retryAfter', 'body', 'times', 'delayMs', 'reset', 'phase', 'bodyBytes'];
+  const allowed = ['endpoint', 'status', 'retryAfter', 'body', 'times', 'delayMs', 'reset', 'phase', 'bodyBytes', 'bodyIncludes'];
   for (const k of Object.keys(f)) if (!allowed.includes(k)) errors.push(`${k}: unknown field`);
   if (f.endpoint !== undefined && !['graphql', 'sensors', 'spectra', 'oauth', 'any'].includes(f.endpoint as string)) {
     errors.push('endpoint: must be graphql, sensors, spectra, oauth or any');
@@ -81,6 +84,7 @@ export function parseFaultSpec(raw: unknown): { ok: true; value: FaultSpec } | {
     errors.push('bodyBytes: must be an integer from 0 to 268435456');
   }
   if (f.bodyBytes !== undefined && f.body !== undefined) errors.push('bodyBytes: give body or bodyBytes, not both');
+  if (f.bodyIncludes !== undefined && (typeof f.bodyIncludes !== 'string' || f.bodyIncludes.length === 0)) errors.push('bodyIncludes: must be a non-empty string');
   if (f.phase !== undefined && f.phase !== 'before' && f.phase !== 'after') errors.push('phase: must be before or after');
   if (errors.length === 0 && f.status === undefined && f.reset !== true && f.delayMs === undefined) {
     errors.push('a fault needs at least one of status, reset, delayMs');
@@ -153,9 +157,11 @@ export class FaultPlan {
     return this.queue.map((f) => ({ ...f }));
   }
 
-  /** Takes one use of the first fault matching the endpoint, if any. */
-  take(endpoint: HubEndpoint): ActiveFault | undefined {
-    const i = this.queue.findIndex((f) => f.endpoint === 'any' || f.endpoint === endpoint);
+  /** Takes one use of the first fault matching the endpoint (and the body, for `bodyIncludes`), if any. */
+  take(endpoint: HubEndpoint, rawBody = ''): ActiveFault | undefined {
+    const i = this.queue.findIndex(
+      (f) => (f.endpoint === 'any' || f.endpoint === endpoint) && (f.bodyIncludes === undefined || rawBody.includes(f.bodyIncludes)),
+    );
     if (i < 0) return undefined;
     const fault = this.queue[i] as ActiveFault;
     fault.times -= 1;

@@ -222,7 +222,7 @@ export async function createHubEmulator(opts: EmulatorOptions = {}): Promise<Hub
     entry: RequestLogEntry,
     rawBody: string,
   ): Promise<{ reply?: HubReply; after?: ActiveFault }> {
-    const fault = faults.take(endpoint);
+    const fault = faults.take(endpoint, rawBody);
     let after: ActiveFault | undefined;
     if (fault) {
       store.counters.faultsInjected += 1;

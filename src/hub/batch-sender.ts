@@ -15,6 +15,7 @@ import type { HubClient } from './client.js';
 import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchId, type EncodedPoints, type SensorAddress } from './encode.js';
 import type { HubGate } from './gate.js';
 import { retryable, type HubFailure } from './outcome.js';
+import { PoisonRule } from './poison.js';
 
 /**
  * A batch of readings to send. `ids` are its rows; `items` the rows themselves, absent when it
@@ -52,6 +53,11 @@ export interface SenderStats {
 interface Refusals {
   points: number;
   firstReason: string | null;
+  /**
+   * Set once the batch was judged poisoned (poison.ts): while it is split, a part that fails
+   * with the same status is poisoned too (the evidence is the parent's), anything else pauses.
+   */
+  poisonStatus?: number | null;
 }
 
 export class BatchSender {
@@ -64,6 +70,8 @@ export class BatchSender {
     private readonly onDelivered: (points: number) => void,
     /** A planned batch's points after the hub accepted them: their buffer may be reused. */
     private readonly recycle: (points: Uint8Array) => void = () => undefined,
+    /** Tells a batch the hub keeps failing from an outage (hub.retry.poison_after). */
+    readonly poison: PoisonRule = new PoisonRule(5),
   ) {}
 
   /**
@@ -111,6 +119,7 @@ export class BatchSender {
     switch (outcome.kind) {
       case 'ok':
       case 'conflict': {
+        this.poison.accepted();
         const unacknowledged = this.acknowledge(record, ids);
         if (unacknowledged !== null) return unacknowledged;
         this.onDelivered(ids.length);
@@ -133,8 +142,29 @@ export class BatchSender {
         if (items.length === 1) return this.deadLetter(job, items, `hub refused: ${outcome.reason}`, refusals);
         return this.bisect(job, items, readBack, address, signal, held, refusals);
       }
-      default:
-        return outcome;
+      default: {
+        if (!this.poison.counts(outcome)) return outcome;
+        const previous = record.lastFailedAt ?? null;
+        const evidenceBefore = record.evidence ?? 0;
+        const attempts = this.outbox.ledger.failed(record, outcome.reason);
+        const judged = this.poison.failed(record, previous);
+        if ((record.evidence ?? 0) > evidenceBefore) this.outbox.ledger.witnessed([record.batchId]);
+        const poisoned = refusals.poisonStatus !== undefined ? outcome.status === refusals.poisonStatus : judged;
+        if (!poisoned) return outcome;
+        refusals.poisonStatus ??= outcome.status;
+        const items = this.itemsOf(job);
+        if (items.length === 0) {
+          this.outbox.ledger.forget(record.batchId);
+          return null;
+        }
+        const reason = `the hub failed this batch ${attempts} times while it accepted others (hub.retry.poison_after ${this.poison.after}); last: ${outcome.reason}`;
+        if (items.length === 1) return this.deadLetter(job, items, reason, refusals);
+        this.log.warn(
+          { event: 'batch_poisoned', sensor: record.sensor, batch: record.batchId, attempts, points: items.length, reason: outcome.reason },
+          `the hub keeps failing one batch of sensor "${record.sensor}" while it accepts others: splitting it to find what it refuses`,
+        );
+        return this.bisect(job, items, job.record.kind === 'readings' && (job as ReadingsJob).items === undefined, address, signal, held, refusals);
+      }
     }
   }
 
@@ -186,9 +216,10 @@ export class BatchSender {
   }
 
   private childJob(parent: Job, items: Array<ClaimedReading | ClaimedSpectrum>): Job {
-    const { lane, sensor } = parent.record;
+    const { lane, sensor, attempts, lastFailedAt, lastError, evidence } = parent.record;
     const ids = items.map((i) => i.id);
-    const base = { lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! };
+    // A part inherits its parent's failures: after a restart mid-split it is not trusted afresh.
+    const base = { lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)!, attempts, lastFailedAt, lastError, evidence };
     return parent.record.kind === 'readings'
       ? readingsJob({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items as ClaimedReading[])
       : { record: { ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items: items as ClaimedSpectrum[] };

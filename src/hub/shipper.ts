@@ -21,6 +21,7 @@ import { BatchSender, readingsJob, type Job, type SenderStats } from './batch-se
 import type { HubClient } from './client.js';
 import type { DeliveryState } from './delivery-state.js';
 import { planSpectraBatches, spectraBatchId } from './encode.js';
+import { PoisonRule } from './poison.js';
 import { HubGate } from './gate.js';
 import { RequestPacer } from './pacer.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
@@ -47,7 +48,7 @@ export interface ShipperOptions {
   maxSpectra: number;
   maxWaitMs: number;
   concurrency: number;
-  retry: BackoffSettings & { maxAgeMs?: number | undefined };
+  retry: BackoffSettings & { maxAgeMs?: number | undefined; poisonAfter?: number | undefined };
   maxRate?: number | null;
   /** Space requests to the rate the hub accepted after it throttled (hub.pace_after_throttling). */
   paceAfterThrottling?: boolean;
@@ -145,6 +146,7 @@ export class Shipper {
       (points) => {
         if (this.workerPlanner?.recycle(points) === true) this.stats.bodiesHandedBack++;
       },
+      new PoisonRule(opts.retry.poisonAfter ?? 5),
     );
     this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
     this.inlinePlanner = new InlinePlanner(opts.outbox, this.settings);
@@ -231,15 +233,17 @@ export class Shipper {
       let jobs = this.takePlanned();
       if (jobs === null) {
         this.planAfter = null; // claimNew sets it again for a complete round
-        jobs = this.resumeInflight(probe ? 1 : undefined) ?? (await this.claimNew(now, probe));
+        jobs = (probe ? await this.probeJobs() : this.resumeInflight()) ?? (await this.claimNew(now, probe));
       }
       if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
+      this.sender.poison.beginRound();
       const execution = this.execute(jobs);
       // While a full round is on the wire, claim and encode the next one (the rows after it),
       // so the agent and the hub work at the same time instead of taking turns.
       if (this.planAfter !== null && !probe) await this.planAhead(this.planAfter);
       const failure = await execution;
+      this.opts.outbox.ledger.witnessed(this.sender.poison.endRound());
       if (failure !== null) {
         this.planned = null;
         this.pause(failure.failure, failure.at);
@@ -316,11 +320,32 @@ export class Shipper {
   }
 
   /** Batches recorded but not acknowledged (a crash or a failed round): send exactly those first. */
-  private resumeInflight(limit?: number): Job[] | null {
+  private resumeInflight(): Job[] | null {
     const records = this.opts.outbox.ledger.list(this.opts.lane);
     if (records.length === 0) return null;
     this.lastEmptyCheck = false;
-    return records.slice(0, limit).map((record) => this.jobFor(record));
+    return records.map((record) => this.jobFor(record));
+  }
+
+  /**
+   * The one request a probe sends: the oldest recorded batch, unless it is a suspect (it failed
+   * poison_after - 1 times and the hub accepted nothing since: poison.ts), in which case another
+   * recorded batch, or else the oldest rows of a sensor with nothing recorded. If the hub accepts
+   * that, the suspect's next failure shows it is the batch, not the hub. Null: nothing recorded.
+   */
+  private async probeJobs(): Promise<Job[] | null> {
+    const records = this.opts.outbox.ledger.list(this.opts.lane);
+    if (records.length === 0) return null;
+    this.lastEmptyCheck = false;
+    const poison = this.sender.poison;
+    const clear = records.find((r) => !poison.suspect(r));
+    if (clear !== undefined) return [this.jobFor(clear)];
+    const recorded = new Set(records.map((r) => r.sensor));
+    const request: RoundRequest = { probe: true, waitingSensors: [...this.waitingSensors.keys(), ...recorded], encodeFrom: 0 };
+    const other = (await this.inlinePlanner.plan(request)).jobs[0];
+    if (other === undefined) return [this.jobFor(records[0]!)]; // nothing else to ask with
+    this.opts.outbox.ledger.record([other.record]);
+    return [other];
   }
 
   private jobFor(record: InflightBatch): Job {

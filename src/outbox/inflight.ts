@@ -22,12 +22,21 @@ export interface InflightBatch {
   sensor: string;
   firstId: number;
   lastId: number;
+  /** Sends the hub answered without success (the parts of a split inherit their parent's). */
+  attempts?: number;
+  /** When the last of those was (epoch ms), or null. */
+  lastFailedAt?: number | null;
+  lastError?: string | null;
+  /** Failures in rounds in which the hub accepted other batches (poison.ts). */
+  evidence?: number;
 }
 
 export class InflightLedger {
   private readonly insert: Statement;
   private readonly remove: Statement;
   private readonly select: Statement;
+  private readonly fail: Statement;
+  private readonly witness: Statement;
 
   constructor(
     private readonly db: Database,
@@ -35,14 +44,17 @@ export class InflightLedger {
     private readonly survive: (err: unknown) => boolean = () => false,
   ) {
     this.insert = db.prepare(
-      `INSERT OR REPLACE INTO inflight (batch_id, lane, kind, sensor, first_id, last_id, created_at)
-       VALUES (@batchId, @lane, @kind, @sensor, @firstId, @lastId, ?)`,
+      `INSERT OR REPLACE INTO inflight (batch_id, lane, kind, sensor, first_id, last_id, created_at, attempts, last_failed_at, last_error, evidence)
+       VALUES (@batchId, @lane, @kind, @sensor, @firstId, @lastId, @now, @attempts, @lastFailedAt, @lastError, @evidence)`,
     );
     this.remove = db.prepare('DELETE FROM inflight WHERE batch_id = ?');
     this.select = db.prepare(
-      `SELECT batch_id AS batchId, lane, kind, sensor, first_id AS firstId, last_id AS lastId
+      `SELECT batch_id AS batchId, lane, kind, sensor, first_id AS firstId, last_id AS lastId,
+              attempts, last_failed_at AS lastFailedAt, last_error AS lastError, evidence
        FROM inflight WHERE lane = ? ORDER BY first_id`,
     );
+    this.fail = db.prepare('UPDATE inflight SET attempts = attempts + 1, last_failed_at = ?, last_error = ? WHERE batch_id = ? RETURNING attempts');
+    this.witness = db.prepare('UPDATE inflight SET evidence = evidence + 1 WHERE batch_id = ?');
   }
 
   /** Records batches about to be sent (one transaction). */
@@ -51,7 +63,35 @@ export class InflightLedger {
     const now = Date.now();
     this.survivably(() =>
       this.db.transaction(() => {
-        for (const b of batches) this.insert.run(b, now);
+        for (const b of batches) this.insert.run(row(b, now));
+      })(),
+    );
+  }
+
+  /**
+   * The hub answered this batch without success: one more failed attempt, with when and why.
+   * Returns the attempts counted so far (the caller's record is updated too). Written without
+   * its own transaction's fsync concerns: losing it at a power cut only delays a split.
+   */
+  failed(batch: InflightBatch, reason: string, now = Date.now()): number {
+    let attempts = (batch.attempts ?? 0) + 1;
+    this.survivably(() => {
+      const r = this.fail.get(now, reason.slice(0, 500), batch.batchId) as { attempts: number } | undefined;
+      if (r !== undefined) attempts = r.attempts;
+    });
+    batch.attempts = attempts;
+    batch.lastFailedAt = now;
+    batch.lastError = reason;
+    return attempts;
+  }
+
+  /** These batches failed in a round in which the hub accepted others (one transaction). */
+  witnessed(batchIds: Iterable<string>): void {
+    const ids = [...batchIds];
+    if (ids.length === 0) return;
+    this.survivably(() =>
+      this.db.transaction(() => {
+        for (const id of ids) this.witness.run(id);
       })(),
     );
   }
@@ -62,7 +102,7 @@ export class InflightLedger {
     this.survivably(() =>
       this.db.transaction(() => {
         this.remove.run(parent);
-        for (const b of parts) this.insert.run(b, now);
+        for (const b of parts) this.insert.run(row(b, now));
       })(),
     );
   }
@@ -86,4 +126,20 @@ export class InflightLedger {
   list(lane: number): InflightBatch[] {
     return this.select.all(lane) as InflightBatch[];
   }
+}
+
+function row(b: InflightBatch, now: number) {
+  return {
+    batchId: b.batchId,
+    lane: b.lane,
+    kind: b.kind,
+    sensor: b.sensor,
+    firstId: b.firstId,
+    lastId: b.lastId,
+    now,
+    attempts: b.attempts ?? 0,
+    lastFailedAt: b.lastFailedAt ?? null,
+    lastError: b.lastError ?? null,
+    evidence: b.evidence ?? 0,
+  };
 }

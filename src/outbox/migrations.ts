@@ -146,6 +146,16 @@ const MIGRATIONS: string[] = [
   DROP TABLE readings;
   ALTER TABLE readings_by_lane_and_id RENAME TO readings;
   `,
+  // 5: each in-flight batch counts the failed sends of its own (the hub answered, but not with
+  // success), when the last one was, and how many of them came in a round in which the hub
+  // accepted other batches (evidence), so one batch the hub keeps failing while it accepts the
+  // others can be told from an outage (hub/poison.ts).
+  `
+  ALTER TABLE inflight ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE inflight ADD COLUMN last_failed_at INTEGER;
+  ALTER TABLE inflight ADD COLUMN last_error TEXT;
+  ALTER TABLE inflight ADD COLUMN evidence INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
