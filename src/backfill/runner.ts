@@ -178,11 +178,11 @@ async function deliverJob(o: BackfillOptions, outbox: Outbox, job: Job, started:
   const lane = outbox.laneCounts(job.lane);
   if (outcome === 'delivered' || outcome === 'nothing_new') finishJob(outbox, job);
   const invalidRows = outbox.deadLetters.list({ sourcePrefix: `backfill-${job.lane}-`, since: started });
-  const hubRows = outbox.deadLetters.list({ stage: 'hub', lane: job.lane, since: started });
+  const hubRows = [...outbox.deadLetters.list({ stage: 'hub', lane: job.lane, since: started }), ...outbox.deadLetters.list({ stage: 'expired', lane: job.lane, since: started })];
   const reasons = summarizeReasons(
     [...invalidRows, ...hubRows].map((d) => ({
       reason: d.reason,
-      where: d.stage === 'hub' ? `${d.sensor}/${d.measure} @ ${d.ts === null ? '?' : new Date(d.ts).toISOString()}` : `${d.origin ?? d.source}${d.line === null ? '' : `:${d.line}`}`,
+      where: d.stage !== 'parse' ? `${d.sensor}/${d.measure} @ ${d.ts === null ? '?' : new Date(d.ts).toISOString()}` : `${d.origin ?? d.source}${d.line === null ? '' : `:${d.line}`}`,
     })),
   );
   return {

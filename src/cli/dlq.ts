@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { Config } from '../config/schema.js';
 import type { DeadLetterFilter, DeadLetterRow } from '../outbox/dead-letters.js';
 import { Outbox } from '../outbox/outbox.js';
+import { DEAD_LETTER_STAGES, type DeadLetterStage } from '../outbox/types.js';
 import { replayDeadLetters } from '../outbox/replay.js';
 import { FORMATS } from '../parse/registry.js';
 import { configOption, loadConfigOrReport, printJson } from './common.js';
@@ -17,7 +18,7 @@ interface DlqArgs {
   id?: number[];
   all?: boolean;
   source?: string;
-  stage?: 'parse' | 'hub';
+  stage?: DeadLetterStage;
   limit?: number;
 }
 
@@ -31,7 +32,7 @@ function selection(y: Argv<object>) {
     .option('id', { type: 'number', array: true, describe: 'Dead letter ids (see dlq list)' })
     .option('all', { type: 'boolean', describe: 'Every dead letter matching --source/--stage' })
     .option('source', { type: 'string', describe: 'Only dead letters of this source ("hub" for readings the hub refused)' })
-    .option('stage', { choices: ['parse', 'hub'] as const, describe: 'parse: invalid input; hub: refused by the hub' })
+    .option('stage', { choices: DEAD_LETTER_STAGES, describe: 'parse: invalid input; hub: refused by the hub; expired: not delivered within hub.retry.max_age' })
     .check((a) => {
       if (a.id === undefined && a.all !== true) return 'name dead letters with --id, or take them all with --all';
       return true;
@@ -57,7 +58,7 @@ const list: CommandModule<object, DlqArgs> = {
       .option('config', configOption)
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' })
       .option('source', { type: 'string', describe: 'Only this source' })
-      .option('stage', { choices: ['parse', 'hub'] as const, describe: 'parse: invalid input; hub: refused by the hub' })
+      .option('stage', { choices: DEAD_LETTER_STAGES, describe: 'parse: invalid input; hub: refused by the hub; expired: not delivered within hub.retry.max_age' })
       .option('limit', { type: 'number', default: 100, describe: 'At most this many rows' }),
   handler: (args) =>
     withOutbox(args, (outbox) => {
@@ -107,7 +108,7 @@ export const dlqCommand: CommandModule = {
 };
 
 function formatRow(r: DeadLetterRow): string {
-  const where = r.stage === 'hub' ? `${r.sensor}/${r.measure} @ ${r.ts === null ? '?' : new Date(r.ts).toISOString()}` : `${r.origin ?? '?'}${r.line === null ? '' : `:${r.line}`}`;
+  const where = r.stage !== 'parse' ? `${r.sensor}/${r.measure} @ ${r.ts === null ? '?' : new Date(r.ts).toISOString()}` : `${r.origin ?? '?'}${r.line === null ? '' : `:${r.line}`}`;
   const raw = r.raw === null ? '' : `  raw: ${r.raw.length > 120 ? `${r.raw.slice(0, 120)}…` : r.raw}`;
   return `#${r.id} ${new Date(r.at).toISOString()} [${r.stage}] ${r.source} ${where}: ${r.reason}${raw}`;
 }

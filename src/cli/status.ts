@@ -55,7 +55,7 @@ export function formatStatus(r: StatusReport): string {
     `delivery       ${deliveryLine(r)}`,
     `waiting        ${c.depth} readings, ${c.spectra.depth} spectra${r.oldestWaiting ? `; oldest from ${r.oldestWaiting.ts} (${formatDuration(r.oldestWaiting.ageMs)} ago)` : ''}`,
     `delivered      ${c.delivered} readings, ${c.spectra.delivered} spectra`,
-    `dead letters   ${r.deadLetters.parse} invalid input, ${r.deadLetters.hub} refused by the hub${c.dropped > 0 ? `; ${c.dropped} readings dropped (outbox full)` : ''}`,
+    `dead letters   ${r.deadLetters.parse} invalid input, ${r.deadLetters.hub} refused by the hub${r.deadLetters.expired > 0 ? `, ${r.deadLetters.expired} expired (hub.retry.max_age)` : ''}${c.dropped > 0 ? `; ${c.dropped} readings dropped (outbox full)` : ''}`,
   ];
   for (const [sensor, reason] of Object.entries(r.waitingSensors)) lines.push(`sensor waiting ${sensor}: ${reason}`);
   for (const p of r.sourceProblems) {

@@ -20,7 +20,7 @@ export interface StatusReport {
   /** The agent running on this state directory now (its lock's holder), or null. */
   daemon: LockHolder | null;
   waitingSensors: Record<string, string>;
-  deadLetters: { parse: number; hub: number };
+  deadLetters: { parse: number; hub: number; expired: number };
   sources: Array<{ source: string; path: string; offset: number; line: number; updatedAt: string }>;
   sensors: Array<{ name: string; ingest: string; hubId: string | null }>;
   /** Sources that failed and are restarting (or were, and have not run long enough since), as the daemon last wrote. */
@@ -45,7 +45,11 @@ export function readStatus(stateDir: string, now = Date.now(), sourceNames: read
       delivery: delivery === null ? null : { ...delivery.value, updatedAt: new Date(delivery.updatedAt).toISOString() },
       daemon: readLockHolder(stateDir),
       waitingSensors: outbox.state.get<Record<string, string>>(`waiting_sensors.${LIVE_LANE}`)?.value ?? {},
-      deadLetters: { parse: outbox.deadLetters.count({ stage: 'parse' }), hub: outbox.deadLetters.count({ stage: 'hub' }) },
+      deadLetters: {
+        parse: outbox.deadLetters.count({ stage: 'parse' }),
+        hub: outbox.deadLetters.count({ stage: 'hub' }),
+        expired: outbox.deadLetters.count({ stage: 'expired' }),
+      },
       sources: (
         outbox.db
           .prepare('SELECT source, path, offset, line, updated_at AS updatedAt FROM checkpoints ORDER BY source, path')

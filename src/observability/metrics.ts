@@ -141,13 +141,15 @@ export function createMetrics(options: MetricsOptions): Registry {
   // Delivery.
   counter('readings_delivered_total', 'Readings the hub accepted', [], () => one(view.outboxCounts().delivered));
   counter('spectra_delivered_total', 'Spectra the hub accepted', [], () => one(view.outboxCounts().spectra.delivered));
-  counter('readings_rejected_total', 'Readings the hub refused for good (kept as dead letters)', [], () => one(view.outboxCounts().rejected));
+  counter('readings_rejected_total', 'Readings the hub refused for good (kept as dead letters, stage hub)', [], () => one(view.outboxCounts().rejected));
+  counter('readings_expired_total', 'Readings given up on unsent after hub.retry.max_age (kept as dead letters, stage expired)', [], () => one(view.outboxCounts().expired));
   counter('spectra_rejected_total', 'Spectra the hub refused for good (kept as dead letters)', [], () => one(view.outboxCounts().spectra.rejected));
-  counter('dead_letters_total', 'Records moved to dead letters, by stage: parse (invalid input) or hub (refused by the hub)', ['stage'], () => {
+  counter('dead_letters_total', 'Records moved to dead letters, by stage: parse (invalid input), hub (refused by the hub) or expired (hub.retry.max_age)', ['stage'], () => {
     const c = view.outboxCounts();
     return [
       [{ stage: 'parse' }, c.invalid],
       [{ stage: 'hub' }, c.rejected + c.spectra.rejected],
+      [{ stage: 'expired' }, c.expired],
     ];
   });
   counter('hub_requests_total', 'Requests to the hub since start, every endpoint, by outcome (HTTP status, or network / timeout / tls / oversized)', ['status'], () =>

@@ -5,12 +5,12 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { valueKind, type ValueKind } from '../parse/reading.js';
-import { MAX_RAW_CHARS, type DeadLetterInput } from './types.js';
+import { MAX_RAW_CHARS, type DeadLetterInput, type DeadLetterStage } from './types.js';
 
 export interface DeadLetterRow {
   id: number;
   at: number;
-  stage: 'parse' | 'hub';
+  stage: DeadLetterStage;
   source: string;
   origin: string | null;
   line: number | null;
@@ -32,7 +32,7 @@ export interface DeadLetterFilter {
   lane?: number | undefined;
   /** Only rows written at or after this time (epoch ms). */
   since?: number | undefined;
-  stage?: 'parse' | 'hub' | undefined;
+  stage?: DeadLetterStage | undefined;
   limit?: number | undefined;
 }
 

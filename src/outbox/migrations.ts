@@ -155,6 +155,29 @@ const MIGRATIONS: string[] = [
   ALTER TABLE inflight ADD COLUMN last_failed_at INTEGER;
   ALTER TABLE inflight ADD COLUMN last_error TEXT;
   ALTER TABLE inflight ADD COLUMN evidence INTEGER NOT NULL DEFAULT 0;
+
+  -- Readings given up on locally (hub.retry.max_age) are their own kind of dead letter, not
+  -- "refused by the hub": the stage's CHECK gains 'expired' (SQLite rebuilds the table for it).
+  CREATE TABLE dead_letters_v5 (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    stage      TEXT NOT NULL CHECK (stage IN ('parse', 'hub', 'expired')),
+    source     TEXT NOT NULL,
+    origin     TEXT,
+    line       INTEGER,
+    reason     TEXT NOT NULL,
+    raw        TEXT,
+    lane       INTEGER,
+    sensor     TEXT,
+    measure    TEXT,
+    ts         INTEGER,
+    value      ANY,
+    value_kind TEXT
+  ) STRICT;
+  INSERT INTO dead_letters_v5 (id, at, stage, source, origin, line, reason, raw, lane, sensor, measure, ts, value, value_kind)
+    SELECT id, at, stage, source, origin, line, reason, raw, lane, sensor, measure, ts, value, value_kind FROM dead_letters;
+  DROP TABLE dead_letters;
+  ALTER TABLE dead_letters_v5 RENAME TO dead_letters;
   `,
 ];
 

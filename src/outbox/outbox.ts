@@ -35,13 +35,15 @@ export interface OutboxCounts {
   /** Readings ever committed to the outbox. */
   appended: number;
   delivered: number;
-  /** Readings the hub refused for good (now dead letters). */
+  /** Readings the hub refused for good (now dead letters, stage hub). */
   rejected: number;
+  /** Readings given up on unsent after hub.retry.max_age (now dead letters, stage expired). */
+  expired: number;
   /** Readings deleted unsent to make room (`outbox.when_full: drop_oldest`). */
   dropped: number;
   /** Input lines or records that never became readings (now dead letters). */
   invalid: number;
-  /** Readings waiting: appended − delivered − rejected − dropped. */
+  /** Readings waiting: appended − delivered − rejected − expired − dropped. */
   depth: number;
   spectra: { appended: number; delivered: number; rejected: number; depth: number };
 }
@@ -354,7 +356,7 @@ export class Outbox {
   laneCounts(lane: number): { appended: number; delivered: number; rejected: number; waiting: number } {
     const c = this.counters();
     const get = (name: string) => c.get(`lane.${lane}.${name}`) ?? 0;
-    const waiting = get('appended') - get('delivered') - get('rejected') - get('dropped');
+    const waiting = get('appended') - get('delivered') - get('rejected') - get('expired') - get('dropped');
     return { appended: get('appended'), delivered: get('delivered'), rejected: get('rejected'), waiting };
   }
 
@@ -369,6 +371,11 @@ export class Outbox {
 
   /** The hub refused these readings for good: move them to dead_letters with its reason. */
   reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
+    this.toDeadLetters(readings, lane, reason, 'hub', 'rejected', batchId);
+  }
+
+  /** Moves readings to dead letters of `stage`, counted under `counter` (rejected or expired). */
+  private toDeadLetters(readings: readonly ClaimedReading[], lane: number, reason: string, stage: 'hub' | 'expired', counter: 'rejected' | 'expired', batchId?: string): void {
     this.removalCount++;
     this.db.transaction(() => {
       if (batchId !== undefined) this.ledger.forget(batchId);
@@ -378,13 +385,13 @@ export class Outbox {
         if (this.stmt.deleteReading.run(lane, r.id).changes === 0) continue;
         n++;
         this.deadLetters.add(
-          { stage: 'hub', source: 'hub', reason, lane, reading: { sensor: r.sensor, measure: r.measure, ts: r.ts, value: r.value } },
+          { stage, source: 'hub', reason, lane, reading: { sensor: r.sensor, measure: r.measure, ts: r.ts, value: r.value } },
           now,
         );
       }
       if (n > 0) {
-        this.stmt.bumpCounter.run('rejected', n);
-        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.rejected`, n);
+        this.stmt.bumpCounter.run(counter, n);
+        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.${counter}`, n);
       }
     })();
   }
@@ -447,7 +454,7 @@ export class Outbox {
       const info = this.streams.info(stream);
       return { id, sensor: info.sensor, measure: info.measure, kind: info.kind, ts, value: decodeValue(stored, info.kind) };
     });
-    if (expired.length > 0) this.reject(expired, lane, reason);
+    if (expired.length > 0) this.toDeadLetters(expired, lane, reason, 'expired', 'expired');
     return expired.length;
   }
 
@@ -507,9 +514,10 @@ export class Outbox {
       appended: get('appended'),
       delivered: get('delivered'),
       rejected: get('rejected'),
+      expired: get('expired'),
       dropped: get('dropped'),
       invalid,
-      depth: get('appended') - get('delivered') - get('rejected') - get('dropped'),
+      depth: get('appended') - get('delivered') - get('rejected') - get('expired') - get('dropped'),
       spectra: { ...s, depth: s.appended - s.delivered - s.rejected },
     };
   }

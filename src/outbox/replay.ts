@@ -30,7 +30,7 @@ export function replayDeadLetters(outbox: Outbox, rows: readonly DeadLetterRow[]
     outbox.db.transaction(() => {
       outbox.append([
         {
-          source: row.stage === 'hub' ? 'replay' : row.source,
+          source: row.stage !== 'parse' ? 'replay' : row.source,
           lane: row.lane ?? LIVE_LANE,
           readings: outcome.readings,
           spectra: outcome.spectra,
@@ -46,7 +46,7 @@ export function replayDeadLetters(outbox: Outbox, rows: readonly DeadLetterRow[]
 }
 
 function recover(row: DeadLetterRow, reparse: Reparse): { ok: true; readings: Reading[]; spectra?: Spectrum[] } | { ok: false; reason: string } {
-  if (row.stage === 'hub') {
+  if (row.stage !== 'parse') {
     if (row.sensor !== null && row.measure !== null && row.ts !== null && row.value !== null) {
       const value = row.value_kind === 'boolean' ? row.value === 1 : row.value;
       return { ok: true, readings: [{ sensor: row.sensor, measure: row.measure, ts: row.ts, value }] };

@@ -5,6 +5,7 @@
  * window that fails to read is skipped and reported, so one bad page costs the rows on it, not
  * the whole backlog.
  */
+import type { DeadLetterStage } from './types.js';
 import Database from 'better-sqlite3';
 import type { Reading } from '../parse/reading.js';
 import type { Outbox } from './outbox.js';
@@ -105,7 +106,7 @@ export function salvage(damagedFile: string, into: Outbox): SalvageReport {
           lane: 0,
           readings: [],
           deadLetters: typed.map((d) => ({
-            stage: d.stage as 'parse' | 'hub',
+            stage: d.stage as DeadLetterStage,
             source: String(d.source),
             origin: (d.origin as string | null) ?? undefined,
             line: (d.line as number | null) ?? undefined,

@@ -21,8 +21,15 @@ export interface FileCheckpoint {
   parserState: string | null;
 }
 
+/**
+ * Why a record is a dead letter: `parse` invalid input, `hub` refused by the hub (or failed
+ * alone by it for good: poison.ts), `expired` not delivered within `hub.retry.max_age`.
+ */
+export type DeadLetterStage = 'parse' | 'hub' | 'expired';
+export const DEAD_LETTER_STAGES = ['parse', 'hub', 'expired'] as const satisfies readonly DeadLetterStage[];
+
 export interface DeadLetterInput {
-  stage: 'parse' | 'hub';
+  stage: DeadLetterStage;
   source: string;
   origin?: string | undefined;
   line?: number | undefined;

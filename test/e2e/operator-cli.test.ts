@@ -34,7 +34,7 @@ describe('operator commands', () => {
 
     const status = JSON.parse((await runAgentCommand(['status', '--config', configFile, '--json'])).stdout);
     expect(status.counts).toMatchObject({ appended: 3, delivered: 3, depth: 0, invalid: 2 });
-    expect(status.deadLetters).toEqual({ parse: 2, hub: 0 });
+    expect(status.deadLetters).toEqual({ parse: 2, hub: 0, expired: 0 });
     expect(status.sources).toEqual([expect.objectContaining({ source: 'press', path: file, line: 5 })]);
     const text = (await runAgentCommand(['status', '--config', configFile])).stdout;
     expect(text).toMatch(/delivered\s+3 readings/);

@@ -42,6 +42,7 @@ export function fakeState(): FakeViewState {
       appended: 160,
       delivered: 150,
       rejected: 2,
+      expired: 0,
       dropped: 0,
       invalid: 3,
       depth: 8,

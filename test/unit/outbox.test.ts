@@ -104,6 +104,24 @@ describe('Outbox', () => {
     box.close();
   });
 
+  it('expires readings older than a cutoff as their own kind of dead letter, not as refused by the hub; replay sends them again', async () => {
+    const box = Outbox.inStateDir(tempDir());
+    box.append([batch('a', 4)]);
+    expect(box.expire(LIVE_LANE, T0 + 2, 'not delivered within hub.retry.max_age (1000 ms)')).toBe(2);
+    const dl = box.db.prepare('SELECT stage, reason, ts FROM dead_letters ORDER BY ts').all();
+    expect(dl).toEqual([
+      { stage: 'expired', reason: 'not delivered within hub.retry.max_age (1000 ms)', ts: T0 },
+      { stage: 'expired', reason: 'not delivered within hub.retry.max_age (1000 ms)', ts: T0 + 1 },
+    ]);
+    expect(box.counts()).toMatchObject({ appended: 4, rejected: 0, expired: 2, depth: 2 });
+    expect(box.deadLetters.count({ stage: 'hub' })).toBe(0);
+    const { replayDeadLetters } = await import('../../src/outbox/replay.js');
+    const result = replayDeadLetters(box, box.deadLetters.list({ stage: 'expired' }), () => ({ readings: [], deadLetters: [] }) as never);
+    expect(result).toMatchObject({ replayed: 2, readings: 2 });
+    expect(box.counts()).toMatchObject({ appended: 6, expired: 2, depth: 4 });
+    box.close();
+  });
+
   it('commits readings, dead letters and the file position in one transaction', () => {
     const dir = tempDir();
     const box = Outbox.inStateDir(dir);
