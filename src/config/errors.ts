@@ -9,9 +9,6 @@ export interface ConfigProblem {
   line?: number | undefined;
 }
 
-/** Exit code for configuration errors (sysexits EX_CONFIG). */
-export const EXIT_CONFIG = 78;
-
 export class ConfigError extends Error {
   readonly code = 'SENSEYE_CONFIG_INVALID';
   constructor(

@@ -122,7 +122,7 @@ export class Shipper {
   private lastExpiry = 0;
   private lastAuthLog = 0;
   private readonly log: Logger;
-  private logWindow = { points: 0, requests: 0, since: Date.now() };
+  private logWindow = { points: 0, since: Date.now() };
 
   constructor(private readonly opts: ShipperOptions) {
     this.log = opts.logger;
@@ -564,7 +564,7 @@ export class Shipper {
       },
       `delivered ${w.points} readings`,
     );
-    this.logWindow = { points: 0, requests: 0, since: now };
+    this.logWindow = { points: 0, since: now };
   }
 
   private sleep(ms: number, wakeOnNotify: boolean): Promise<void> {

@@ -495,10 +495,6 @@ export class Outbox {
     return true;
   };
 
-  sensorIngest(sensor: string): 'timeseries' | 'frequency' | null {
-    return (this.db.prepare('SELECT ingest FROM sensors WHERE name = ?').pluck().get(sensor) as 'timeseries' | 'frequency' | undefined) ?? null;
-  }
-
   counters(): Map<string, number> {
     const rows = this.stmt.selectCounters.all() as Array<{ name: string; value: number }>;
     return new Map(rows.map((r) => [r.name, r.value]));
