@@ -11,20 +11,9 @@ import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js
 import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { jsonlReadings, key, receivedKeys, sorted, toJsonl } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
+import { canMountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait.js';
 
-/** Mounting a tmpfs needs root (CAP_SYS_ADMIN); without it the full-disk tests cannot make a disk full. */
-function canMountTmpfs(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = tempDir('senseye-mount-probe-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const MOUNT = canMountTmpfs();
 if (!MOUNT) console.warn('storage-faults: full-disk tests skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)');
 const PRLIMIT = (() => {

@@ -18,20 +18,9 @@ import { StorageFaults } from '../../src/outbox/storage-fault.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import { readings } from '../helpers/delivery-rig.js';
 import { tempDir } from '../helpers/tmp.js';
+import { canMountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait.js';
 
-/** Mounting a tmpfs needs root (CAP_SYS_ADMIN); without it a disk cannot be made full here. */
-function canMountTmpfs(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = tempDir('senseye-mount-probe-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const MOUNT = canMountTmpfs();
 if (!MOUNT) console.warn('ack-on-full-disk: skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)');
 
