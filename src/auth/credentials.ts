@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { readHubTls } from '../hub/tls.js';
+import { readHubTls } from '../net/tls.js';
 import { MachineTokenProvider } from './machine-token-provider.js';
 import type { MachineToken } from './token.js';
 import { UserTokenProvider } from './user-token-provider.js';

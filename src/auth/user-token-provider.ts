@@ -11,9 +11,9 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
-import { describeNetworkError } from '../hub/network-error.js';
-import { backoffDelay, parseRetryAfter } from '../hub/retry-policy.js';
-import type { HubTlsMaterial } from '../hub/tls.js';
+import { describeNetworkError } from '../net/network-error.js';
+import { backoffDelay, parseRetryAfter } from '../net/retry-policy.js';
+import type { HubTlsMaterial } from '../net/tls.js';
 import { MachineToken } from './token.js';
 
 export interface UserTokenProviderOptions {

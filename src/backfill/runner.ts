@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import { Engine } from '../daemon/engine.js';
-import { readHubTls, type HubTlsMaterial } from '../hub/tls.js';
+import { readHubTls, type HubTlsMaterial } from '../net/tls.js';
 import { describeState } from '../hub/delivery-state.js';
 import { openOutboxChecked } from '../outbox/integrity.js';
 import type { Outbox } from '../outbox/outbox.js';

@@ -15,7 +15,7 @@ import { expandInputs, InputError } from '../backfill/inputs.js';
 import { JobBusyError } from '../backfill/job.js';
 import { createProgress } from '../backfill/progress.js';
 import { runBackfill, type BackfillResult } from '../backfill/runner.js';
-import { HubTlsError } from '../hub/tls.js';
+import { HubTlsError } from '../net/tls.js';
 import { backfillSources } from '../backfill/source-configs.js';
 import { parseDuration, formatDuration } from '../config/units.js';
 import { createLogger } from '../observability/logger.js';

@@ -14,7 +14,7 @@ import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
 import { Agent } from '../daemon/agent.js';
 import { stopInOrder } from '../daemon/lifecycle.js';
-import { HubTlsError } from '../hub/tls.js';
+import { HubTlsError } from '../net/tls.js';
 import { applyRuntimeConfig } from '../daemon/reload.js';
 import { isOutboxRefusal, OutboxOpenError } from '../outbox/db.js';
 import { describeStartupStorageError, storageFaultOf } from '../outbox/storage-fault.js';

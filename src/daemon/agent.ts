@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import type { HubClient } from '../hub/client.js';
-import { readHubTls } from '../hub/tls.js';
+import { readHubTls } from '../net/tls.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import type { Shipper } from '../hub/shipper.js';
 import type { CapacityGuard } from '../outbox/capacity.js';

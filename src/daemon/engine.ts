@@ -17,7 +17,7 @@ import { answerRulesOf } from '../hub/answer-rules.js';
 import { HubClient } from '../hub/client.js';
 import { SensorDirectory } from '../hub/sensors.js';
 import { Shipper } from '../hub/shipper.js';
-import type { HubTlsMaterial } from '../hub/tls.js';
+import type { HubTlsMaterial } from '../net/tls.js';
 import { CapacityGuard } from '../outbox/capacity.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { IngestPipeline, type PipelineOptions } from '../pipeline/pipeline.js';

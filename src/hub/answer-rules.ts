@@ -12,7 +12,7 @@
  * because they say something about the route or a proxy, not about the readings.
  */
 import { retryable, type HubOutcome } from './outcome.js';
-import { parseRetryAfter } from './retry-policy.js';
+import { parseRetryAfter } from '../net/retry-policy.js';
 
 export type HubEndpoint = 'graphql' | 'sensors' | 'spectra';
 

@@ -8,9 +8,9 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { MachineToken } from '../auth/token.js';
 import { bodyHead, classifyAnswer, DEFAULT_ANSWER_RULES, type AnswerRules, type HubEndpoint } from './answer-rules.js';
-import { describeNetworkError } from './network-error.js';
+import { describeNetworkError } from '../net/network-error.js';
 import { retryable, type HubOutcome } from './outcome.js';
-import type { HubTlsMaterial } from './tls.js';
+import type { HubTlsMaterial } from '../net/tls.js';
 
 export interface HubClientOptions {
   url: string;

@@ -27,7 +27,7 @@ import { RequestPacer } from './pacer.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
 import { groupBySensor, type Continuation, type RoundSettings } from './round-plan.js';
 import type { HubFailure } from './outcome.js';
-import { retryDelay, type BackoffSettings } from './retry-policy.js';
+import { retryDelay, type BackoffSettings } from '../net/retry-policy.js';
 import type { SensorDirectory } from './sensors.js';
 
 export interface ShipperOptions {

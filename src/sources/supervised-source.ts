@@ -12,7 +12,7 @@
  */
 import { defer, EMPTY, Observable, Subject, takeUntil, timer, from, concatMap, retry, tap, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { backoffDelay, type BackoffSettings } from '../hub/retry-policy.js';
+import { backoffDelay, type BackoffSettings } from '../net/retry-policy.js';
 import type { LineChunk, Source } from './source.js';
 
 export type SourceHealth =

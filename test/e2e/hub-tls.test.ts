@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent as UndiciAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readHubTls } from '../../src/hub/tls.js';
+import { readHubTls } from '../../src/net/tls.js';
 import { ROOT, runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { jsonlReadings, toJsonl } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -10,7 +10,7 @@ import { createHubEmulator, type EmulatorOptions, type HubEmulator } from '../..
 import { HubClient } from '../../src/hub/client.js';
 import { SensorDirectory } from '../../src/hub/sensors.js';
 import { Shipper, type ShipperOptions } from '../../src/hub/shipper.js';
-import type { HubTlsMaterial } from '../../src/hub/tls.js';
+import type { HubTlsMaterial } from '../../src/net/tls.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import type { Reading } from '../../src/parse/reading.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter, retryDelay } from '../../src/hub/retry-policy.js';
+import { backoffDelay, parseRetryAfter, retryDelay } from '../../src/net/retry-policy.js';
 
 const settings = { initialDelayMs: 1000, maxDelayMs: 300_000 };
 
