@@ -108,6 +108,10 @@ export function createMetrics(options: MetricsOptions): Registry {
     view.sourceCounters().map((s) => [{ source: s.source }, s.invalid]),
   );
 
+  counter('udp_datagrams_dropped_total', 'Datagrams of each UDP source lost: where="receive_buffer" dropped by the kernel (the socket\'s receive buffer was full), where="backlog" dropped by the agent (max_pending_bytes)', ['source', 'where'], () =>
+    (view.sourceDrops?.() ?? []).map((d) => [{ source: d.source, where: d.where }, d.count]),
+  );
+
   // Outbox.
   gauge('outbox_readings', 'Readings waiting in the outbox', [], () => one(view.outboxCounts().depth));
   gauge('outbox_spectra', 'Spectra waiting in the outbox', [], () => one(view.outboxCounts().spectra.depth));
