@@ -25,6 +25,9 @@ let ends: number[] = [];
 let senders: number[] = [];
 const senderIds = new Map<string, number>();
 let newSenders: Array<[number, string]> = [];
+let lastId = -1;
+let lastPort = -1;
+let lastAddress = '';
 let outstanding = 0;
 let dropped = 0;
 let datagrams = 0;
@@ -60,12 +63,21 @@ socket.on('message', (msg, rinfo) => {
     flush();
     if (msg.length > block.length) block = Buffer.allocUnsafeSlow(msg.length);
   }
-  const key = rinfo.port + rinfo.address;
-  let id = senderIds.get(key);
-  if (id === undefined) {
-    id = senderIds.size;
-    senderIds.set(key, id);
-    newSenders.push([id, `udp://${rinfo.family === 'IPv6' ? `[${rinfo.address}]` : rinfo.address}:${rinfo.port}`]);
+  // Usually the same sender as the datagram before: no key to build then.
+  let id = lastId;
+  if (rinfo.port !== lastPort || rinfo.address !== lastAddress) {
+    const key = rinfo.port + rinfo.address;
+    const known = senderIds.get(key);
+    if (known === undefined) {
+      id = senderIds.size;
+      senderIds.set(key, id);
+      newSenders.push([id, `udp://${rinfo.family === 'IPv6' ? `[${rinfo.address}]` : rinfo.address}:${rinfo.port}`]);
+    } else {
+      id = known;
+    }
+    lastId = id;
+    lastPort = rinfo.port;
+    lastAddress = rinfo.address;
   }
   msg.copy(block, used);
   used += msg.length;

@@ -37,8 +37,10 @@ export interface ReceivedBatch {
   /** The datagrams back to back; datagram i is data[ends[i-1] .. ends[i]). */
   data: Buffer;
   ends: Uint32Array;
-  /** Sender of each datagram, as an origin ("udp://10.0.0.7:40123"). */
-  origins: string[];
+  /** Sender of each datagram, as an index into `origins`. */
+  senders: Uint32Array;
+  /** Senders by index, as origins ("udp://10.0.0.7:40123"). */
+  origins: readonly string[];
   /** Datagrams dropped by the receiving thread (max_pending_bytes) since the previous batch. */
   dropped: number;
   /** Datagrams read since the previous batch, dropped ones included. */
@@ -85,9 +87,7 @@ export class UdpReceiver {
             break;
           case 'batch': {
             for (const [id, origin] of m.newSenders) this.origins[id] = origin;
-            const origins = new Array<string>(m.senders.length);
-            for (let i = 0; i < m.senders.length; i++) origins[i] = this.origins[m.senders[i]!]!;
-            this.handlers.batch({ data: Buffer.from(m.data, 0, m.used), ends: m.ends, origins, dropped: m.dropped, datagrams: m.datagrams });
+            this.handlers.batch({ data: Buffer.from(m.data, 0, m.used), ends: m.ends, senders: m.senders, origins: this.origins, dropped: m.dropped, datagrams: m.datagrams });
             break;
           }
           case 'closed':

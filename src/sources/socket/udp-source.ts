@@ -207,18 +207,20 @@ export class UdpSource implements Source {
   private onBatch(batch: ReceivedBatch): void {
     this.datagrams += batch.datagrams;
     if (batch.dropped > 0) this.countDropped(batch.dropped);
-    const { data, ends, origins } = batch;
+    const { data, ends, senders, origins } = batch;
     let start = 0;
     let b: PeerBacklog | undefined;
+    let sender = -1;
     for (let i = 0; i < ends.length; i++) {
       const end = ends[i]!;
-      const origin = origins[i]!;
-      if (b === undefined || b.origin !== origin) {
+      if (senders[i] !== sender) {
+        sender = senders[i]!;
+        const origin = origins[sender]!;
         b = this.backlog.get(origin);
         if (b === undefined) this.backlog.set(origin, (b = { origin, lines: [], bytes: 0 }));
       }
-      pushLines(data, start, end, b.lines);
-      b.bytes += end - start;
+      pushLines(data, start, end, b!.lines); // set on the first datagram: no sender is -1
+      b!.bytes += end - start;
       start = end;
     }
     this.backlogBytes += start;
