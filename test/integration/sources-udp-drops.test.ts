@@ -87,4 +87,17 @@ describe('udp source: receive buffer and drops', () => {
     expect(Number(warning!.total)).toBeGreaterThan(0);
     expect(Number(warning!.total)).toBeLessThanOrEqual(procDrops(port)!);
   });
+
+  it('reports a port in use by source name (the receiving thread cannot bind), and completes', async () => {
+    const blocker = dgram.createSocket('udp4');
+    sockets.push(blocker);
+    await new Promise<void>((r) => blocker.bind(0, '127.0.0.1', () => r()));
+    const config = sourceSchema.parse({ name: 'plc', type: 'udp', listen: `127.0.0.1:${blocker.address().port}`, format: 'jsonl' });
+    if (config.type !== 'udp') throw new Error('not udp');
+    const source = new UdpSource(config, { lane: 0, logger: pino({ level: 'silent' }), parserOptions: {} });
+    let completed = false;
+    source.chunks$.subscribe({ complete: () => (completed = true) });
+    await expect(source.whenStarted()).rejects.toThrow(/source "plc".*cannot listen on udp 127\.0\.0\.1:\d+: EADDRINUSE/s);
+    await waitFor(() => completed, 'the source completed');
+  });
 });

@@ -58,6 +58,7 @@ export class UdpReceiver {
   private worker: Worker | null = null;
   private readonly origins: string[] = [];
   private closed: (() => void) | null = null;
+  private exited: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly settings: ReceiverSettings,
@@ -68,6 +69,8 @@ export class UdpReceiver {
   start(): Promise<ReceiverListening> {
     const worker = new Worker(workerScript(), { workerData: this.settings });
     this.worker = worker;
+    // Watched from the start: a thread that already ended must not leave stop() waiting.
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     return new Promise((resolve, reject) => {
       worker.on('error', (err) => {
         reject(err); // before listening: the source cannot start; after: it stops receiving
@@ -109,9 +112,8 @@ export class UdpReceiver {
     if (worker === null) return;
     this.worker = null;
     const closed = new Promise<void>((resolve) => (this.closed = resolve));
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ t: 'stop' } satisfies ToReceiver);
-    await Promise.race([closed, exited]);
+    await Promise.race([closed, this.exited]);
     await worker.terminate();
   }
 
