@@ -25,6 +25,8 @@ await build({
     'senseye-agent': path.join(dist, 'cli', 'main.js'),
     // planner.ts starts it as ./planner-worker.js next to itself: in the bundle, next to senseye-agent.js.
     'planner-worker': path.join(dist, 'hub', 'planner-worker.js'),
+    // udp-receiver.ts starts it as ./udp-receiver-worker.js next to itself, likewise.
+    'udp-receiver-worker': path.join(dist, 'sources', 'socket', 'udp-receiver-worker.js'),
   },
   outdir: path.join(dist, 'bundle'),
   bundle: true,
@@ -43,7 +45,7 @@ await build({
   // the source map only with --enable-source-maps). Minifying loaded ~15 % faster.
 });
 
-for (const name of ['senseye-agent.js', 'planner-worker.js']) asciiOnly(path.join(dist, 'bundle', name));
+for (const name of ['senseye-agent.js', 'planner-worker.js', 'udp-receiver-worker.js']) asciiOnly(path.join(dist, 'bundle', name));
 
 /**
  * esbuild escapes non-ASCII characters in strings and regular expressions, not in the comments it

@@ -185,6 +185,11 @@ export const udpSource = z
     listen,
     /** Datagrams held while the outbox is not taking more; beyond this they are dropped and counted. */
     max_pending_bytes: size.default(8 * 1024 * 1024),
+    /**
+     * The socket's receive buffer (SO_RCVBUF): datagrams the kernel holds while the agent is busy;
+     * beyond it the kernel drops them (counted, see udp-drops.ts). Capped by net.core.rmem_max.
+     */
+    receive_buffer: size.default(4 * 1024 * 1024),
     ...formatSettings,
   })
   .superRefine(checkFormat);

@@ -24,6 +24,8 @@ export interface AgentView {
   sourceUnreadyAfterMs(): number;
   /** Readings received and inputs refused, per source name (since the outbox was created). */
   sourceCounters(): Array<{ source: string; received: number; invalid: number }>;
+  /** UDP sources: datagrams lost since start, by where (the kernel's receive buffer, or the source's backlog limit). */
+  sourceDrops?(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }>;
   outboxCounts(): OutboxCounts;
   /** Bytes of the outbox database in use. */
   outboxBytes(): number;

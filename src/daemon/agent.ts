@@ -345,6 +345,17 @@ export class Agent implements AgentView {
     }));
   }
 
+  sourceDrops(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }> {
+    const out: Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }> = [];
+    for (const s of this.sources) {
+      const d = s.drops?.();
+      if (d === undefined) continue;
+      if (d.kernel !== null) out.push({ source: s.name, where: 'receive_buffer', count: d.kernel });
+      out.push({ source: s.name, where: 'backlog', count: d.backlog });
+    }
+    return out;
+  }
+
   outboxCounts(): OutboxCounts {
     return this.outbox.counts();
   }

@@ -114,6 +114,9 @@ export function createMetrics(options: MetricsOptions): Registry {
   counter('source_restarts_total', 'Times each source was restarted after an unexpected failure, since start', ['source'], () =>
     view.sourceHealth().map(({ source, health }) => [{ source }, health.restarts]),
   );
+  counter('udp_datagrams_dropped_total', 'Datagrams of each UDP source lost: where="receive_buffer" dropped by the kernel (the socket\'s receive buffer was full), where="backlog" dropped by the agent (max_pending_bytes)', ['source', 'where'], () =>
+    (view.sourceDrops?.() ?? []).map((d) => [{ source: d.source, where: d.where }, d.count]),
+  );
 
   // Outbox.
   gauge('outbox_readings', 'Readings waiting in the outbox', [], () => one(view.outboxCounts().depth));

@@ -53,6 +53,11 @@ export interface Source {
    * the pipeline then commits what it holds instead of waiting for a fuller group.
    */
   readonly stalls$?: Observable<void>;
+  /**
+   * Datagram sources: datagrams lost so far, by the kernel (its receive buffer was full; null
+   * where the kernel's count cannot be read) and by the source's own backlog limit; undefined: it counts none.
+   */
+  drops?(): { kernel: number | null; backlog: number } | undefined;
 }
 
 /**

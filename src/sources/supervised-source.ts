@@ -44,6 +44,8 @@ export class SupervisedSource implements Source {
   private restarts = 0;
   private failure: { downSince: number; reason: string; retryAt: number | null } | null = null;
   private settledTimer: NodeJS.Timeout | null = null;
+  /** Drops counted by instances that failed and were replaced. */
+  private dropsBefore: { kernel: number | null; backlog: number } | null = null;
 
   constructor(
     readonly name: string,
@@ -89,6 +91,15 @@ export class SupervisedSource implements Source {
     return this.failure?.retryAt == null && this.current.isCaughtUp();
   }
 
+  /** Datagrams lost (UDP), over every instance: a restarted source's counters start again at 0. */
+  drops(): { kernel: number | null; backlog: number } | undefined {
+    const now = this.current.drops?.();
+    if (now === undefined && this.dropsBefore === null) return undefined;
+    const before = this.dropsBefore ?? { kernel: null, backlog: 0 };
+    const kernel = now?.kernel ?? null;
+    return { kernel: kernel === null && before.kernel === null ? null : (kernel ?? 0) + (before.kernel ?? 0), backlog: (now?.backlog ?? 0) + before.backlog };
+  }
+
   whenStarted(): Promise<void> {
     return this.current.whenStarted?.() ?? Promise.resolve();
   }
@@ -116,6 +127,7 @@ export class SupervisedSource implements Source {
           (async () => {
             await this.opts.settle();
             this.restarts++;
+            this.dropsBefore = this.drops() ?? null;
             this.current = this.create();
             this.follow(this.current);
             this.opts.logger.warn({ event: 'source_restarted', source: this.name, restarts: this.restarts }, `source ${this.name} restarted`);

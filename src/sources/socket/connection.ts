@@ -4,9 +4,10 @@
  * connection) and line numbers, and the peer address as origin.
  *
  * Backpressure: a chunk needs a free in-flight slot of the source; while none is free, lines
- * gather (coalescing many small writes into one chunk), and beyond `maxPendingBytes` the socket
- * is paused, so the kernel's buffers fill and TCP slows the sender down. It resumes as soon as
- * the gathered lines went out.
+ * gather (coalescing many small writes into one chunk), and beyond `maxPendingBytes` of complete
+ * lines the socket is paused, so the kernel's buffers fill and TCP slows the sender down. It
+ * resumes as soon as the gathered lines went out. Memory per connection is bounded by
+ * `maxPendingBytes` + `maxLineBytes` (the unfinished line) + one read.
  *
  * Invariants: every complete line is emitted once, in order; a line over `maxLineBytes` is
  * dead-lettered (first 4 KiB) and the connection goes on; an unfinished line when the
@@ -85,7 +86,11 @@ export class Connection {
     const before = this.pending.length;
     this.splitter.push(data, this.pending);
     for (let i = before; i < this.pending.length; i++) this.pendingBytes += this.pending[i]!.bytes;
-    if (!this.paused && this.pendingBytes + this.splitter.pendingBytes > this.deps.maxPendingBytes) {
+    // Only complete lines waiting for a slot count: they are what pumpLoop() hands out before it
+    // resumes. An unfinished line (at most maxLineBytes, held by the splitter) or the skipped
+    // rest of an over-long one (nothing held but its first 4 KiB) never makes a line to hand
+    // out, so pausing for it would stop the connection for good.
+    if (!this.paused && this.pendingBytes > this.deps.maxPendingBytes) {
       this.paused = true;
       this.socket.pause();
       this.deps.logger.debug({ event: 'connection_paused', peer: this.origin }, 'outbox not keeping up: reading paused');

@@ -3,11 +3,19 @@
  * its newline: the datagram's end ends it). Records are gathered per sender and handed out as
  * chunks with the sender's address as origin.
  *
- * UDP has no flow control: while the outbox is not taking more, datagrams are held up to
- * `max_pending_bytes`; beyond that they are dropped, counted and logged (never silently). Like
- * every socket source, what was received but not committed when the agent is killed is lost.
+ * The socket is read by a thread of its own (udp-receiver.ts): the agent's thread may be busy
+ * committing or sending for a while without the socket going unread. It hands over batches of a
+ * few milliseconds of datagrams, so the pipeline's per-chunk and per-commit work is shared by many
+ * datagrams instead of paid for each.
+ *
+ * UDP has no flow control, so losses are counted where they happen, never silent:
+ * - in the kernel, when the socket's receive buffer (`receive_buffer`, SO_RCVBUF, capped by
+ *   net.core.rmem_max) is full because it was not read in time: the kernel's own count for this
+ *   socket is read from /proc (udp-drops.ts), exported and logged (`udp_drops`);
+ * - in the agent, while the outbox is not taking more: datagrams are held up to
+ *   `max_pending_bytes`, beyond that dropped, counted and logged (`datagrams_dropped`).
+ * Like every socket source, what was received but not committed when the agent is killed is lost.
  */
-import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
@@ -17,14 +25,20 @@ import { FORMATS } from '../../parse/registry.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { formatListen } from './listen-address.js';
+import { readUdpSocketRow } from './udp-drops.js';
+import { UdpReceiver, type ReceivedBatch, type ReceiverListening } from './udp-receiver.js';
 
 interface PeerBacklog {
+  origin: string;
   lines: string[];
   bytes: number;
-  nextLine: number;
 }
 
 const DROP_LOG_EVERY_MS = 10_000;
+/** How often the kernel's drop count is read (and a warning considered). */
+const KERNEL_DROPS_POLL_MS = 1_000;
+/** How long the receiving thread gathers datagrams before handing them over. */
+const FLUSH_MS = 50;
 
 export class UdpSource implements Source {
   readonly name: string;
@@ -37,7 +51,7 @@ export class UdpSource implements Source {
   private readonly parser: LineParser;
   private readonly backlog = new Map<string, PeerBacklog>();
   private backlogBytes = 0;
-  private socket: dgram.Socket | null = null;
+  private receiver: UdpReceiver | null = null;
   private subscriber: Subscriber<LineChunk> | null = null;
   private pumping: Promise<void> | null = null;
   private readonly started: Promise<void>;
@@ -46,10 +60,21 @@ export class UdpSource implements Source {
   private stopping: Promise<void> | null = null;
   private done!: () => void;
   private readonly completed = new Promise<void>((resolve) => (this.done = resolve));
-  /** Datagrams dropped since the last log line, and in total. */
+  /** Datagrams dropped for max_pending_bytes since the last log line, and in total. */
   private dropped = 0;
   droppedTotal = 0;
   private lastDropLog = 0;
+  /** Datagrams that reached the agent (dropped for max_pending_bytes or not) since start. */
+  datagrams = 0;
+  /** The socket's inode, to find its row in /proc/net/udp{,6}; null where it cannot be found. */
+  private inode: number | null = null;
+  /** The kernel's drop count for the socket, as last read; null while unknown. */
+  private kernelDrops: number | null = null;
+  private kernelDropsUnlogged = 0;
+  private lastKernelDropLog = 0;
+  private dropsTimer: NodeJS.Timeout | null = null;
+  /** SO_RCVBUF as the kernel reports it once set (Linux: twice the size asked for, for its bookkeeping). */
+  receiveBufferBytes: number | null = null;
   address: string | null = null;
 
   constructor(
@@ -68,7 +93,7 @@ export class UdpSource implements Source {
     this.started.catch(() => undefined);
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
-      this.start();
+      void this.start();
       void this.completed.then(() => subscriber.complete());
       return () => void this.stop(false);
     });
@@ -86,56 +111,134 @@ export class UdpSource implements Source {
     return this.stop(true);
   }
 
-  private start(): void {
+  private async start(): Promise<void> {
     const { host, port } = this.config.listen;
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-    this.socket = socket;
-    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    const onBindError = (err: NodeJS.ErrnoException) => {
+    const receiver = new UdpReceiver(
+      { host, port, ipv6: isIPv6(host), recvBufferSize: this.config.receive_buffer, maxPendingBytes: this.config.max_pending_bytes, flushMs: FLUSH_MS },
+      {
+        batch: (b) => this.onBatch(b),
+        socketError: (message) => this.log.error({ event: 'socket_error', err: message }, 'UDP socket error'),
+      },
+    );
+    this.receiver = receiver;
+    let listening: ReceiverListening;
+    try {
+      listening = await receiver.start();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
       const where = formatListen({ host, port });
-      const hint = err.code === 'EADDRINUSE' ? 'another process listens there: stop it or choose another port' : err.code === 'EACCES' ? 'ports below 1024 need privileges' : 'check `listen`';
-      this.startedFailed(new SourceStartError(this.name, `cannot listen on udp ${where}: ${err.code ?? err.message}`, hint));
-      socket.close();
-      this.socket = null;
+      const hint = code === 'EADDRINUSE' ? 'another process listens there: stop it or choose another port' : code === 'EACCES' ? 'ports below 1024 need privileges' : 'check `listen`';
+      this.startedFailed(new SourceStartError(this.name, `cannot listen on udp ${where}: ${code ?? (err as Error).message}`, hint));
+      this.receiver = null;
       this.done();
-    };
-    socket.once('error', onBindError);
-    socket.bind(port, host, () => {
-      socket.off('error', onBindError);
-      socket.on('error', (err) => this.log.error({ event: 'socket_error', err }, 'UDP socket error'));
-      const a = socket.address();
-      this.address = formatListen({ host: a.address, port: a.port });
-      this.log.info({ event: 'source_listening', address: this.address }, `listening on udp ${this.address}`);
-      this.startedOk();
-    });
-  }
-
-  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.stopping !== null) return;
-    if (this.backlogBytes + msg.length > this.config.max_pending_bytes) {
-      this.dropped++;
-      this.droppedTotal++;
-      const now = Date.now();
-      if (now - this.lastDropLog >= DROP_LOG_EVERY_MS) {
-        this.log.warn(
-          { event: 'datagrams_dropped', count: this.dropped, total: this.droppedTotal, max_pending_bytes: this.config.max_pending_bytes },
-          'outbox not keeping up and the UDP backlog is full: datagrams dropped (UDP cannot slow the sender down)',
-        );
-        this.dropped = 0;
-        this.lastDropLog = now;
-      }
       return;
     }
-    const peer = `udp://${rinfo.family === 'IPv6' ? `[${rinfo.address}]` : rinfo.address}:${rinfo.port}`;
-    const lines = msg.toString('utf8').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
-    let b = this.backlog.get(peer);
-    if (b === undefined) this.backlog.set(peer, (b = { lines: [], bytes: 0, nextLine: 1 }));
-    for (const l of lines) b.lines.push(l);
-    b.bytes += msg.length;
-    this.backlogBytes += msg.length;
+    if (this.stopping !== null) return;
+    this.address = formatListen({ host: listening.address, port: listening.port });
+    this.log.info({ event: 'source_listening', address: this.address }, `listening on udp ${this.address}`);
+    this.reportReceiveBuffer(listening);
+    this.watchKernelDrops(listening.inode);
+    this.startedOk();
+  }
+
+  /** Logs what the kernel granted for SO_RCVBUF: it caps the size at net.core.rmem_max. */
+  private reportReceiveBuffer(l: ReceiverListening): void {
+    const requested = this.config.receive_buffer;
+    if (l.granted === null) {
+      this.log.warn({ event: 'udp_receive_buffer', requested_bytes: requested, err: l.bufferError }, 'could not set the UDP receive buffer: the system default applies');
+      return;
+    }
+    this.receiveBufferBytes = l.granted;
+    // Linux doubles the size asked for (the kernel's bookkeeping shares the buffer).
+    const usable = process.platform === 'linux' ? l.granted / 2 : l.granted;
+    const fields = { event: 'udp_receive_buffer', requested_bytes: requested, granted_bytes: l.granted };
+    if (requested > 0 && usable < requested) {
+      this.log.warn(
+        { ...fields, hint: `raise net.core.rmem_max to at least ${requested} (sysctl -w net.core.rmem_max=${requested}; persist it in /etc/sysctl.d/)` },
+        `UDP receive buffer capped by the kernel at ${usable} bytes (asked for ${requested}): bursts beyond it are dropped by the kernel`,
+      );
+    } else {
+      this.log.info(fields, `UDP receive buffer ${l.granted} bytes`);
+    }
+  }
+
+  private watchKernelDrops(inode: number | null): void {
+    this.inode = inode;
+    if (inode === null || this.readKernelDrops() === null) {
+      this.inode = null;
+      this.log.info({ event: 'udp_drops_unavailable' }, "the kernel's drop count for this socket cannot be read here (no /proc/net/udp or no socket fd): drops by the kernel are not counted");
+      return;
+    }
+    this.dropsTimer = setInterval(() => this.readKernelDrops(), KERNEL_DROPS_POLL_MS);
+    this.dropsTimer.unref();
+  }
+
+  /** Reads the kernel's drop count; warns (at most every 10 s, and at stop) when it moved. */
+  private readKernelDrops(final = false): number | null {
+    if (this.inode === null) return null;
+    const row = readUdpSocketRow(this.inode);
+    if (row === null) return this.kernelDrops;
+    const before = this.kernelDrops ?? 0;
+    this.kernelDrops = row.drops;
+    this.kernelDropsUnlogged += row.drops - before;
+    const now = Date.now();
+    if (this.kernelDropsUnlogged > 0 && (final || now - this.lastKernelDropLog >= DROP_LOG_EVERY_MS)) {
+      this.log.warn(
+        {
+          event: 'udp_drops',
+          count: this.kernelDropsUnlogged,
+          total: row.drops,
+          receive_buffer_bytes: this.receiveBufferBytes,
+          hint: 'raise receive_buffer (and net.core.rmem_max), give the agent more CPU, or have senders put more records in each datagram',
+        },
+        `the kernel dropped ${this.kernelDropsUnlogged} datagrams: the socket's receive buffer was full (they were not read in time)`,
+      );
+      this.kernelDropsUnlogged = 0;
+      this.lastKernelDropLog = now;
+    }
+    return this.kernelDrops;
+  }
+
+  /** Datagrams lost so far: by the kernel (null where it cannot be read) and by the backlog limit. */
+  drops(): { kernel: number | null; backlog: number } {
+    return { kernel: this.readKernelDrops(), backlog: this.droppedTotal };
+  }
+
+  private onBatch(batch: ReceivedBatch): void {
+    this.datagrams += batch.datagrams;
+    if (batch.dropped > 0) this.countDropped(batch.dropped);
+    const { data, ends, senders, origins } = batch;
+    let start = 0;
+    let b: PeerBacklog | undefined;
+    let sender = -1;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!;
+      if (senders[i] !== sender) {
+        sender = senders[i]!;
+        const origin = origins[sender]!;
+        b = this.backlog.get(origin);
+        if (b === undefined) this.backlog.set(origin, (b = { origin, lines: [], bytes: 0 }));
+      }
+      pushLines(data, start, end, b!.lines); // set on the first datagram: no sender is -1
+      b!.bytes += end - start;
+      start = end;
+    }
+    this.backlogBytes += start;
     this.pump();
+  }
+
+  private countDropped(n: number): void {
+    this.dropped += n;
+    this.droppedTotal += n;
+    const now = Date.now();
+    if (now - this.lastDropLog >= DROP_LOG_EVERY_MS) {
+      this.log.warn(
+        { event: 'datagrams_dropped', count: this.dropped, total: this.droppedTotal, max_pending_bytes: this.config.max_pending_bytes },
+        'outbox not keeping up and the UDP backlog is full: datagrams dropped (UDP cannot slow the sender down)',
+      );
+      this.dropped = 0;
+      this.lastDropLog = now;
+    }
   }
 
   private pump(): void {
@@ -149,15 +252,17 @@ export class UdpSource implements Source {
   private async pumpLoop(): Promise<void> {
     while (this.backlog.size > 0) {
       await this.limit.acquire();
-      const [peer, b] = this.backlog.entries().next().value as [string, PeerBacklog];
-      this.backlog.delete(peer);
+      const [origin, b] = this.backlog.entries().next().value as [string, PeerBacklog];
+      this.backlog.delete(origin);
       this.backlogBytes -= b.bytes;
+      // Handed on: the receiving thread may take that much more before it drops.
+      this.receiver?.credit(b.bytes);
       deliver(this.subscriber, {
         source: this.name,
         lane: this.ctx.lane,
-        origin: peer,
+        origin,
         lines: b.lines,
-        firstLine: b.nextLine,
+        firstLine: 1,
         parser: this.parser,
         checkpoint: undefined,
         ack: () => this.limit.release(),
@@ -167,16 +272,37 @@ export class UdpSource implements Source {
 
   private stop(graceful: boolean): Promise<void> {
     this.stopping ??= (async () => {
-      const socket = this.socket;
-      this.socket = null;
-      if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
+      const receiver = this.receiver;
+      this.receiver = null;
+      if (this.dropsTimer !== null) clearInterval(this.dropsTimer);
+      this.readKernelDrops(true);
+      if (receiver !== null) {
+        if (graceful) await receiver.stop();
+        else receiver.terminate();
+      }
       if (graceful) {
+        this.pump();
         while (this.pumping !== null) await this.pumping;
         await this.limit.idle();
       }
       if (this.droppedTotal > 0) this.log.warn({ event: 'datagrams_dropped', total: this.droppedTotal }, 'datagrams dropped while running');
+      this.log.info(
+        { event: 'udp_source_stopped', datagrams: this.datagrams, kernel_drops: this.kernelDrops, backlog_drops: this.droppedTotal },
+        `received ${this.datagrams} datagrams; dropped by the kernel: ${this.kernelDrops ?? 'unknown'}, by the backlog limit: ${this.droppedTotal}`,
+      );
       this.done();
     })();
     return this.stopping;
+  }
+}
+
+/** Appends the records of data[start, end): newline-separated, the last without one, '\r' before a newline dropped. */
+function pushLines(data: Buffer, start: number, end: number, out: string[]): void {
+  while (start < end) {
+    let nl = data.indexOf(0x0a, start);
+    if (nl === -1 || nl >= end) nl = end;
+    const stop = nl > start && data[nl - 1] === 0x0d ? nl - 1 : nl;
+    out.push(data.toString('utf8', start, stop));
+    start = nl + 1;
   }
 }
