@@ -1,6 +1,7 @@
 // Socket sources in-process against a stand-in outbox (sources-harness.ts), on 127.0.0.1 only:
 // many TCP clients, a client leaving mid-line, over-long lines, UDP bursts, a Unix socket with
 // its mode and a stale socket file, TLS and mutual TLS, idle timeout, and backpressure.
+import pino from 'pino';
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
@@ -26,9 +27,9 @@ function line(sensor: string, i: number): string {
   return JSON.stringify({ sensor, measure: 'm', ts: new Date(T0 + i * 1000).toISOString(), value: i }) + '\n';
 }
 
-async function startSource(settings: Record<string, unknown>): Promise<{ h: Harness; source: Source & { address?: string | null } }> {
+async function startSource(settings: Record<string, unknown>, logger = quietLogger): Promise<{ h: Harness; source: Source & { address?: string | null } }> {
   const config = sourceSchema.parse({ name: 'sock', format: 'jsonl', ...settings });
-  const source = createSource(config, { lane: 0, checkpoints: [], logger: quietLogger }) as Source & { address?: string | null };
+  const source = createSource(config, { lane: 0, checkpoints: [], logger }) as Source & { address?: string | null };
   const h = new Harness();
   harnesses.push(h);
   h.start(source);
@@ -52,6 +53,22 @@ function closed(socket: net.Socket): Promise<void> {
 }
 
 describe('tcp source', () => {
+  it('logs a flood of refused connections as a few counted lines, not one line each', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const { source } = await startSource({ type: 'tcp', listen: '127.0.0.1:0', max_connections: 2 }, logger);
+    const port = portOf(source);
+    const kept = await Promise.all([connect(port), connect(port)]);
+    // 200 more: each accepted by the kernel and dropped by the server at once.
+    const flood = await Promise.all(Array.from({ length: 200 }, () => connect(port).catch(() => null)));
+    await Promise.all(flood.map((s) => (s === null ? undefined : closed(s))));
+    const refused = lines.filter((l) => l.event === 'connection_refused');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeLessThanOrEqual(3); // one at once, then at most one per 10 s
+    expect(refused[0]).toMatchObject({ count: 1, max_connections: 2 });
+    for (const s of kept) s.destroy();
+  });
+
   it('takes several clients at once, writes split at random places, every line exactly once', async () => {
     const { h, source } = await startSource({ type: 'tcp', listen: '127.0.0.1:0' });
     const port = portOf(source);

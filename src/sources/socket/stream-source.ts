@@ -14,6 +14,7 @@ import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
+import { LogEvery } from '../../observability/log-every.js';
 import type { TcpSourceConfig, UnixSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMATS, type FormatName } from '../../parse/registry.js';
@@ -120,9 +121,9 @@ export class StreamSource implements Source {
     try {
       const server = await this.listener.create((socket, origin) => this.accept(socket, origin));
       server.maxConnections = this.opts.maxConnections;
-      server.on('drop', (data?: { remoteAddress?: string }) => {
-        this.log.warn({ event: 'connection_refused', peer: data?.remoteAddress, max_connections: this.opts.maxConnections }, 'too many connections: new one refused');
-      });
+      // A flood of connections must not become a flood of log lines: one line per 10 s, counted.
+      const refused = new LogEvery(this.log, 'connection_refused', `too many connections (max_connections ${this.opts.maxConnections}): new one refused`);
+      server.on('drop', (data?: { remoteAddress?: string }) => refused.hit({ peer: data?.remoteAddress, max_connections: this.opts.maxConnections }));
       server.on('error', (err) => this.log.error({ event: 'server_error', err }, 'listening socket failed'));
       this.server = server;
       this.address = await this.listener.listen(server);

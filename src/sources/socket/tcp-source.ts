@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import net, { type AddressInfo, type Server } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import { LogEvery } from '../../observability/log-every.js';
 import type { TcpSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { SourceStartError } from '../start-error.js';
@@ -72,9 +73,8 @@ export function createTcpSource(config: TcpSourceConfig, ctx: { lane: number; lo
     async create(accept) {
       if (config.tls === undefined) return net.createServer((socket) => accept(socket, peerOf('tcp', socket)));
       const server = tls.createServer(await loadTls(config), (socket) => accept(socket, peerOf('tls', socket)));
-      server.on('tlsClientError', (err, socket) => {
-        log.warn({ event: 'tls_refused', peer: peerOf('tls', socket), reason: err.message }, 'TLS handshake refused');
-      });
+      const refused = new LogEvery(log, 'tls_refused', 'TLS handshake refused');
+      server.on('tlsClientError', (err, socket) => refused.hit({ peer: peerOf('tls', socket), reason: err.message }));
       return server;
     },
     listen: (server) => listenTcp(config.name, server, config.listen.host, config.listen.port),
