@@ -15,7 +15,7 @@ import { reportToken } from '../auth/capabilities.js';
 import { createCredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import { hubTlsProblems } from '../net/tls.js';
-import { parseListen } from '../sources/socket/listen-address.js';
+import { parseListen } from '../config/listen-address.js';
 import { configOption, loadConfigOrReport } from './common.js';
 import { EXIT } from './exit-codes.js';
 

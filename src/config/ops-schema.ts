@@ -10,7 +10,7 @@
  */
 import cron from 'node-cron';
 import { z } from 'zod';
-import { parseListen } from '../sources/socket/listen-address.js';
+import { parseListen } from './listen-address.js';
 import { duration } from './primitives.js';
 
 /** Where the health and metrics endpoint listens unless `http.listen` says otherwise (9464: the Prometheus exporter port range). */

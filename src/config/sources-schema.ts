@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { FORMAT_NAMES, hasHeader, type FormatName } from '../parse/registry.js';
 import { EPOCH_UNITS } from '../parse/timestamp.js';
 import { isValidTimeZone } from '../parse/timezone.js';
-import { parseListen, type ListenAddress } from '../sources/socket/listen-address.js';
+import { parseListen, type ListenAddress } from './listen-address.js';
 import { duration, name, size } from './primitives.js';
 
 const globs = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {

@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { AgentView } from '../daemon/agent-view.js';
-import { parseListen } from '../sources/socket/listen-address.js';
+import { parseListen } from '../config/listen-address.js';
 import { METRIC_PREFIX } from './metrics.js';
 import { readiness } from './readiness.js';
 

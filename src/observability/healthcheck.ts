@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { substituteEnv } from '../config/env.js';
 import { DEFAULT_HTTP_LISTEN, INSTALL_PATHS } from '../config/ops-schema.js';
-import { parseListen } from '../sources/socket/listen-address.js';
+import { parseListen } from '../config/listen-address.js';
 
 export const DEFAULT_HEALTHCHECK_URL = `http://${DEFAULT_HTTP_LISTEN}/healthz`;
 /** The config the image's CMD runs with (test/unit/container-files.test.ts ties the two). */

@@ -14,7 +14,7 @@ import { DEFAULT_HTTP_LISTEN, INSTALL_PATHS } from '../../src/config/ops-schema.
 import { configSchema } from '../../src/config/schema.js';
 import { parseDuration } from '../../src/config/units.js';
 import { DEFAULT_HEALTHCHECK_URL } from '../../src/observability/healthcheck.js';
-import { parseListen } from '../../src/sources/socket/listen-address.js';
+import { parseListen } from '../../src/config/listen-address.js';
 import { ROOT } from '../helpers/agent-process.js';
 
 interface Instruction {

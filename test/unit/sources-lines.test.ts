@@ -3,7 +3,7 @@ import { chunkParts } from '../../src/sources/chunk-parts.js';
 import { decodeLines, DECODE_PIECE_BYTES, splitLines } from '../../src/sources/file/tailer.js';
 import { LineSplitter, type SplitItem } from '../../src/sources/line-splitter.js';
 import { prng } from '../helpers/prng.js';
-import { parseListen } from '../../src/sources/socket/listen-address.js';
+import { parseListen } from '../../src/config/listen-address.js';
 
 describe('LineSplitter', () => {
   it('cuts lines across pushes, keeps a split UTF-8 character whole, and drops \\r', () => {

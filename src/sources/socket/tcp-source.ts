@@ -12,7 +12,7 @@ import { LogEvery } from '../../observability/log-every.js';
 import type { TcpSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { SourceStartError } from '../start-error.js';
-import { formatListen } from './listen-address.js';
+import { formatListen } from '../../config/listen-address.js';
 import { StreamSource, streamOptionsOf, type Listener } from './stream-source.js';
 
 export function peerOf(scheme: string, socket: net.Socket): string {

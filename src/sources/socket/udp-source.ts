@@ -24,7 +24,7 @@ import type { LineParser, ParserOptions } from '../../parse/parser.js';
 import { FORMATS } from '../../parse/registry.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
-import { formatListen } from './listen-address.js';
+import { formatListen } from '../../config/listen-address.js';
 import { readUdpSocketRow } from './udp-drops.js';
 import { UdpReceiver, type ReceivedBatch, type ReceiverListening } from './udp-receiver.js';
 
