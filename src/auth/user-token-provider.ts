@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import { describeNetworkError } from '../net/network-error.js';
-import { backoffDelay, parseRetryAfter } from '../net/retry-policy.js';
+import { parseRetryAfter, retryDelay } from '../net/retry-policy.js';
 import type { HubTlsMaterial } from '../net/tls.js';
 import { MachineToken } from './token.js';
 
@@ -167,7 +167,7 @@ export class UserTokenProvider {
   private retryLater(reason: string, retryAfterMs: number | undefined): void {
     this.attempt++;
     const settings = this.opts.retry ?? { initialDelayMs: 1000, maxDelayMs: 300_000 };
-    const delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, settings.maxDelayMs) : backoffDelay(this.attempt, settings);
+    const delay = retryDelay(this.attempt, retryAfterMs, settings);
     this.fail(reason, delay);
   }
 

@@ -13,10 +13,14 @@
  * storage check (daemon/agent.ts) finds writes succeed again.
  * A capacity check that throws (the state directory deleted) holds commits the same way.
  */
+import { backoffDelay } from '../net/retry-policy.js';
 import type { Logger } from 'pino';
 import type { CapacityGuard } from '../outbox/capacity.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ParsedChunk } from './parse-chunk.js';
+
+/** How failed commits are retried (the same policy as every retry: net/retry-policy.ts). */
+const COMMIT_BACKOFF = { initialDelayMs: 500, maxDelayMs: 5_000 };
 
 export class OutboxWriter {
   private pending: ParsedChunk[] = [];
@@ -137,7 +141,8 @@ export class OutboxWriter {
     } catch (err) {
       this.failures++;
       // Capped at 5 s: a disk that has room again is used within seconds, without a restart.
-      const delay = Math.min(5_000, 250 * 2 ** Math.min(this.failures, 7));
+      // At least a quarter second: full jitter alone could retry a failing disk at once.
+      const delay = Math.max(250, backoffDelay(this.failures, COMMIT_BACKOFF));
       const code = (err as { code?: string }).code ?? 'error';
       if (this.outbox.storageFaults?.writeFailed(err, 'commit') === 'disk_full') this.capacity?.guard.keepCheckpointRoom();
       this.logger.error(
