@@ -12,6 +12,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { AgentView } from '../daemon/agent-view.js';
 import type { DeliveryState } from '../hub/delivery-state.js';
+import { openFileStats, processBudget } from '../sources/descriptors.js';
 import { readiness } from './readiness.js';
 
 export const METRIC_PREFIX = 'senseye_agent_';
@@ -106,6 +107,20 @@ export function createMetrics(options: MetricsOptions): Registry {
   );
   counter('readings_invalid_total', 'Input lines or records of each source that did not parse or validate (kept as dead letters)', ['source'], () =>
     view.sourceCounters().map((s) => [{ source: s.source }, s.invalid]),
+  );
+
+  // File descriptors of the file and spool sources (per process: src/sources/descriptors.ts, not through AgentView).
+  gauge('source_open_files', 'Files each file or spool source holds open now (at most its max_open_files)', ['source'], () =>
+    openFileStats().map((s) => [{ source: s.source }, s.open]),
+  );
+  gauge('source_files_waiting', 'Files that match a file source but wait for a free descriptor slot (read in turn)', ['source'], () =>
+    openFileStats().map((s) => [{ source: s.source }, s.waiting]),
+  );
+  counter('descriptors_exhausted_total', 'Times opening or listing files met EMFILE/ENFILE (out of descriptors): the file was left for later, not failed', ['source'], () =>
+    openFileStats().map((s) => [{ source: s.source }, s.exhausted]),
+  );
+  gauge('file_descriptor_budget', 'Descriptors all file and spool sources together may hold: the open-files limit minus a reserve for the outbox and the hub', [], () =>
+    one(Math.min(processBudget.total, Number.MAX_SAFE_INTEGER)),
   );
 
   // Outbox.

@@ -2,14 +2,27 @@
  * Lists the files a file source follows: every match of its globs, minus `exclude`, with
  * their identity. Sorted by path, so files are opened in a stable order. A file that vanishes
  * between listing and stat is simply not there this time.
+ *
+ * A listing during which a folder could not be read for want of file descriptors
+ * (EMFILE/ENFILE) is incomplete, and says so (`exhausted`): the caller must not take the files
+ * it lacks for gone, nor an empty result for "nothing matches". fast-glob suppresses such
+ * errors (it has to: a folder may vanish while it walks), so its readdir is wrapped to see them.
  */
+import { readdir as fsReaddir, type Dirent } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import fg from 'fast-glob';
+import { isDescriptorExhaustion } from '../descriptors.js';
 
 export interface FoundFile {
   path: string;
   stats: Stats;
+}
+
+export interface Listing {
+  found: FoundFile[];
+  /** Set when a folder could not be listed for want of descriptors: the listing is incomplete. */
+  exhausted: NodeJS.ErrnoException | null;
 }
 
 export function toList(p: string | string[] | undefined): string[] {
@@ -21,13 +34,30 @@ export function ignorePatterns(exclude: string[]): string[] {
   return exclude.map((g) => (g.includes('/') ? g : `**/${g}`));
 }
 
-export async function discover(patterns: string[], exclude: string[]): Promise<FoundFile[]> {
+type ReaddirCallback = (err: NodeJS.ErrnoException | null, entries: Dirent[] | string[]) => void;
+
+/** fast-glob's readdir, noting a failure for want of descriptors before passing it on. */
+export function watchedReaddir(onExhausted: (err: NodeJS.ErrnoException) => void) {
+  return (dir: string, ...rest: unknown[]): void => {
+    const callback = rest.pop() as ReaddirCallback;
+    const done: ReaddirCallback = (err, entries) => {
+      if (err !== null && isDescriptorExhaustion(err)) onExhausted(err);
+      callback(err, entries);
+    };
+    if (rest.length === 0) fsReaddir(dir, done as (err: NodeJS.ErrnoException | null, files: string[]) => void);
+    else fsReaddir(dir, { withFileTypes: true }, done as (err: NodeJS.ErrnoException | null, files: Dirent[]) => void);
+  };
+}
+
+export async function listFiles(patterns: string[], exclude: string[]): Promise<Listing> {
+  let exhausted: NodeJS.ErrnoException | null = null;
   const paths = await fg(patterns, {
     absolute: true,
     onlyFiles: true,
     unique: true,
     suppressErrors: true,
     ignore: ignorePatterns(exclude),
+    fs: { readdir: watchedReaddir((err) => (exhausted = err)) as never },
   });
   const found: FoundFile[] = [];
   for (const path of paths.sort()) {
@@ -38,5 +68,5 @@ export async function discover(patterns: string[], exclude: string[]): Promise<F
       // vanished between listing and stat
     }
   }
-  return found;
+  return { found, exhausted };
 }
