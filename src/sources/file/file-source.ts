@@ -23,13 +23,15 @@
  * identity in its folder (lost-files.ts) and followed like a rotated file. No slot, or
  * EMFILE/ENFILE at open(): the file stays queued (backpressure), never failed nor dropped.
  */
-import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import type { FileSourceConfig } from '../../config/sources-schema.js';
 import type { FileCheckpoint } from '../../outbox/types.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMAT_FRAMING, FORMATS } from '../../parse/registry.js';
+import { eachConcurrently } from '../each-concurrently.js';
 import { Sleeper } from '../sleeper.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { isDescriptorExhaustion, OpenFileSlots } from '../descriptors.js';
@@ -60,6 +62,10 @@ export interface FileSourceOptions {
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
 /** A file at its end that has not grown for a minute is closed, its descriptor given back. */
 export const IDLE_CLOSE_MS = 60_000;
+/** Files opened at once (then placed one by one). */
+const OPEN_BATCH = 16;
+/** Files read at once: their reads wait on the thread pool, not on each other. */
+const READ_CONCURRENCY = 8;
 
 /** A file that matches but is not open yet (no free slot, or not looked at yet). */
 interface QueuedFile {
@@ -168,14 +174,14 @@ export class FileSource implements Source {
         firstScan = false;
         lastScan = Date.now();
       }
-      for (const tailer of [...this.tailers.values()]) {
-        if (this.stopping) break;
+      await eachConcurrently([...this.tailers.values()], READ_CONCURRENCY, async (tailer) => {
+        if (this.stopping) return;
         try {
           await tailer.readAvailable(this.shouldStop);
         } catch (err) {
           this.log.error({ event: 'file_read_failed', path: tailer.path, err }, 'reading file failed; will retry');
         }
-      }
+      });
       await this.releaseGone();
       await this.closeIdle();
       const opened = await this.openQueued(this.shouldStop);
@@ -331,12 +337,20 @@ export class FileSource implements Source {
   /** Opens queued files while slots are free; returns how many were opened. */
   private async openQueued(shouldStop: () => boolean): Promise<number> {
     let opened = 0;
-    for (const [key, q] of this.queued) {
-      if (shouldStop() || !this.slots.tryTake()) break;
-      const result = await this.openFile(q.path, q.firstScan, q.vanishedAt);
-      if (result === 'exhausted') break; // stays queued: retried at the next round
+    const batch: Array<[string, QueuedFile]> = [];
+    for (const entry of this.queued) {
+      if (shouldStop() || batch.length >= OPEN_BATCH || !this.slots.tryTake()) break;
+      batch.push(entry);
+    }
+    // open() and fstat() of the batch at once (they wait on the thread pool, not on each other);
+    // each file is then placed in turn, since placing compares it with what the book holds.
+    const handles = await Promise.all(batch.map(([, q]) => this.openHandle(q.path)));
+    for (let i = 0; i < batch.length; i++) {
+      const [key, q] = batch[i]!;
+      const h = handles[i]!;
+      if (h === 'exhausted') continue; // stays queued: retried at the next round
       this.queued.delete(key);
-      if (result === 'opened') opened++;
+      if (typeof h !== 'string' && (await this.follow(h, q.path, q.firstScan, q.vanishedAt)) === 'opened') opened++;
     }
     this.slots.waiting = this.queued.size;
     if (this.queued.size > 0 && !this.saidQueued) {
@@ -368,10 +382,10 @@ export class FileSource implements Source {
   }
 
   /**
-   * `vanishedAt` set: a file found outside the globs (rotated away), let go once read. The
-   * caller took a slot: it is kept with the handle, or given back.
+   * Opens a queued file (the caller took a slot: kept with the handle, or given back here or in
+   * follow()). `vanishedAt` set: a file found outside the globs (rotated away), let go once read.
    */
-  private async openFile(path: string, firstScan: boolean, vanishedAt: number | null = null): Promise<OpenResult> {
+  private async openHandle(path: string): Promise<{ handle: FileHandle; stats: Stats } | Exclude<OpenResult, 'opened' | 'deferred'>> {
     let handle;
     try {
       handle = await open(path, 'r');
@@ -387,9 +401,25 @@ export class FileSource implements Source {
       return 'failed';
     }
     this.unopenable.delete(path);
+    try {
+      return { handle, stats: await handle.stat() };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      this.slots.give();
+      this.log.warn({ event: 'file_open_failed', path, err }, 'cannot read the attributes of an open file; retried at the next scan');
+      return 'failed';
+    }
+  }
+
+  /** Decides where to read an opened file from (placement.ts) and follows it, or closes it. */
+  private async follow(
+    { handle, stats }: { handle: FileHandle; stats: Stats },
+    path: string,
+    firstScan: boolean,
+    vanishedAt: number | null,
+  ): Promise<OpenResult> {
     let keep = false;
     try {
-      const stats = await handle.stat();
       const key = fileKey(stats);
       if (this.tailers.has(key)) return 'gone'; // the path leads to a file followed already by now
       const reopened = this.dormant.delete(key);
@@ -435,7 +465,7 @@ export class FileSource implements Source {
     }
   }
 
-  private newTailer(path: string, key: string, handle: import('node:fs/promises').FileHandle, start: TailerPosition): FileTailer {
+  private newTailer(path: string, key: string, handle: FileHandle, start: TailerPosition): FileTailer {
     const cfg = this.opts.config;
     return new FileTailer({
       source: this.name,
