@@ -64,6 +64,11 @@ const DEFAULT_CHUNK_BYTES = 256 * 1024;
 export const IDLE_CLOSE_MS = 60_000;
 /** Files opened at once (then placed one by one). */
 const OPEN_BATCH = 16;
+/**
+ * The largest share of the time spent looking at the globs: with tens of thousands of files a
+ * look (a stat per file) takes longer than refresh_interval allows for, and would keep a core busy.
+ */
+const SCAN_SHARE = 0.1;
 /** Files read at once: their reads wait on the thread pool, not on each other. */
 const READ_CONCURRENCY = 8;
 
@@ -166,13 +171,15 @@ export class FileSource implements Source {
 
   private async run(): Promise<void> {
     const { refresh_interval: refreshMs, poll_interval: pollMs } = this.opts.config;
-    let lastScan = 0;
+    let nextScan = 0;
     let firstScan = true;
     while (!this.stopping) {
-      if (firstScan || Date.now() - lastScan >= refreshMs) {
+      if (firstScan || Date.now() >= nextScan) {
+        const started = Date.now();
         await this.scan(firstScan);
         firstScan = false;
-        lastScan = Date.now();
+        // A look at 20,000 files takes a few hundred ms: at most SCAN_SHARE of the time goes to it.
+        nextScan = Date.now() + Math.max(refreshMs - (Date.now() - started), (Date.now() - started) * (1 / SCAN_SHARE - 1));
       }
       await eachConcurrently([...this.tailers.values()], READ_CONCURRENCY, async (tailer) => {
         if (this.stopping) return;
