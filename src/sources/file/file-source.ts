@@ -430,6 +430,8 @@ export class FileSource implements Source {
       const key = fileKey(stats);
       if (this.tailers.has(key)) return 'gone'; // the path leads to a file followed already by now
       const reopened = this.dormant.delete(key);
+      // Live again only if followed again below (a file not followed must not hold back its copies).
+      if (reopened) this.book.setLive(key, false);
       const startAtEnd = firstScan && this.firstRun && this.opts.config.start_at === 'end';
       const wait = this.waiting.get(key);
       const now = Date.now();
