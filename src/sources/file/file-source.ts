@@ -230,7 +230,9 @@ export class FileSource implements Source {
       await this.closeAll();
       if (this.queued.size === 0) return;
       if ((await this.openQueued(() => false)) === 0) {
-        this.log.warn({ event: 'files_left_unread', files: this.queued.size }, 'stopping with files that could not be opened (no descriptor free): they are read at the next run');
+        if (this.queued.size > 0) {
+          this.log.warn({ event: 'files_left_unread', files: this.queued.size }, 'stopping with files that could not be opened (no descriptor free): they are read at the next run');
+        }
         return;
       }
     }
