@@ -25,6 +25,7 @@ import { nowMs } from './lib/timing.js';
 const BENCHMARKS = ['parse', 'outbox', 'e2e', 'tcp', 'catchup', 'throttled', 'backlog', 'crash', 'udp'];
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results.json');
 const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
+const KEPT_MARKER = '<!-- recorded by hand: bench/run.js keeps everything from here on -->';
 
 function parseArgs(argv) {
   const opts = { quick: process.env.BENCH_QUICK === '1', profile: null, write: null, names: [] };
@@ -108,8 +109,11 @@ async function main() {
   }
   if (opts.write) {
     saveStore(RESULTS_JSON, store);
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(RESULTS_MD, renderMarkdown(store, BENCHMARKS));
+    const { existsSync: exists, readFileSync, writeFileSync } = await import('node:fs');
+    // Results of scripts outside this runner (bench/many-files.js) are recorded by hand below a marker, and kept.
+    const previous = exists(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '';
+    const kept = previous.includes(KEPT_MARKER) ? `\n${previous.slice(previous.indexOf(KEPT_MARKER))}` : '';
+    writeFileSync(RESULTS_MD, renderMarkdown(store, BENCHMARKS) + kept);
     log(`\nwrote ${path.relative(process.cwd(), RESULTS_MD)} and ${path.relative(process.cwd(), RESULTS_JSON)}`);
   } else {
     log('\n(results not written: quick or --no-write run)');

@@ -130,6 +130,12 @@ export const fileSource = z
     /** How long a file that no longer matches (rotated away, deleted) is still followed for late writes. */
     rotate_wait: duration.default(5000),
     max_line_bytes: maxLineBytes,
+    /**
+     * Files held open at once (one descriptor each). More matching files are read in turn: a file
+     * at its end is closed to make room and found again by identity when it grows. All sources
+     * together also stay below the process's open-files limit minus a reserve (docs/sources.md).
+     */
+    max_open_files: z.number().int().min(1).max(1_000_000).default(64),
     ...formatSettings,
   })
   .superRefine(checkFormat);

@@ -20,8 +20,16 @@ export interface AgentProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export interface SpawnOptions {
+  /** Run the agent under `prlimit --nofile=N:N` (its open-files limit, soft and hard). */
+  nofile?: number;
+}
+
+export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}, options: SpawnOptions = {}): AgentProcess {
+  // prlimit sets the limit and then execs node: the child's pid is the agent's.
+  const [command, argv] =
+    options.nofile === undefined ? [process.execPath, [BIN, ...args]] : ['prlimit', [`--nofile=${options.nofile}:${options.nofile}`, '--', process.execPath, BIN, ...args]];
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,10 +4,13 @@
  * source's rotate_wait), whole, as one chunk whose position is its end. It is read again only
  * if it changes afterwards (it was rewritten: the hub overwrites repeated readings). Gzip files
  * are decompressed whole. For files dropped in complete, a `spool` source is the better fit.
+ * A file is opened only with a free slot of the source (descriptors.ts); none free, or
+ * EMFILE/ENFILE: it stays pending and is tried at the next round, never marked done.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ParserFactory, ParserOptions } from '../../parse/parser.js';
+import { isDescriptorExhaustion, type OpenFileSlots } from '../descriptors.js';
 import type { FoundFile } from './discovery.js';
 import type { FileChunkEmitter } from './emitter.js';
 import { HEAD_BYTES, fileKey, hashHead } from './fingerprint.js';
@@ -28,7 +31,15 @@ export class DocumentFiles {
   private readonly files = new Map<string, DocumentFile>();
 
   constructor(
-    private readonly o: { book: PositionBook; emitter: FileChunkEmitter; parserFactory: ParserFactory; parserOptions: ParserOptions; logger: Logger; settleMs: number },
+    private readonly o: {
+      book: PositionBook;
+      emitter: FileChunkEmitter;
+      parserFactory: ParserFactory;
+      parserOptions: ParserOptions;
+      logger: Logger;
+      settleMs: number;
+      slots: OpenFileSlots;
+    },
   ) {}
 
   get pending(): number {
@@ -55,7 +66,9 @@ export class DocumentFiles {
       if (shouldStop()) return;
       if (file.done || Date.now() - file.mtimeMs < this.o.settleMs) continue;
       try {
-        file.done = await this.read(key, file);
+        const outcome = await this.read(key, file);
+        if (outcome === 'no-descriptor') return; // the rest waits for the next round
+        file.done = outcome;
       } catch (err) {
         file.done = true;
         this.o.logger.warn({ event: 'file_read_failed', path: file.path, err }, 'reading document failed; retried when the file changes');
@@ -63,12 +76,21 @@ export class DocumentFiles {
     }
   }
 
-  /** False when the file was not there under its path any more (looked at again at the next scan). */
-  private async read(key: string, file: DocumentFile): Promise<boolean> {
+  /**
+   * False when the file was not there under its path any more (looked at again at the next
+   * scan); 'no-descriptor' when none could be had (no free slot, EMFILE/ENFILE).
+   */
+  private async read(key: string, file: DocumentFile): Promise<boolean | 'no-descriptor'> {
+    if (!this.o.slots.tryTake()) return 'no-descriptor';
     let handle;
     try {
       handle = await open(file.path, 'r');
     } catch (err) {
+      this.o.slots.give();
+      if (isDescriptorExhaustion(err)) {
+        this.o.slots.noteExhausted(file.path, err);
+        return 'no-descriptor';
+      }
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
@@ -80,6 +102,7 @@ export class DocumentFiles {
       return true;
     } finally {
       await handle.close().catch(() => undefined);
+      this.o.slots.give();
     }
   }
 

@@ -12,17 +12,30 @@
  * `start_at` applies at the first run of the source only (no positions yet): from then on,
  * every file that appears is new data and is read from its start, even if it appeared while
  * the agent was stopped.
+ *
+ * Descriptors: at most `max_open_files` files are open at once (and all sources together stay
+ * inside the process budget, descriptors.ts). Files beyond that wait in `queued`, in path
+ * order. A file at its end that still matches is closed — at once when others wait for a slot
+ * (least recently grown first), else after IDLE_CLOSE_MS without growth — and kept `dormant`
+ * with the size and mtime it had: a scan that sees them change queues it again, and it is
+ * placed by identity like at a restart (placement.ts), from the position in the book, which
+ * is never behind what was handed out. A dormant file that stops matching is looked for by
+ * identity in its folder (lost-files.ts) and followed like a rotated file. No slot, or
+ * EMFILE/ENFILE at open(): the file stays queued (backpressure), never failed nor dropped.
  */
-import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import type { FileSourceConfig } from '../../config/sources-schema.js';
 import type { FileCheckpoint } from '../../outbox/types.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMAT_FRAMING, FORMATS } from '../../parse/registry.js';
+import { eachConcurrently } from '../each-concurrently.js';
 import { Sleeper } from '../sleeper.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
-import { discover, toList, type FoundFile } from './discovery.js';
+import { isDescriptorExhaustion, OpenFileSlots } from '../descriptors.js';
+import { listFiles, toList, type Listing } from './discovery.js';
 import { DocumentFiles } from './document-files.js';
 import { FileChunkEmitter } from './emitter.js';
 import { fileKey } from './fingerprint.js';
@@ -42,9 +55,42 @@ export interface FileSourceOptions {
   /** Chunks in flight (emitted, not yet committed) per source. */
   maxInFlight?: number;
   chunkBytes?: number;
+  /** A file at its end that has not grown this long is closed even if no other file waits (default IDLE_CLOSE_MS). */
+  idleCloseMs?: number;
 }
 
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** A file at its end that has not grown for a minute is closed, its descriptor given back. */
+export const IDLE_CLOSE_MS = 60_000;
+/** Files opened at once (then placed one by one). */
+const OPEN_BATCH = 16;
+/**
+ * The largest share of the time spent looking at the globs: with tens of thousands of files a
+ * look (a stat per file) takes longer than refresh_interval allows for, and would keep a core busy.
+ */
+const SCAN_SHARE = 0.1;
+/** Files read at once: their reads wait on the thread pool, not on each other. */
+const READ_CONCURRENCY = 8;
+
+/** A file that matches but is not open yet (no free slot, or not looked at yet). */
+interface QueuedFile {
+  path: string;
+  /** Found at the first scan (start_at applies). */
+  firstScan: boolean;
+  /** Found outside the globs (rotated away): let go once read. */
+  vanishedAt: number | null;
+}
+
+/** A file closed at its end that still matches: opened again when its size or mtime change. */
+interface DormantFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** It ended with an unterminated line (flushed by a backfill's finish). */
+  partial: boolean;
+}
+
+type OpenResult = 'opened' | 'deferred' | 'failed' | 'exhausted' | 'gone';
 
 export class FileSource implements Source {
   readonly name: string;
@@ -65,7 +111,11 @@ export class FileSource implements Source {
   private readonly waiting = new Map<string, { size: number; since: number }>();
   /** Paths that could not be opened: warned about once, retried at every scan. */
   private readonly unopenable = new Set<string>();
+  private readonly queued = new Map<string, QueuedFile>();
+  private readonly dormant = new Map<string, DormantFile>();
+  private readonly slots: OpenFileSlots;
   private saidEmpty = false;
+  private saidQueued = false;
   private subscriber: Subscriber<LineChunk> | null = null;
   private stopping = false;
   private initialScanDone = false;
@@ -80,9 +130,10 @@ export class FileSource implements Source {
     this.book = new PositionBook(opts.checkpoints);
     this.firstRun = opts.checkpoints.length === 0;
     this.log = opts.logger.child({ source: this.name });
+    this.slots = new OpenFileSlots(this.name, cfg.max_open_files, this.log);
     this.documentFormat = FORMAT_FRAMING[cfg.format] === 'document';
     this.emitter = new FileChunkEmitter({ source: this.name, lane: opts.lane, limit: this.limit, next: (c) => deliver(this.subscriber, c), book: this.book });
-    const common = { book: this.book, emitter: this.emitter, parserFactory: FORMATS[cfg.format], parserOptions: opts.parserOptions, logger: this.log };
+    const common = { book: this.book, emitter: this.emitter, slots: this.slots, parserFactory: FORMATS[cfg.format], parserOptions: opts.parserOptions, logger: this.log };
     this.gzip = new GzipFiles({ ...common, maxLineBytes: cfg.max_line_bytes, chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES });
     this.documents = new DocumentFiles({ ...common, settleMs: cfg.rotate_wait });
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
@@ -99,7 +150,7 @@ export class FileSource implements Source {
   }
 
   isCaughtUp(): boolean {
-    if (!this.initialScanDone || this.limit.count > 0 || this.gzip.pending > 0 || this.documents.pending > 0) return false;
+    if (!this.initialScanDone || this.queued.size > 0 || this.limit.count > 0 || this.gzip.pending > 0 || this.documents.pending > 0) return false;
     for (const t of this.tailers.values()) if (!t.atEof) return false;
     return true;
   }
@@ -120,48 +171,89 @@ export class FileSource implements Source {
 
   private async run(): Promise<void> {
     const { refresh_interval: refreshMs, poll_interval: pollMs } = this.opts.config;
-    let lastScan = 0;
+    let nextScan = 0;
     let firstScan = true;
     while (!this.stopping) {
-      if (firstScan || Date.now() - lastScan >= refreshMs) {
+      if (firstScan || Date.now() >= nextScan) {
+        const started = Date.now();
         await this.scan(firstScan);
         firstScan = false;
-        lastScan = Date.now();
+        // A look at 20,000 files takes a few hundred ms: at most SCAN_SHARE of the time goes to it.
+        nextScan = Date.now() + Math.max(refreshMs - (Date.now() - started), (Date.now() - started) * (1 / SCAN_SHARE - 1));
       }
-      for (const tailer of [...this.tailers.values()]) {
-        if (this.stopping) break;
+      await eachConcurrently([...this.tailers.values()], READ_CONCURRENCY, async (tailer) => {
+        if (this.stopping) return;
         try {
           await tailer.readAvailable(this.shouldStop);
         } catch (err) {
           this.log.error({ event: 'file_read_failed', path: tailer.path, err }, 'reading file failed; will retry');
         }
-      }
+      });
       await this.releaseGone();
+      await this.closeIdle();
+      const opened = await this.openQueued(this.shouldStop);
       await this.gzip.readPending(this.shouldStop);
       await this.documents.readReady(this.shouldStop);
       this.initialScanDone = true;
-      if (!this.stopping) await this.sleeper.sleep(pollMs);
+      // Files wait for a slot and some were just opened: read them now, not after a poll interval.
+      if (!this.stopping && !(opened > 0 && this.queued.size > 0)) await this.sleeper.sleep(pollMs);
     }
-    if (this.flushOnStop) {
+    if (this.flushOnStop) await this.finishFiles();
+    await this.limit.idle();
+    await this.closeAll();
+  }
+
+  private async closeAll(): Promise<void> {
+    for (const tailer of this.tailers.values()) await this.closeTailer(tailer);
+    this.tailers.clear();
+  }
+
+  private async closeTailer(tailer: FileTailer): Promise<void> {
+    if (tailer.closed) return;
+    await tailer.close();
+    this.slots.give();
+  }
+
+  /**
+   * A backfill's end: every file read to its end and its unterminated last line flushed —
+   * also files closed at their end with such a line, and files still waiting for a slot,
+   * opened in turn within the same cap.
+   */
+  private async finishFiles(): Promise<void> {
+    for (const [key, d] of this.dormant) if (d.partial) this.queue(key, d.path, false, null);
+    for (;;) {
       for (const tailer of this.tailers.values()) {
         await tailer.readAvailable(() => false);
         await tailer.flushPartialLine();
       }
+      await this.limit.idle();
+      await this.closeAll();
+      if (this.queued.size === 0) return;
+      if ((await this.openQueued(() => false)) === 0) {
+        if (this.queued.size > 0) {
+          this.log.warn({ event: 'files_left_unread', files: this.queued.size }, 'stopping with files that could not be opened (no descriptor free): they are read at the next run');
+        }
+        return;
+      }
     }
-    await this.limit.idle();
-    for (const tailer of this.tailers.values()) await tailer.close();
-    this.tailers.clear();
   }
 
   private async scan(first: boolean): Promise<void> {
     const cfg = this.opts.config;
-    let found: FoundFile[];
+    let listing: Listing;
     try {
-      found = await discover(toList(cfg.path), toList(cfg.exclude));
+      listing = await listFiles(toList(cfg.path), toList(cfg.exclude));
     } catch (err) {
-      this.log.error({ event: 'glob_failed', patterns: cfg.path, err }, 'listing files failed; will retry');
+      if (isDescriptorExhaustion(err)) this.slots.noteExhausted(String(cfg.path), err);
+      else this.log.error({ event: 'glob_failed', patterns: cfg.path, err }, 'listing files failed; will retry');
       return;
     }
+    if (listing.exhausted !== null) {
+      // Incomplete: the files it lacks are not gone, and "nothing matches" would be untrue.
+      this.slots.noteExhausted(String(cfg.path), listing.exhausted);
+      return;
+    }
+    const found = listing.found;
     if (found.length === 0 && !this.saidEmpty) {
       this.log.info({ event: 'source_waiting', patterns: cfg.path }, 'no file matches the globs yet (folder not there or empty): looking again at every refresh_interval');
     }
@@ -186,18 +278,98 @@ export class FileSource implements Source {
         known.vanishedAt = null;
         continue;
       }
-      await this.openFile(f.path, first);
+      const asleep = this.dormant.get(key);
+      if (asleep !== undefined && asleep.size === f.stats.size && asleep.mtimeMs === f.stats.mtimeMs) {
+        asleep.path = f.path; // closed at its end, unchanged since
+        continue;
+      }
+      this.queue(key, f.path, first, null);
     }
     this.gzip.forgetAllBut(gzipKeys);
     this.documents.forgetAllBut(documentKeys);
     const now = Date.now();
     for (const [key, tailer] of this.tailers) if (!present.has(key)) tailer.vanishedAt ??= now;
+    // Gone before it was opened (deleted, or renamed out of the globs): as for a file deleted while the agent was stopped.
+    for (const [key, q] of this.queued) if (q.vanishedAt === null && !present.has(key)) this.queued.delete(key);
+    await this.lookForDormant(present, now);
     if (first && !this.documentFormat) {
       for (const lost of await findLostFiles(this.book, present, this.log)) {
-        if (this.tailers.has(lost.key)) continue;
-        await this.openFile(lost.path, false, 0);
+        if (!this.tailers.has(lost.key)) this.queue(lost.key, lost.path, false, 0);
       }
     }
+  }
+
+  private queue(key: string, path: string, firstScan: boolean, vanishedAt: number | null): void {
+    const q = this.queued.get(key);
+    if (q === undefined) this.queued.set(key, { path, firstScan, vanishedAt });
+    else q.path = path;
+  }
+
+  /** Files closed at their end that no longer match: looked for by identity, like files rotated away while stopped. */
+  private async lookForDormant(present: Set<string>, now: number): Promise<void> {
+    const gone = new Set<string>();
+    for (const key of this.dormant.keys()) if (!present.has(key)) gone.add(key);
+    if (gone.size === 0) return;
+    const found = new Set<string>();
+    for (const lost of await findLostFiles(this.book, present, this.log, gone)) {
+      this.queue(lost.key, lost.path, false, now);
+      found.add(lost.key);
+    }
+    for (const key of gone) {
+      this.dormant.delete(key);
+      if (!found.has(key)) this.book.setLive(key, false); // deleted: a copy of it is no longer a copy of a followed file
+    }
+  }
+
+  /**
+   * Closes files at their end that still match: as many as wait for a slot (least recently
+   * grown first), and any that has not grown for the idle time.
+   */
+  private async closeIdle(): Promise<void> {
+    const waiting = this.queued.size + (this.gzip.pending > 0 ? 1 : 0) + (this.documents.pending > 0 ? 1 : 0);
+    this.slots.waiting = this.queued.size;
+    let toFree = waiting - this.slots.free();
+    const idleMs = this.opts.idleCloseMs ?? IDLE_CLOSE_MS;
+    const now = Date.now();
+    const atEnd = [...this.tailers.values()].filter((t) => t.atEof && t.vanishedAt === null && !t.closed).sort((a, b) => a.lastGrowthAt - b.lastGrowthAt);
+    for (const tailer of atEnd) {
+      if (toFree <= 0 && now - tailer.lastGrowthAt < idleMs) break;
+      const { size, mtimeMs } = tailer.lastSeen;
+      this.dormant.set(tailer.fileKey, { path: tailer.path, size, mtimeMs, partial: tailer.partialBytes > 0 });
+      this.tailers.delete(tailer.fileKey);
+      await this.closeTailer(tailer);
+      toFree--;
+      this.log.debug({ event: 'file_closed_idle', path: tailer.path, ...tailer.position }, 'file at its end closed (found again by identity when it changes)');
+    }
+  }
+
+  /** Opens queued files while slots are free; returns how many were opened. */
+  private async openQueued(shouldStop: () => boolean): Promise<number> {
+    let opened = 0;
+    const batch: Array<[string, QueuedFile]> = [];
+    for (const entry of this.queued) {
+      if (shouldStop() || batch.length >= OPEN_BATCH || !this.slots.tryTake()) break;
+      batch.push(entry);
+    }
+    // open() and fstat() of the batch at once (they wait on the thread pool, not on each other);
+    // each file is then placed in turn, since placing compares it with what the book holds.
+    const handles = await Promise.all(batch.map(([, q]) => this.openHandle(q.path)));
+    for (let i = 0; i < batch.length; i++) {
+      const [key, q] = batch[i]!;
+      const h = handles[i]!;
+      if (h === 'exhausted') continue; // stays queued: retried at the next round
+      this.queued.delete(key);
+      if (typeof h !== 'string' && (await this.follow(h, q.path, q.firstScan, q.vanishedAt)) === 'opened') opened++;
+    }
+    this.slots.waiting = this.queued.size;
+    if (this.queued.size > 0 && !this.saidQueued) {
+      this.log.info(
+        { event: 'files_queued', files: this.queued.size, open_files: this.slots.open, max_open_files: this.slots.max },
+        'more files match than may be open at once: the others are read in turn (files at their end are closed to make room)',
+      );
+    }
+    this.saidQueued = this.queued.size > 0;
+    return opened;
   }
 
   /** Lets go of files that stopped matching and have been quiet for rotate_wait. */
@@ -211,28 +383,57 @@ export class FileSource implements Source {
       await tailer.readAvailable(this.shouldStop);
       if (this.stopping) return;
       await tailer.flushPartialLine();
-      await tailer.close();
+      await this.closeTailer(tailer);
       this.tailers.delete(key);
       this.book.setLive(key, false);
       this.log.info({ event: 'file_released', path: tailer.path, ...tailer.position }, 'file rotated away or deleted: read to its end and closed');
     }
   }
 
-  /** `vanishedAt` set: a file found outside the globs (rotated away while stopped), let go once read. */
-  private async openFile(path: string, firstScan: boolean, vanishedAt: number | null = null): Promise<void> {
+  /**
+   * Opens a queued file (the caller took a slot: kept with the handle, or given back here or in
+   * follow()). `vanishedAt` set: a file found outside the globs (rotated away), let go once read.
+   */
+  private async openHandle(path: string): Promise<{ handle: FileHandle; stats: Stats } | Exclude<OpenResult, 'opened' | 'deferred'>> {
     let handle;
     try {
       handle = await open(path, 'r');
     } catch (err) {
+      this.slots.give();
+      if (isDescriptorExhaustion(err)) {
+        this.slots.noteExhausted(path, err);
+        return 'exhausted';
+      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
       if (!this.unopenable.has(path)) this.log.warn({ event: 'file_open_failed', path, err }, 'cannot open file (permissions?); retried at every scan');
       this.unopenable.add(path);
-      return;
+      return 'failed';
     }
     this.unopenable.delete(path);
+    try {
+      return { handle, stats: await handle.stat() };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      this.slots.give();
+      this.log.warn({ event: 'file_open_failed', path, err }, 'cannot read the attributes of an open file; retried at the next scan');
+      return 'failed';
+    }
+  }
+
+  /** Decides where to read an opened file from (placement.ts) and follows it, or closes it. */
+  private async follow(
+    { handle, stats }: { handle: FileHandle; stats: Stats },
+    path: string,
+    firstScan: boolean,
+    vanishedAt: number | null,
+  ): Promise<OpenResult> {
     let keep = false;
     try {
-      const stats = await handle.stat();
       const key = fileKey(stats);
+      if (this.tailers.has(key)) return 'gone'; // the path leads to a file followed already by now
+      const reopened = this.dormant.delete(key);
+      // Live again only if followed again below (a file not followed must not hold back its copies).
+      if (reopened) this.book.setLive(key, false);
       const startAtEnd = firstScan && this.firstRun && this.opts.config.start_at === 'end';
       const wait = this.waiting.get(key);
       const now = Date.now();
@@ -250,7 +451,7 @@ export class FileSource implements Source {
               : 'file is a copy of a file being read: waiting until that one is rotated or released',
           );
         }
-        return;
+        return 'deferred';
       }
       this.waiting.delete(key);
       const start = placement.kind === 'resume' ? placement.position : { offset: placement.offset, line: 0, parserState: null };
@@ -260,16 +461,22 @@ export class FileSource implements Source {
       keep = true;
       this.tailers.set(key, tailer);
       this.book.setLive(key, true);
-      this.log.info(
-        { event: 'file_opened', path, offset: start.offset, line: start.line, how: placement.kind === 'resume' ? placement.how : 'new' },
+      const how = placement.kind === 'resume' ? placement.how : 'new';
+      // Opened again after being closed at its end: routine, not worth a line per file at info.
+      this.log[reopened && how === 'identity' ? 'debug' : 'info'](
+        { event: 'file_opened', path, offset: start.offset, line: start.line, how },
         placement.kind === 'resume' && placement.how === 'content' ? 'following file, a copy of content already read: continuing where it was left' : 'following file',
       );
+      return 'opened';
     } finally {
-      if (!keep) await handle.close().catch(() => undefined);
+      if (!keep) {
+        await handle.close().catch(() => undefined);
+        this.slots.give();
+      }
     }
   }
 
-  private newTailer(path: string, key: string, handle: import('node:fs/promises').FileHandle, start: TailerPosition): FileTailer {
+  private newTailer(path: string, key: string, handle: FileHandle, start: TailerPosition): FileTailer {
     const cfg = this.opts.config;
     return new FileTailer({
       source: this.name,

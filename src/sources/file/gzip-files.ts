@@ -3,11 +3,13 @@
  * was left (placement.ts), then remembered by identity, size and mtime so it is not read again
  * while it stays as it is. A stream that fails (still being written by logrotate, corrupt) is
  * retried when its size or mtime changes; what was read before the failure is committed and
- * not read again.
+ * not read again. A file is opened only with a free slot of the source (descriptors.ts); none
+ * free, or EMFILE/ENFILE: it stays pending, never failed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ParserFactory, ParserOptions } from '../../parse/parser.js';
+import { isDescriptorExhaustion, type OpenFileSlots } from '../descriptors.js';
 import type { FoundFile } from './discovery.js';
 import type { FileChunkEmitter } from './emitter.js';
 import { fileKey } from './fingerprint.js';
@@ -34,6 +36,7 @@ export interface GzipFilesOptions {
   maxLineBytes: number;
   chunkBytes: number;
   logger: Logger;
+  slots: OpenFileSlots;
 }
 
 export class GzipFiles {
@@ -70,7 +73,7 @@ export class GzipFiles {
     for (const [key, file] of pending) {
       if (shouldStop()) return;
       try {
-        await this.read(key, file, shouldStop);
+        if (!(await this.read(key, file, shouldStop))) return; // no descriptor free: the rest waits for the next round
       } catch (err) {
         file.state = 'failed';
         this.o.logger.warn(
@@ -81,20 +84,29 @@ export class GzipFiles {
     }
   }
 
-  private async read(key: string, file: GzipFile, shouldStop: () => boolean): Promise<void> {
+  /** False when no descriptor could be had (no free slot, EMFILE/ENFILE): the file stays pending. */
+  private async read(key: string, file: GzipFile, shouldStop: () => boolean): Promise<boolean> {
+    if (!this.o.slots.tryTake()) return false;
     let handle;
     try {
       handle = await open(file.path, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // renamed or removed since the scan: seen again at the next
+      this.o.slots.give();
+      if (isDescriptorExhaustion(err)) {
+        this.o.slots.noteExhausted(file.path, err);
+        return false;
+      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true; // renamed or removed since the scan: seen again at the next
       throw err;
     }
     try {
       // The path may lead to another file by now (rotations rename): read only the file noted.
-      if (fileKey(await handle.stat()) !== key) return;
+      if (fileKey(await handle.stat()) !== key) return true;
       await this.readHandle(key, file, handle, shouldStop);
+      return true;
     } finally {
       await handle.close().catch(() => undefined);
+      this.o.slots.give();
     }
   }
 

@@ -4,6 +4,10 @@
  * in the folder they were last seen in. One that is found, is still the same content and has
  * unread bytes is read to its end, so lines written just before a rotation are not lost.
  * A file whose last path still leads to it was left out of the globs on purpose: not touched.
+ *
+ * While running, the same search is made for files the source closed at their end (to save
+ * descriptors) that then stopped matching (`only` those keys): such a file is returned even
+ * with nothing unread, to be followed for rotate_wait like a rotated file that was kept open.
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,9 +20,10 @@ export interface LostFile {
   path: string;
 }
 
-export async function findLostFiles(book: PositionBook, present: Set<string>, log: Logger): Promise<LostFile[]> {
+export async function findLostFiles(book: PositionBook, present: Set<string>, log: Logger, only?: ReadonlySet<string>): Promise<LostFile[]> {
   const wanted = new Map<string, string[]>();
-  for (const p of book.all()) {
+  const positions = only === undefined ? [...book.all()] : [...only].flatMap((k) => book.get(k) ?? []);
+  for (const p of positions) {
     if (!isIdentityKey(p.key) || present.has(p.key)) continue;
     try {
       if (fileKey(await stat(p.path)) === p.key) continue; // still there under its name: excluded on purpose
@@ -45,9 +50,9 @@ export async function findLostFiles(book: PositionBook, present: Set<string>, lo
         const s = await stat(full);
         const key = fileKey(s);
         const known = book.get(key);
-        if (!s.isFile() || !want.has(key) || known === undefined || s.size <= known.offset) continue;
+        if (!s.isFile() || !want.has(key) || known === undefined || (only === undefined && s.size <= known.offset)) continue;
         found.push({ key, path: full });
-        log.info({ event: 'file_found_rotated', path: full, was: known.path }, 'a file read before was rotated away while stopped: reading its rest');
+        log.info({ event: 'file_found_rotated', path: full, was: known.path }, 'a file read before was rotated away (while the agent was stopped, or while the file was closed at its end): reading its rest');
       } catch {
         // vanished meanwhile
       }

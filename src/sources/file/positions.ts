@@ -36,9 +36,16 @@ export class PositionBook {
   private readonly history = new Map<string, Position[]>();
   /** Keys of files being followed right now (their content may still grow). */
   private readonly live = new Set<string>();
+  /**
+   * The positions that can match a copy, by head length and hash, each with how many times it is
+   * held (latest and history may hold the same object): finding a copy's candidates must not
+   * cost a walk over every position (20,000 files made opening each file O(files)).
+   */
+  private readonly byHead = new Map<string, Map<Position, number>>();
+  private readonly headLens = new Map<number, number>();
 
   constructor(checkpoints: readonly FileCheckpoint[]) {
-    for (const c of checkpoints) this.byKey.set(c.fileKey, fromCheckpoint(c));
+    for (const c of checkpoints) this.setLatest(c.fileKey, fromCheckpoint(c));
   }
 
   get size(): number {
@@ -51,12 +58,13 @@ export class PositionBook {
 
   /** A position handed out (or loaded); the latest per key is what a restart would resume from. */
   record(p: Position): void {
-    this.byKey.set(p.key, p);
+    this.setLatest(p.key, p);
     if (p.tail === null) return;
     let list = this.history.get(p.key);
     if (list === undefined) this.history.set(p.key, (list = []));
     list.push(p);
-    if (list.length > HISTORY) list.shift();
+    this.index(p, 1);
+    if (list.length > HISTORY) this.index(list.shift()!, -1);
   }
 
   /**
@@ -67,14 +75,14 @@ export class PositionBook {
   retire(key: string): Position | undefined {
     const latest = this.byKey.get(key);
     const list = this.history.get(key) ?? (latest !== undefined && latest.tail !== null ? [latest] : []);
-    this.history.delete(key);
-    this.byKey.delete(key);
+    this.setHistory(key, undefined);
+    this.setLatest(key, undefined);
     const last = list[list.length - 1];
     if (last === undefined) return undefined;
     const retiredKey = `retired:${key}:${last.head.slice(0, 16)}`;
     const old = list.map((p) => ({ ...p, key: retiredKey }));
-    this.history.set(retiredKey, old);
-    this.byKey.set(retiredKey, old[old.length - 1]!);
+    this.setHistory(retiredKey, old);
+    this.setLatest(retiredKey, old[old.length - 1]!);
     return old[old.length - 1];
   }
 
@@ -93,20 +101,47 @@ export class PositionBook {
 
   /** Distinct head lengths of positions that can match a copy (they have a tail hash). */
   headLengths(): number[] {
-    const lens = new Set<number>();
-    for (const p of this.candidates()) lens.add(p.headLen);
-    return [...lens].sort((a, b) => a - b);
+    return [...this.headLens.keys()].sort((a, b) => a - b);
   }
 
   /** Positions whose content starts with these bytes (same head length and hash). */
   withHead(headLen: number, head: string): Position[] {
-    return this.candidates().filter((p) => p.headLen === headLen && p.head === head);
+    return [...(this.byHead.get(`${headLen}:${head}`)?.keys() ?? [])];
   }
 
-  private candidates(): Position[] {
-    const out: Position[] = [];
-    for (const p of this.byKey.values()) if (p.tail !== null && p.headLen > 0) out.push(p);
-    for (const list of this.history.values()) for (const p of list) if (p.headLen > 0) out.push(p);
-    return out;
+  private setLatest(key: string, p: Position | undefined): void {
+    const old = this.byKey.get(key);
+    if (old !== undefined && old.tail !== null) this.index(old, -1);
+    if (p === undefined) {
+      this.byKey.delete(key);
+      return;
+    }
+    this.byKey.set(key, p);
+    if (p.tail !== null) this.index(p, 1);
+  }
+
+  private setHistory(key: string, list: Position[] | undefined): void {
+    for (const p of this.history.get(key) ?? []) this.index(p, -1);
+    if (list === undefined) {
+      this.history.delete(key);
+      return;
+    }
+    this.history.set(key, list);
+    for (const p of list) this.index(p, 1);
+  }
+
+  /** Counts a position that can match a copy in (or out of) the head index. */
+  private index(p: Position, delta: 1 | -1): void {
+    if (p.headLen <= 0) return;
+    const k = `${p.headLen}:${p.head}`;
+    let held = this.byHead.get(k);
+    if (held === undefined) this.byHead.set(k, (held = new Map()));
+    const n = (held.get(p) ?? 0) + delta;
+    if (n > 0) held.set(p, n);
+    else held.delete(p);
+    if (held.size === 0) this.byHead.delete(k);
+    const lens = (this.headLens.get(p.headLen) ?? 0) + delta;
+    if (lens > 0) this.headLens.set(p.headLen, lens);
+    else this.headLens.delete(p.headLen);
   }
 }

@@ -92,6 +92,11 @@ export class FileTailer {
     return { offset: this.offset, line: this.line };
   }
 
+  /** Size and mtime at the last look (-1 before the first): a file closed at its end is opened again when they change. */
+  get lastSeen(): { size: number; mtimeMs: number } {
+    return { size: this.lastSize, mtimeMs: this.lastMtime };
+  }
+
   /** Reads and emits everything complete that is there now. `shouldStop` is checked between chunks. */
   async readAvailable(shouldStop: () => boolean): Promise<void> {
     let readSize = this.chunkBytes;

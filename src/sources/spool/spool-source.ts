@@ -11,6 +11,11 @@
  * restart mid-file continues after the last committed line, and a file whose end was committed
  * but which was not yet deleted is only disposed of. A missing folder (not mounted yet) is
  * waited for with backoff; it is not an error.
+ *
+ * Descriptors: one file is open at a time, and only with a slot of the process budget
+ * (descriptors.ts), so a folder of thousands of files holds at most one. No slot, or
+ * EMFILE/ENFILE (at open, or while listing the folder): the file is left where it is and the
+ * round ends (backpressure, logged and counted) — never moved to failed/ for it.
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,7 +26,8 @@ import type { SpoolSourceConfig } from '../../config/sources-schema.js';
 import type { FileCheckpoint } from '../../outbox/types.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMAT_FRAMING, FORMATS } from '../../parse/registry.js';
-import { ignorePatterns, toList } from '../file/discovery.js';
+import { isDescriptorExhaustion, OpenFileSlots } from '../descriptors.js';
+import { ignorePatterns, toList, watchedReaddir } from '../file/discovery.js';
 import { HEAD_BYTES, hashHead, readHead } from '../file/fingerprint.js';
 import { toCheckpoint } from '../file/positions.js';
 import { FileTailer } from '../file/tailer.js';
@@ -61,11 +67,13 @@ export class SpoolSource implements Source {
   private backlog = -1;
   /** Files that could not be moved away: warned once, retried each round. */
   private readonly stuck = new Set<string>();
+  private readonly slots: OpenFileSlots;
 
   constructor(private readonly opts: SpoolSourceOptions) {
     this.name = opts.config.name;
     this.limit = new InFlightLimit(opts.maxInFlight ?? 4);
     this.log = opts.logger.child({ source: this.name });
+    this.slots = new OpenFileSlots(this.name, 1, this.log);
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
       this.loop = this.run().then(
@@ -99,19 +107,21 @@ export class SpoolSource implements Source {
         continue;
       }
       backoff = 1000;
-      for (const f of this.stuck) if (!files.includes(f)) this.stuck.delete(f);
-      this.backlog = files.length;
-      for (const file of files) {
-        if (this.stopping) break;
-        await this.ingest(file);
+      if (files !== 'exhausted') {
+        for (const f of this.stuck) if (!files.includes(f)) this.stuck.delete(f);
+        this.backlog = files.length;
+        for (const file of files) {
+          if (this.stopping) break;
+          if ((await this.ingest(file)) === 'no-descriptor') break; // the rest waits for the next round
+        }
       }
       if (!this.stopping) await this.sleeper.sleep(this.opts.config.poll_interval);
     }
     await this.limit.idle();
   }
 
-  /** Eligible files, oldest first; null when the folder is not there (yet). */
-  private async list(): Promise<string[] | null> {
+  /** Eligible files, oldest first; null when the folder is not there (yet); 'exhausted' when it could not be listed for want of descriptors. */
+  private async list(): Promise<string[] | null | 'exhausted'> {
     const cfg = this.opts.config;
     try {
       const s = await stat(cfg.path);
@@ -130,13 +140,19 @@ export class SpoolSource implements Source {
       this.waitingForFolder = false;
       this.log.info({ event: 'source_ready', path: cfg.path }, 'spool folder is there: ingesting');
     }
+    let exhausted: NodeJS.ErrnoException | null = null;
     const names = await fg(cfg.pattern, {
       cwd: cfg.path,
       onlyFiles: true,
       dot: false,
       suppressErrors: true,
       ignore: [...ignorePatterns(toList(cfg.exclude)), `${DONE_DIR}/**`, `${FAILED_DIR}/**`],
+      fs: { readdir: watchedReaddir((err) => (exhausted = err)) as never },
     });
+    if (exhausted !== null) {
+      this.slots.noteExhausted(cfg.path, exhausted);
+      return 'exhausted';
+    }
     const withTimes: Array<{ file: string; mtime: number }> = [];
     for (const name of names) {
       const file = path.join(cfg.path, name);
@@ -149,11 +165,17 @@ export class SpoolSource implements Source {
     return withTimes.sort((a, b) => a.mtime - b.mtime || (a.file < b.file ? -1 : 1)).map((f) => f.file);
   }
 
-  private async ingest(file: string): Promise<void> {
+  private async ingest(file: string): Promise<'no-descriptor' | void> {
+    if (!this.slots.tryTake()) return 'no-descriptor';
     let handle;
     try {
       handle = await open(file, 'r');
     } catch (err) {
+      this.slots.give();
+      if (isDescriptorExhaustion(err)) {
+        this.slots.noteExhausted(file, err);
+        return 'no-descriptor';
+      }
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       return this.fail(file, `cannot open: ${(err as Error).message}`, 0);
     }
@@ -185,6 +207,11 @@ export class SpoolSource implements Source {
     } catch (err) {
       await this.limit.idle();
       if (err instanceof Unreadable) return this.fail(file, err.message, lines);
+      if (isDescriptorExhaustion(err)) {
+        // Disposing needed a descriptor (a move's folder, failed/'s note): the file stays, what was read is committed.
+        this.slots.noteExhausted(file, err);
+        return 'no-descriptor';
+      }
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM' || code === 'EBUSY' || code === 'EROFS') {
         if (!this.stuck.has(file)) this.log.error({ event: 'spool_dispose_failed', path: file, err }, 'ingested, but the file cannot be removed or moved: fix the folder permissions; retrying');
@@ -194,6 +221,7 @@ export class SpoolSource implements Source {
       return this.fail(file, (err as Error).message, lines);
     } finally {
       await handle.close().catch(() => undefined);
+      this.slots.give();
     }
   }
 
