@@ -121,6 +121,8 @@ export const fileSource = z
     path: globs,
     /** Globs of files not to read (a pattern without "/" matches file names anywhere). */
     exclude: globs.optional(),
+    /** Read what a symbolic link points to (only a regular file). Off: links are skipped and logged. */
+    follow_symlinks: z.boolean().default(false),
     /** Where to start in files found at the very first run of this source. */
     start_at: z.enum(['beginning', 'end']).default('beginning'),
     /** How often the globs are re-evaluated for new files. */
@@ -149,6 +151,8 @@ export const spoolSource = z
     /** Which files in the folder to take (default every file; names starting with "." are never taken). */
     pattern: z.string().min(1).default('*'),
     exclude: globs.optional(),
+    /** Read what a symbolic link points to (only a regular file). Off: links are skipped and logged. */
+    follow_symlinks: z.boolean().default(false),
     /** What happens to a file once ingested: deleted, or moved to `done/` in the folder. */
     after: z.enum(['delete', 'move']).default('delete'),
     poll_interval: duration.default(1000),

@@ -9,11 +9,11 @@
  * errors (it has to: a folder may vanish while it walks), so its readdir is wrapped to see them.
  */
 import { readdir as fsReaddir, type Dirent } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import fg from 'fast-glob';
 import { isDescriptorExhaustion } from '../descriptors.js';
 import { eachConcurrently } from '../each-concurrently.js';
+import type { SymlinkPolicy } from './symlinks.js';
 
 export interface FoundFile {
   path: string;
@@ -50,17 +50,20 @@ export function watchedReaddir(onExhausted: (err: NodeJS.ErrnoException) => void
   };
 }
 
-export async function listFiles(patterns: string[], exclude: string[]): Promise<Listing> {
+export async function listFiles(patterns: string[], exclude: string[], symlinks: SymlinkPolicy): Promise<Listing> {
   let exhausted: NodeJS.ErrnoException | null = null;
-  const paths = await fg(patterns, {
+  // Links must be seen to be reported: every entry but folders, each judged by lstat below.
+  const entries = await fg(patterns, {
     absolute: true,
-    onlyFiles: true,
+    onlyFiles: false,
+    markDirectories: true,
     unique: true,
     suppressErrors: true,
+    followSymbolicLinks: symlinks.follow,
     ignore: ignorePatterns(exclude),
     fs: { readdir: watchedReaddir((err) => (exhausted = err)) as never },
   });
-  paths.sort();
+  const paths = entries.filter((e) => !e.endsWith('/')).sort();
   // stat() takes no descriptor; many at once hide the thread pool's latency (20,000 files one
   // after the other took seconds per look on a busy machine).
   const stats: Array<Stats | null> = new Array<Stats | null>(paths.length).fill(null);
@@ -68,12 +71,7 @@ export async function listFiles(patterns: string[], exclude: string[]): Promise<
     paths.map((p, i) => [p, i] as const),
     STAT_CONCURRENCY,
     async ([p, i]) => {
-      try {
-        const s = await stat(p);
-        if (s.isFile()) stats[i] = s;
-      } catch {
-        // vanished between listing and stat
-      }
+      stats[i] = await symlinks.regularFile(p);
     },
   );
   const found: FoundFile[] = [];

@@ -7,6 +7,7 @@
  * A file is opened only with a free slot of the source (descriptors.ts); none free, or
  * EMFILE/ENFILE: it stays pending and is tried at the next round, never marked done.
  */
+import type { SymlinkPolicy } from './symlinks.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ParserFactory, ParserOptions } from '../../parse/parser.js';
@@ -39,6 +40,7 @@ export class DocumentFiles {
       logger: Logger;
       settleMs: number;
       slots: OpenFileSlots;
+      symlinks: SymlinkPolicy;
     },
   ) {}
 
@@ -84,7 +86,7 @@ export class DocumentFiles {
     if (!this.o.slots.tryTake()) return 'no-descriptor';
     let handle;
     try {
-      handle = await open(file.path, 'r');
+      handle = await open(file.path, this.o.symlinks.openFlags);
     } catch (err) {
       this.o.slots.give();
       if (isDescriptorExhaustion(err)) {

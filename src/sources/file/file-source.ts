@@ -23,6 +23,7 @@
  * identity in its folder (lost-files.ts) and followed like a rotated file. No slot, or
  * EMFILE/ENFILE at open(): the file stays queued (backpressure), never failed nor dropped.
  */
+import { SymlinkPolicy } from './symlinks.js';
 import type { Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Observable, type Subscriber } from 'rxjs';
@@ -123,6 +124,8 @@ export class FileSource implements Source {
   private loop: Promise<void> | null = null;
   private readonly sleeper = new Sleeper();
 
+  private readonly symlinks: SymlinkPolicy;
+
   constructor(private readonly opts: FileSourceOptions) {
     const cfg = opts.config;
     this.name = cfg.name;
@@ -131,9 +134,10 @@ export class FileSource implements Source {
     this.firstRun = opts.checkpoints.length === 0;
     this.log = opts.logger.child({ source: this.name });
     this.slots = new OpenFileSlots(this.name, cfg.max_open_files, this.log);
+    this.symlinks = new SymlinkPolicy(cfg.follow_symlinks, this.log);
     this.documentFormat = FORMAT_FRAMING[cfg.format] === 'document';
     this.emitter = new FileChunkEmitter({ source: this.name, lane: opts.lane, limit: this.limit, next: (c) => deliver(this.subscriber, c), book: this.book });
-    const common = { book: this.book, emitter: this.emitter, slots: this.slots, parserFactory: FORMATS[cfg.format], parserOptions: opts.parserOptions, logger: this.log };
+    const common = { book: this.book, emitter: this.emitter, slots: this.slots, symlinks: this.symlinks, parserFactory: FORMATS[cfg.format], parserOptions: opts.parserOptions, logger: this.log };
     this.gzip = new GzipFiles({ ...common, maxLineBytes: cfg.max_line_bytes, chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES });
     this.documents = new DocumentFiles({ ...common, settleMs: cfg.rotate_wait });
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
@@ -242,7 +246,7 @@ export class FileSource implements Source {
     const cfg = this.opts.config;
     let listing: Listing;
     try {
-      listing = await listFiles(toList(cfg.path), toList(cfg.exclude));
+      listing = await listFiles(toList(cfg.path), toList(cfg.exclude), this.symlinks);
     } catch (err) {
       if (isDescriptorExhaustion(err)) this.slots.noteExhausted(String(cfg.path), err);
       else this.log.error({ event: 'glob_failed', patterns: cfg.path, err }, 'listing files failed; will retry');
@@ -397,7 +401,7 @@ export class FileSource implements Source {
   private async openHandle(path: string): Promise<{ handle: FileHandle; stats: Stats } | Exclude<OpenResult, 'opened' | 'deferred'>> {
     let handle;
     try {
-      handle = await open(path, 'r');
+      handle = await open(path, this.symlinks.openFlags);
     } catch (err) {
       this.slots.give();
       if (isDescriptorExhaustion(err)) {

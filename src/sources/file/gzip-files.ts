@@ -6,6 +6,7 @@
  * not read again. A file is opened only with a free slot of the source (descriptors.ts); none
  * free, or EMFILE/ENFILE: it stays pending, never failed.
  */
+import type { SymlinkPolicy } from './symlinks.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ParserFactory, ParserOptions } from '../../parse/parser.js';
@@ -37,6 +38,7 @@ export interface GzipFilesOptions {
   chunkBytes: number;
   logger: Logger;
   slots: OpenFileSlots;
+  symlinks: SymlinkPolicy;
 }
 
 export class GzipFiles {
@@ -89,7 +91,7 @@ export class GzipFiles {
     if (!this.o.slots.tryTake()) return false;
     let handle;
     try {
-      handle = await open(file.path, 'r');
+      handle = await open(file.path, this.o.symlinks.openFlags);
     } catch (err) {
       this.o.slots.give();
       if (isDescriptorExhaustion(err)) {

@@ -17,6 +17,7 @@
  * EMFILE/ENFILE (at open, or while listing the folder): the file is left where it is and the
  * round ends (backpressure, logged and counted) — never moved to failed/ for it.
  */
+import { SymlinkPolicy } from '../file/symlinks.js';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import fg from 'fast-glob';
@@ -69,10 +70,13 @@ export class SpoolSource implements Source {
   private readonly stuck = new Set<string>();
   private readonly slots: OpenFileSlots;
 
+  private readonly symlinks: SymlinkPolicy;
+
   constructor(private readonly opts: SpoolSourceOptions) {
     this.name = opts.config.name;
     this.limit = new InFlightLimit(opts.maxInFlight ?? 4);
     this.log = opts.logger.child({ source: this.name });
+    this.symlinks = new SymlinkPolicy(opts.config.follow_symlinks, this.log);
     this.slots = new OpenFileSlots(this.name, 1, this.log);
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
@@ -143,9 +147,12 @@ export class SpoolSource implements Source {
     let exhausted: NodeJS.ErrnoException | null = null;
     const names = await fg(cfg.pattern, {
       cwd: cfg.path,
-      onlyFiles: true,
+      // Links must be seen to be reported: every entry but folders, each judged by lstat below.
+      onlyFiles: false,
+      markDirectories: true,
       dot: false,
       suppressErrors: true,
+      followSymbolicLinks: this.symlinks.follow,
       ignore: [...ignorePatterns(toList(cfg.exclude)), `${DONE_DIR}/**`, `${FAILED_DIR}/**`],
       fs: { readdir: watchedReaddir((err) => (exhausted = err)) as never },
     });
@@ -155,12 +162,10 @@ export class SpoolSource implements Source {
     }
     const withTimes: Array<{ file: string; mtime: number }> = [];
     for (const name of names) {
+      if (name.endsWith('/')) continue;
       const file = path.join(cfg.path, name);
-      try {
-        withTimes.push({ file, mtime: (await stat(file)).mtimeMs });
-      } catch {
-        // taken away meanwhile
-      }
+      const s = await this.symlinks.regularFile(file); // null: taken away meanwhile, or a link not followed
+      if (s !== null) withTimes.push({ file, mtime: s.mtimeMs });
     }
     return withTimes.sort((a, b) => a.mtime - b.mtime || (a.file < b.file ? -1 : 1)).map((f) => f.file);
   }
@@ -169,7 +174,7 @@ export class SpoolSource implements Source {
     if (!this.slots.tryTake()) return 'no-descriptor';
     let handle;
     try {
-      handle = await open(file, 'r');
+      handle = await open(file, this.symlinks.openFlags);
     } catch (err) {
       this.slots.give();
       if (isDescriptorExhaustion(err)) {
