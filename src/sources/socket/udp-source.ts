@@ -7,6 +7,7 @@
  * `max_pending_bytes`; beyond that they are dropped, counted and logged (never silently). Like
  * every socket source, what was received but not committed when the agent is killed is lost.
  */
+import { isUtf8 } from 'node:buffer';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { Observable, type Subscriber } from 'rxjs';
@@ -14,12 +15,16 @@ import type { Logger } from 'pino';
 import type { UdpSourceConfig } from '../../config/sources-schema.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
 import { FORMATS } from '../../parse/registry.js';
+import { chunkParts } from '../chunk-parts.js';
+import type { SplitItem } from '../line-splitter.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
+import { invalidUtf8Reason } from '../utf8.js';
 import { formatListen } from './listen-address.js';
 
 interface PeerBacklog {
-  lines: string[];
+  /** Lines, and lines refused for not being valid UTF-8 (in order). */
+  items: SplitItem[];
   bytes: number;
   nextLine: number;
 }
@@ -127,12 +132,24 @@ export class UdpSource implements Source {
       return;
     }
     const peer = `udp://${rinfo.family === 'IPv6' ? `[${rinfo.address}]` : rinfo.address}:${rinfo.port}`;
-    const lines = msg.toString('utf8').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
     let b = this.backlog.get(peer);
-    if (b === undefined) this.backlog.set(peer, (b = { lines: [], bytes: 0, nextLine: 1 }));
-    for (const l of lines) b.lines.push(l);
+    if (b === undefined) this.backlog.set(peer, (b = { items: [], bytes: 0, nextLine: 1 }));
+    if (isUtf8(msg)) {
+      const lines = msg.toString('utf8').split('\n');
+      if (lines[lines.length - 1] === '') lines.pop();
+      for (const l of lines) b.items.push({ line: l.endsWith('\r') ? l.slice(0, -1) : l, bytes: 0 });
+    } else {
+      // Some line is not valid UTF-8: that one is refused (utf8.ts), the others go on.
+      for (let start = 0; start < msg.length; ) {
+        const found = msg.indexOf(0x0a, start);
+        const nl = found === -1 ? msg.length : found;
+        const end = nl > start && msg[nl - 1] === 0x0d ? nl - 1 : nl;
+        const line = msg.toString('utf8', start, end);
+        if (isUtf8(msg.subarray(start, end))) b.items.push({ line, bytes: 0 });
+        else b.items.push({ refused: true, bytes: 0, raw: line.slice(0, 4096), reason: invalidUtf8Reason(msg, start, end) });
+        start = nl + 1;
+      }
+    }
     b.bytes += msg.length;
     this.backlogBytes += msg.length;
     this.pump();
@@ -152,16 +169,23 @@ export class UdpSource implements Source {
       const [peer, b] = this.backlog.entries().next().value as [string, PeerBacklog];
       this.backlog.delete(peer);
       this.backlogBytes -= b.bytes;
-      deliver(this.subscriber, {
-        source: this.name,
-        lane: this.ctx.lane,
-        origin: peer,
-        lines: b.lines,
-        firstLine: b.nextLine,
-        parser: this.parser,
-        checkpoint: undefined,
-        ack: () => this.limit.release(),
-      });
+      const parts = chunkParts(b.items, b.nextLine, Infinity);
+      if (parts.length === 0) parts.push({ firstLine: b.nextLine, lines: [], refused: [], bytes: 0 }); // the slot is acquired: release it by an ack
+      for (let i = 0; i < parts.length; i++) {
+        if (i > 0) await this.limit.acquire();
+        const part = parts[i]!;
+        deliver(this.subscriber, {
+          source: this.name,
+          lane: this.ctx.lane,
+          origin: peer,
+          lines: part.lines,
+          firstLine: part.firstLine,
+          parser: this.parser,
+          refused: part.refused.length > 0 ? part.refused : undefined,
+          checkpoint: undefined,
+          ack: () => this.limit.release(),
+        });
+      }
     }
   }
 
