@@ -74,6 +74,6 @@ function hex(c: number): string {
 
 /** The name as JSON (control characters escaped, so the reason is readable), clipped. */
 function quote(name: string): string {
-  const text = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
-  return text;
+  // JSON escapes C0 and lone surrogates; DEL and C1 it leaves raw (invisible in a log).
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name).replace(/[\u007f-\u009f]/g, (c) => `\\u${hex(c.charCodeAt(0))}`);
 }
