@@ -2,8 +2,8 @@
 // mix valid lines with invalid UTF-8, control characters in names, a 10,000-character sensor
 // name, year 9999, a leap second, out-of-range influx integers and an influx string over two
 // lines. The hub emulator must receive exactly the valid readings, unaltered (a genuine U+FFFD
-// included), no sensor may be created for a refused name, and `dlq list --json` must hold every
-// refused line with its line number and reason.
+// included), no sensor may be created for a refused name, `dlq list --json` must hold every
+// refused line with its line number and reason, and `dlq replay` must bring none of them back.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -106,5 +106,15 @@ describe('hostile input, end to end', () => {
       { source: 'press', origin: 'press.jsonl', line: 6, reason: `"sensor" is 10000 characters long, over the limit of 256 (input.max_name_length): "${'x'.repeat(40)}…"` },
       { source: 'press', origin: 'press.jsonl', line: 7, reason: 'timestamp "9999-12-31T23:59:59Z" is outside 1971..2200 (input.time_window)' },
     ]);
+
+    // Replay parses again with the same rules: nothing comes back, and the invalid UTF-8 line,
+    // whose stored text has U+FFFD where its bytes were, is never parsed (it would be altered).
+    const replay = await runAgentCommand(['dlq', 'replay', '--all', '--config', config]);
+    expect(replay.code, replay.stderr).toBe(2);
+    expect(replay.stdout).toContain('replayed 0 dead letters');
+    expect(replay.stdout).toMatch(/kept: still invalid: invalid UTF-8 at byte \d+ of the line \(byte \d+ of the file\): the raw text kept here is not what was written, so it cannot be replayed/);
+    const after = JSON.parse((await runAgentCommand(['dlq', 'list', '--json', '--config', config, '--limit', '100'])).stdout) as DeadLetterRow[];
+    expect(after).toHaveLength(rows.length);
+    expect(after.filter((r) => r.reason.startsWith('invalid UTF-8'))).toHaveLength(1);
   });
 });
