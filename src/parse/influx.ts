@@ -116,7 +116,7 @@ function fieldValue(token: string): FieldValue {
   if (integer || UNSIGNED.test(token)) {
     const digits = token.slice(0, -1);
     // 18 digits always fit; longer ones are compared exactly.
-    if (digits.replace(/^[+-]/, '').length >= 19) {
+    if (digits.length - (digits[0] === '-' || digits[0] === '+' ? 1 : 0) >= 19) {
       const v = BigInt(digits);
       if (integer ? v < INT64_MIN || v > INT64_MAX : v > UINT64_MAX) return { outOfRange: integer ? 'int64' : 'uint64' };
     }

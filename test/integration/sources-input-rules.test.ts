@@ -112,6 +112,20 @@ describe('invalid UTF-8', () => {
   });
 });
 
+describe('invalid UTF-8 in a whole document', () => {
+  it('file source, senseye-json: the document is refused whole with the offset of the bad byte', async () => {
+    const dir = tempDir();
+    const before = Buffer.from('[{"assetId":"press-01","dataPoints":[{"timestamp":"2026-11-27T10:00:00Z","measures":[{"name":"mode","value":"caf');
+    writeFileSync(path.join(dir, 'doc.json'), Buffer.concat([before, Buffer.from([0xe9]), Buffer.from('"}]}]}]\n')]));
+    const h = new Harness();
+    harnesses.push(h);
+    runFile(h, { path: path.join(dir, '*.json'), format: 'senseye-json' });
+    await waitFor(() => h.dead.length === 1, 'the document refused');
+    expect(h.readings).toEqual([]);
+    expect(h.dead[0]).toMatchObject({ line: 1, reason: expect.stringMatching(new RegExp(`^invalid UTF-8 at byte ${before.length} of the document: E9 22 7D 5D;`)) as unknown });
+  });
+});
+
 describe('influx: a string field value holding a newline', () => {
   it('is one record through a real file source, across two writes and a restart between them', async () => {
     const dir = tempDir();
