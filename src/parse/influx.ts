@@ -143,6 +143,9 @@ export const createInfluxParser: ParserFactory = (options, savedState): LinePars
   const maxName = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
   const sensorName = new NameCheck('sensor', maxName);
   const measurementName = new NameCheck('measurement', Infinity);
+  const tagKeys = new NameCheck('tag key', Infinity);
+  const tagValues = new NameCheck('tag value', Infinity);
+  const fieldKeys = new NameCheck('field key', maxName);
   /** The field whose string value was open when parseRecord last returned OPEN. */
   let openField = '';
   const unterminated = () => `line protocol: field "${openField}": unterminated string field (missing closing ")`;
@@ -162,7 +165,8 @@ export const createInfluxParser: ParserFactory = (options, savedState): LinePars
       if (line[key.end] !== '=') return invalid(`line protocol: tag "${key.text}" has no "="`);
       const value = scanName(line, key.end + 1, ', ', ',= "');
       if (key.text.length === 0 || value.text.length === 0) return invalid('line protocol: empty tag key or value');
-      const badTag = nameProblem(key.text, 'tag key', Infinity) ?? nameProblem(value.text, `tag ${key.text}`, Infinity);
+      // A bad value's reason names its tag.
+      const badTag = tagKeys.problem(key.text) ?? (tagValues.problem(value.text) === null ? null : nameProblem(value.text, `tag ${key.text}`, Infinity));
       if (badTag !== null) return invalid(`line protocol: ${badTag}`);
       if (key.text === sensorTag) sensor = value.text;
       i = value.end;
@@ -177,7 +181,7 @@ export const createInfluxParser: ParserFactory = (options, savedState): LinePars
       const key = scanName(line, i, '=, ', ',= "');
       if (key.text.length === 0) return invalid(`line protocol: missing field key at column ${i + 1}`);
       if (line[key.end] !== '=') return invalid(`line protocol: field "${key.text}" has no "=value"`);
-      const badKey = nameProblem(key.text, 'field key', maxName);
+      const badKey = fieldKeys.problem(key.text);
       if (badKey !== null) return invalid(`line protocol: ${badKey}`);
       i = key.end + 1;
       let value: FieldValue;

@@ -50,23 +50,29 @@ export function nameProblem(name: string, what: string, maxLength: number): stri
 }
 
 /**
- * A name check that remembers the last name it passed: records of one source mostly repeat a
- * few names, and comparing with the last one is cheaper than checking it again.
+ * A name check that remembers the names it passed (up to CACHED_NAMES, then it starts over):
+ * records of one source mostly repeat a few names, and a set lookup is cheaper than checking
+ * them again.
  */
 export class NameCheck {
-  private last = '';
+  private readonly passed = new Set<string>();
   constructor(
     private readonly what: string,
     private readonly maxLength: number,
   ) {}
 
   problem(name: string): string | null {
-    if (name === this.last && name.length > 0) return null;
+    if (this.passed.has(name)) return null;
     const problem = nameProblem(name, this.what, this.maxLength);
-    if (problem === null) this.last = name;
+    if (problem === null) {
+      if (this.passed.size >= CACHED_NAMES) this.passed.clear();
+      this.passed.add(name);
+    }
     return problem;
   }
 }
+
+const CACHED_NAMES = 1024;
 
 function hex(c: number): string {
   return c.toString(16).toUpperCase().padStart(4, '0');
