@@ -8,7 +8,10 @@ import type { DeadLetterFilter, DeadLetterRow } from '../outbox/dead-letters.js'
 import { Outbox } from '../outbox/outbox.js';
 import { DEAD_LETTER_STAGES, type DeadLetterStage } from '../outbox/types.js';
 import { replayDeadLetters } from '../outbox/replay.js';
+import { invalid } from '../parse/reading.js';
 import { FORMATS } from '../parse/registry.js';
+import { parserOptionsOf, sensorIdsOf } from '../sources/parser-options.js';
+import { INVALID_UTF8 } from '../sources/utf8.js';
 import { configOption, loadConfigOrReport, printJson } from './common.js';
 import { EXIT } from './exit-codes.js';
 
@@ -81,7 +84,10 @@ const replay: CommandModule<object, DlqArgs> = {
       const result = replayDeadLetters(outbox, rows, (row) => {
         const source = config.sources.find((s) => s.name === row.source);
         if (source === undefined) return null;
-        return FORMATS[source.format]({ sensor: source.sensor }, null).parseLine(row.raw ?? '');
+        // Its raw text has U+FFFD where the bad bytes were: parsed, it would be delivered altered.
+        if (row.reason.startsWith(INVALID_UTF8)) return invalid(`${row.reason.split(':')[0]}: the raw text kept here is not what was written, so it cannot be replayed; fix the file's encoding and let the agent read it again`);
+        // The source's own settings (sensor, precision, csv layout, input limits), as when it was read.
+        return FORMATS[source.format](parserOptionsOf(source, sensorIdsOf(config.sensors)), null).parseLine(row.raw ?? '');
       });
       process.stdout.write(`replayed ${result.replayed} dead letters (${result.readings} readings back in the outbox)\n`);
       for (const f of result.failed) process.stdout.write(`  #${f.id} kept: ${f.reason}\n`);

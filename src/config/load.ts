@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { substituteEnv } from './env.js';
 import { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 import { configSchema, crossChecks, type Config } from './schema.js';
+import { mergeInput } from './input-schema.js';
 import { resolveSourcePaths } from './sources-schema.js';
 
 export interface LoadedConfig {
@@ -94,7 +95,8 @@ function resolvePaths(config: Config, base: string): Config {
             },
       auth: config.hub.auth.type === 'user' ? { ...config.hub.auth, password_file: abs(config.hub.auth.password_file) } : config.hub.auth,
     },
-    sources: config.sources.map((s) => resolveSourcePaths(s, abs)),
+    // Each source carries its complete input settings: the top level's, with its own overrides.
+    sources: config.sources.map((s) => ({ ...resolveSourcePaths(s, abs), input: mergeInput(config.input, s.input) })),
   };
 }
 

@@ -4,6 +4,7 @@
  * config.example.yaml documents the same keys for people; a test keeps the two in agreement.
  */
 import { z } from 'zod';
+import { inputSettings } from './input-schema.js';
 import { opsConfigShape } from './ops-schema.js';
 import { duration, size, uuid } from './primitives.js';
 import { sourceSchema } from './sources-schema.js';
@@ -114,6 +115,8 @@ export const configSchema = z
     state_dir: z.string().min(1),
     sources: z.array(sourceSchema).min(1),
     sensors: z.record(z.string(), sensorOverride).default({}),
+    /** What any source accepts: name length and the time window (a source may override either under its own `input:`). */
+    input: inputSettings.prefault({}),
     pipeline: z
       .strictObject({
         /** Readings per outbox transaction at most. */

@@ -10,6 +10,7 @@ import { FORMAT_NAMES, hasHeader, type FormatName } from '../parse/registry.js';
 import { EPOCH_UNITS } from '../parse/timestamp.js';
 import { isValidTimeZone } from '../parse/timezone.js';
 import { parseListen, type ListenAddress } from './listen-address.js';
+import { sourceInputSettings } from './input-schema.js';
 import { duration, name, size } from './primitives.js';
 
 const globs = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
@@ -40,6 +41,8 @@ const formatSettings = {
   delimiter: z.string().length(1, 'expected one character, e.g. ";" or "\\t"').optional(),
   /** csv: the first line is a header (default true). */
   header: z.boolean().optional(),
+  /** This source's own max_name_length / time_window (else the top-level `input:`). */
+  input: sourceInputSettings.optional(),
 };
 
 const ONLY_FOR: Array<[key: string, formats: FormatName[]]> = [

@@ -9,6 +9,7 @@
  * saved with the file position, so a restart mid-file reads the rest the same way.
  */
 import { splitCsvLine } from './csv-fields.js';
+import { DEFAULT_MAX_NAME_LENGTH, NameCheck } from './names.js';
 import type { CsvColumns, CsvLayout, LineParser, ParserFactory } from './parser.js';
 import { invalid, type LineOutcome } from './reading.js';
 import { ZoneClock } from './timezone.js';
@@ -38,6 +39,10 @@ export const createCsvParser: ParserFactory = (options, savedState): LineParser 
   const layout = options.csv ?? DEFAULT_CSV_LAYOUT;
   const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
   const unit = options.epochUnit ?? 'ms';
+  const window = options.timeWindow;
+  const maxName = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
+  const sensorName = new NameCheck('sensor', maxName);
+  const measureName = new NameCheck('measure', maxName);
   let positions: Positions | null =
     savedState !== null ? (JSON.parse(savedState) as Positions) : layout.header ? null : allIndexes(layout.columns);
   // Columns a row needs; kept with positions, as working it out per row was a tenth of csv parsing.
@@ -72,7 +77,7 @@ export const createCsvParser: ParserFactory = (options, savedState): LineParser 
       if (!split.ok) return invalid(split.reason);
       const fields = split.fields;
       if (fields.length < width) return invalid(`expected at least ${width} columns, found ${fields.length}`);
-      const ts = textTimestamp(fields[positions.ts]!.text, zone, unit);
+      const ts = textTimestamp(fields[positions.ts]!.text, zone, unit, window);
       if (!ts.ok) return invalid(`ts (column ${positions.ts + 1}): ${ts.reason}`);
       const sensor = positions.sensor === undefined ? options.sensor : fields[positions.sensor]!.text.trim();
       if (sensor === undefined || sensor.length === 0) {
@@ -80,6 +85,8 @@ export const createCsvParser: ParserFactory = (options, savedState): LineParser 
       }
       const measure = fields[positions.measure]!.text.trim();
       if (measure.length === 0) return invalid(`measure (column ${positions.measure + 1}) is empty`);
+      const badName = sensorName.problem(sensor) ?? measureName.problem(measure);
+      if (badName !== null) return invalid(badName);
       const cell = csvCell(fields[positions.value]!, true);
       if (!cell.ok) return invalid(`value (column ${positions.value + 1}): ${cell.reason}`);
       if (cell.value === undefined) return { ok: true, readings: [] };

@@ -6,6 +6,7 @@
  * epoch number (milliseconds unless the source sets `epoch_unit`); `value` a finite number,
  * string or boolean. `sensor` may be left out when the source sets `sensor`.
  */
+import { DEFAULT_MAX_NAME_LENGTH, NameCheck } from './names.js';
 import type { LineParser, ParserFactory } from './parser.js';
 import { invalid, type LineOutcome } from './reading.js';
 import { buildSpectrum, type SpectrumFields } from './spectrum-record.js';
@@ -16,6 +17,10 @@ export const createJsonlParser: ParserFactory = (options): LineParser => {
   const defaultSensor = options.sensor;
   const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
   const unit = options.epochUnit ?? 'ms';
+  const window = options.timeWindow;
+  const maxName = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
+  const sensorName = new NameCheck('"sensor"', maxName);
+  const measureName = new NameCheck('"measure"', maxName);
   return {
     saveState: () => null,
     parseLine(line: string): LineOutcome {
@@ -38,12 +43,18 @@ export const createJsonlParser: ParserFactory = (options): LineParser => {
             : '"sensor" must be a non-empty string',
         );
       }
+      const badSensor = sensorName.problem(sensor);
+      if (badSensor !== null) return invalid(badSensor);
       const isSpectrum = 'spectrum' in r;
       const measure = r.measure;
       if (!isSpectrum && (typeof measure !== 'string' || measure.length === 0)) {
         return invalid(measure === undefined ? 'missing "measure"' : '"measure" must be a non-empty string');
       }
-      const ts = jsonTimestamp(r.ts, zone, unit);
+      if (!isSpectrum) {
+        const badMeasure = measureName.problem(measure as string);
+        if (badMeasure !== null) return invalid(badMeasure);
+      }
+      const ts = jsonTimestamp(r.ts, zone, unit, window);
       if (ts === undefined) {
         return invalid(r.ts === undefined ? 'missing "ts"' : `"ts" must be an RFC 3339 string or a number of epoch ${unit === 'ms' ? 'milliseconds' : `(${unit})`}`);
       }

@@ -12,7 +12,7 @@
  * either for the whole input (`{ok:false}`) or for single records inside an otherwise good one
  * (`rejected`).
  */
-import type { EpochUnit } from './timestamp.js';
+import type { EpochUnit, TimeWindow } from './timestamp.js';
 import type { LineOutcome } from './reading.js';
 
 export type Framing = 'lines' | 'document';
@@ -55,6 +55,10 @@ export interface ParserOptions {
   csv?: CsvLayout | undefined;
   /** senseye-json: hub sensor ids (`sensorId`) → local sensor names, from `sensors.<name>.sensor_id`. */
   sensorIds?: ReadonlyMap<string, string> | undefined;
+  /** Longest sensor or measure name, in characters (`input.max_name_length`; names.ts). */
+  maxNameLength?: number | undefined;
+  /** Times outside it are refused, however written (`input.time_window`; timestamp.ts). */
+  timeWindow?: TimeWindow | undefined;
   /** influx lines without a timestamp take this time (the arrival time); injectable for tests. */
   now?: (() => number) | undefined;
 }

@@ -32,6 +32,8 @@ export interface RecordProblem {
   raw?: string | undefined;
   /** Line number in the input, when the parser knows it better than the chunk does. */
   line?: number | undefined;
+  /** Or: the record is this many lines before the line being parsed (a record a parser held). */
+  linesBefore?: number | undefined;
 }
 
 /**

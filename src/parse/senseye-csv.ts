@@ -9,6 +9,7 @@
  * half a row: the operator fixes and replays the row as it was written.
  */
 import { splitCsvLine } from './csv-fields.js';
+import { DEFAULT_MAX_NAME_LENGTH, nameProblem } from './names.js';
 import type { LineParser, ParserFactory } from './parser.js';
 import { invalid, type LineOutcome, type Reading } from './reading.js';
 import { parseTimestampText } from './timestamp.js';
@@ -18,7 +19,21 @@ import { csvCell } from './values.js';
 export const createSenseyeCsvParser: ParserFactory = (options, savedState): LineParser => {
   const sensor = options.sensor;
   const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
-  let measures: string[] | null = savedState === null ? null : (JSON.parse(savedState) as string[]);
+  const window = options.timeWindow;
+  const maxName = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
+  const sensorProblem = sensor === undefined || sensor.length === 0 ? null : nameProblem(sensor, 'sensor', maxName);
+  let measures: string[] | null = null;
+  /** Why a column's measure name cannot be used, by column (1-based after DATETIME); checked once per header. */
+  let badMeasures = new Map<number, string>();
+  const setMeasures = (names: string[]) => {
+    measures = names;
+    badMeasures = new Map();
+    names.forEach((name, i) => {
+      const problem = nameProblem(name, `header column ${i + 2}: measure`, maxName);
+      if (problem !== null) badMeasures.set(i + 1, problem);
+    });
+  };
+  if (savedState !== null) setMeasures(JSON.parse(savedState) as string[]);
 
   function parseHeader(line: string): LineOutcome {
     const split = splitCsvLine(stripBom(line));
@@ -30,7 +45,7 @@ export const createSenseyeCsvParser: ParserFactory = (options, savedState): Line
     const names = rest.map((f) => f.text.trim());
     const emptyAt = names.findIndex((name) => name.length === 0);
     if (emptyAt !== -1) return invalid(`header column ${emptyAt + 2} has no measure name`);
-    measures = names;
+    setMeasures(names);
     return { ok: true, readings: [] };
   }
 
@@ -42,13 +57,14 @@ export const createSenseyeCsvParser: ParserFactory = (options, savedState): Line
       if (sensor === undefined || sensor.length === 0) {
         return invalid('senseye-csv rows do not name their sensor: set the source\'s `sensor` setting');
       }
+      if (sensorProblem !== null) return invalid(sensorProblem);
       const split = splitCsvLine(line);
       if (!split.ok) return invalid(split.reason);
       const fields = split.fields;
       if (fields.length !== measures.length + 1) {
         return invalid(`expected ${measures.length + 1} columns as in the header, found ${fields.length}`);
       }
-      const ts = parseTimestampText(fields[0]!.text.trim(), zone);
+      const ts = parseTimestampText(fields[0]!.text.trim(), zone, window);
       if (!ts.ok) return invalid(`DATETIME: ${ts.reason}`);
       const readings: Reading[] = [];
       for (let i = 1; i < fields.length; i++) {
@@ -58,6 +74,9 @@ export const createSenseyeCsvParser: ParserFactory = (options, savedState): Line
         if (!cell.ok) return invalid(`column "${measure}": ${cell.reason}`);
         const value = cell.value;
         if (value === undefined) continue;
+        // A row is refused whole rather than sent without the column (module header).
+        const badName = badMeasures.size === 0 ? undefined : badMeasures.get(i);
+        if (badName !== undefined) return invalid(badName);
         readings.push({ sensor, measure, ts: ts.ms, value });
       }
       return { ok: true, readings };

@@ -10,6 +10,7 @@
  * sensor entry, data point or measure is refused on its own (with its JSON path and text) and
  * the rest of the document is used. A `null` value means "no value" and is skipped.
  */
+import { DEFAULT_MAX_NAME_LENGTH, NameCheck } from './names.js';
 import type { LineParser, ParserFactory } from './parser.js';
 import { invalid, type LineOutcome, type Reading, type RecordProblem } from './reading.js';
 import { ZoneClock } from './timezone.js';
@@ -20,6 +21,10 @@ const RAW_MAX = 4096;
 export const createSenseyeJsonParser: ParserFactory = (options): LineParser => {
   const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
   const sensorIds = options.sensorIds ?? new Map<string, string>();
+  const window = options.timeWindow;
+  const maxName = options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH;
+  const sensorName = new NameCheck('sensor', maxName);
+  const measureName = new NameCheck('"name"', maxName);
 
   function parseDocument(text: string): LineOutcome {
     if (text.trim().length === 0) return { ok: true, readings: [] };
@@ -46,6 +51,11 @@ export const createSenseyeJsonParser: ParserFactory = (options): LineParser => {
         reject(at, entry, sensor.reason);
         return;
       }
+      const badSensor = sensorName.problem(sensor.name);
+      if (badSensor !== null) {
+        reject(at, entry, badSensor);
+        return;
+      }
       if (!Array.isArray(e.dataPoints)) {
         reject(at, entry, e.dataPoints === undefined ? 'missing "dataPoints"' : '"dataPoints" must be an array');
         return;
@@ -54,7 +64,7 @@ export const createSenseyeJsonParser: ParserFactory = (options): LineParser => {
         const pAt = `${at}.dataPoints[${j}]`;
         const p = point as Record<string, unknown> | null;
         if (typeof p !== 'object' || p === null || Array.isArray(p)) return reject(pAt, point, 'expected an object with timestamp and measures');
-        const ts = jsonTimestamp(p.timestamp, zone, 'ms');
+        const ts = jsonTimestamp(p.timestamp, zone, 'ms', window);
         if (ts === undefined) return reject(pAt, point, p.timestamp === undefined ? 'missing "timestamp"' : '"timestamp" must be an RFC 3339 string');
         if (!ts.ok) return reject(pAt, point, ts.reason);
         if (!Array.isArray(p.measures)) return reject(pAt, point, p.measures === undefined ? 'missing "measures"' : '"measures" must be an array');
@@ -64,6 +74,8 @@ export const createSenseyeJsonParser: ParserFactory = (options): LineParser => {
           const raw = { sensor: sensor.name, timestamp: p.timestamp, measure };
           if (typeof m !== 'object' || m === null || Array.isArray(m)) return reject(mAt, raw, 'expected an object with name and value');
           if (typeof m.name !== 'string' || m.name.length === 0) return reject(mAt, raw, m.name === undefined ? 'missing "name"' : '"name" must be a non-empty string');
+          const badName = measureName.problem(m.name);
+          if (badName !== null) return reject(mAt, raw, badName);
           if (m.value === null) return;
           if (!isReadingValue(m.value)) {
             return reject(mAt, raw, m.value === undefined ? 'missing "value"' : '"value" must be a finite number, a string or a boolean');

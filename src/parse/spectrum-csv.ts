@@ -7,6 +7,7 @@
  * The header is the parser's state, saved with the file position.
  */
 import { splitCsvLine } from './csv-fields.js';
+import { DEFAULT_MAX_NAME_LENGTH, nameProblem } from './names.js';
 import type { LineParser, ParserFactory } from './parser.js';
 import { invalid, type LineOutcome } from './reading.js';
 import { buildSpectrum } from './spectrum-record.js';
@@ -20,6 +21,8 @@ type Column = (typeof COLUMNS)[number];
 export const createSpectrumCsvParser: ParserFactory = (options, savedState): LineParser => {
   const sensor = options.sensor;
   const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
+  const window = options.timeWindow;
+  const sensorProblem = sensor === undefined || sensor.length === 0 ? null : nameProblem(sensor, 'sensor', options.maxNameLength ?? DEFAULT_MAX_NAME_LENGTH);
   let order: Column[] | null = savedState === null ? null : (JSON.parse(savedState) as Column[]);
 
   function parseHeader(line: string): LineOutcome {
@@ -46,6 +49,7 @@ export const createSpectrumCsvParser: ParserFactory = (options, savedState): Lin
       if (sensor === undefined || sensor.length === 0) {
         return invalid("spectrum-csv rows do not name their sensor: set the source's `sensor` setting");
       }
+      if (sensorProblem !== null) return invalid(sensorProblem);
       const split = splitCsvLine(line);
       if (!split.ok) return invalid(split.reason);
       if (split.fields.length !== order.length) {
@@ -53,7 +57,7 @@ export const createSpectrumCsvParser: ParserFactory = (options, savedState): Lin
       }
       const cell: Partial<Record<Column, string>> = {};
       order.forEach((name, i) => (cell[name] = split.fields[i]!.text.trim()));
-      const ts = parseTimestampText(cell.timestamp!, zone);
+      const ts = parseTimestampText(cell.timestamp!, zone, window);
       if (!ts.ok) return invalid(`timestamp: ${ts.reason}`);
       const numbers: Partial<Record<Column, number>> = {};
       for (const name of ['spacing', 'end', 'number', 'speed'] as const) {

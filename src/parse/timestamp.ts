@@ -6,6 +6,13 @@
  *
  * Hand-written rather than Date.parse: Date.parse accepts naive and non-RFC forms silently
  * (treating "2026-11-27 10:00" as local time), which is exactly the ambiguity we must refuse.
+ *
+ * Invariants, whatever way a time is written (RFC 3339, naive in a zone, epoch in any unit):
+ * - it is refused outside one plausibility window (`TimeWindow`, the `input.time_window`
+ *   setting, default 1971-01-01T00:00:00Z..2200-01-01T00:00:00Z inclusive);
+ * - a leap second (second 60, which RFC 3339 allows and JavaScript time has not) is read as
+ *   the last millisecond of its minute, `hh:mm:59.999` in the offset written: it stays in its
+ *   minute and day, after every other reading of that minute, and never becomes the next day.
  */
 import type { ZoneClock } from './timezone.js';
 
@@ -48,10 +55,11 @@ function wallClock(text: string, m: RegExpExecArray): { ok: true; wall: number }
   if (month < 1 || month > 12) return { ok: false, reason: `timestamp "${clip(text)}" has month ${month}` };
   const dim = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
   if (day < 1 || day > dim) return { ok: false, reason: `timestamp "${clip(text)}" has day ${day}` };
-  // RFC 3339 allows second 60 (leap second); JavaScript time has none, so it folds into the next second.
   if (hour > 23 || minute > 59 || second > 60) {
     return { ok: false, reason: `timestamp "${clip(text)}" has an impossible time of day` };
   }
+  // A leap second: the last millisecond of its minute (module header).
+  if (second === 60) return { ok: true, wall: utc(year, month - 1, day, hour, minute, 59, 999) };
   return { ok: true, wall: utc(year, month - 1, day, hour, minute, second, millis) };
 }
 
@@ -138,6 +146,8 @@ export function fastRfc3339(t: string): number {
     cachedDayMs = utc(year, month - 1, day);
     cachedYmd = ymd;
   }
+  // A leap second: the last millisecond of its minute, as wallClock reads it.
+  if (second === 60) return cachedDayMs + ((hour * 60 + minute) * 60 + 59) * 1000 + 999 - offsetMs;
   return cachedDayMs + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offsetMs;
 }
 
@@ -160,9 +170,9 @@ function digits(t: string, at: number, count: number): number {
  * RFC 3339 with an offset, or — when the source has a time zone — a date and time without one
  * (`2026-11-27 10:00:00`, `2026-11-27T10:00:00.250`, `2026-11-27 10:00`) read in that zone.
  */
-export function parseTimestampText(text: string, zone: ZoneClock | undefined): TimestampOutcome {
+export function parseTimestampText(text: string, zone: ZoneClock | undefined, window: TimeWindow = DEFAULT_TIME_WINDOW): TimestampOutcome {
   const withOffset = parseRfc3339(text);
-  if (withOffset.ok) return withOffset;
+  if (withOffset.ok) return inWindow(text, withOffset, window);
   const m = NAIVE.exec(text);
   if (m === null) {
     if (RFC3339.test(text)) return withOffset; // well-formed but impossible: keep that reason
@@ -179,11 +189,38 @@ export function parseTimestampText(text: string, zone: ZoneClock | undefined): T
   }
   const wall = wallClock(text, m);
   if (!wall.ok) return wall;
-  return { ok: true, ms: zone.toEpochMs(wall.wall) };
+  return inWindow(text, { ok: true, ms: zone.toEpochMs(wall.wall) }, window);
 }
 
-// Epoch milliseconds between 1970 and 2200: wide enough for history, narrow enough to catch
-// seconds or nanoseconds passed where milliseconds were expected.
+/** Where times are plausible: epoch ms, both ends included; `text` names it in reasons. */
+export interface TimeWindow {
+  fromMs: number;
+  toMs: number;
+  text: string;
+}
+
+export function timeWindow(fromMs: number, toMs: number): TimeWindow {
+  const yearStart = (ms: number) => new Date(ms).toISOString().slice(4) === '-01-01T00:00:00.000Z';
+  const text =
+    yearStart(fromMs) && yearStart(toMs)
+      ? `${new Date(fromMs).getUTCFullYear()}..${new Date(toMs).getUTCFullYear()}`
+      : `${new Date(fromMs).toISOString()}..${new Date(toMs).toISOString()}`;
+  return { fromMs, toMs, text };
+}
+
+/**
+ * 1971-01-01..2200-01-01: wide enough for history, narrow enough to catch a unit mix-up (no
+ * machine data is from 1970; seconds read as nanoseconds give 1970-01-01T00:00:01.7Z) and
+ * garbage years (0000, 9999) that the hub would store as if real.
+ */
+export const DEFAULT_TIME_WINDOW = timeWindow(31_536_000_000, 7_258_118_400_000);
+
+function inWindow(text: string, parsed: { ok: true; ms: number }, window: TimeWindow): TimestampOutcome {
+  if (parsed.ms >= window.fromMs && parsed.ms <= window.toMs) return parsed;
+  return { ok: false, reason: `timestamp "${clip(text)}" is outside ${window.text} (input.time_window)` };
+}
+
+// parseEpochMillis keeps its own, older bounds (from 1970): it is not used by any format.
 const MIN_EPOCH_MS = 0;
 const MAX_EPOCH_MS = 7_258_118_400_000;
 
@@ -205,7 +242,7 @@ const DIGITS_BELOW_MS: Record<EpochUnit, number> = { s: 0, ms: 0, us: 3, ns: 6 }
  * An epoch timestamp in `unit` (a number, or its decimal digits as text — exact for nanoseconds
  * beyond 2^53) → milliseconds, finer digits truncated. Fractions are allowed for s and ms.
  */
-export function parseEpoch(value: number | string, unit: EpochUnit): TimestampOutcome {
+export function parseEpoch(value: number | string, unit: EpochUnit, window: TimeWindow = DEFAULT_TIME_WINDOW): TimestampOutcome {
   let ms: number;
   if (typeof value === 'string') {
     if (!EPOCH_TEXT.test(value)) return { ok: false, reason: `timestamp "${clip(value)}" is not a number of epoch ${UNIT_NAME[unit]}` };
@@ -227,17 +264,11 @@ export function parseEpoch(value: number | string, unit: EpochUnit): TimestampOu
     else if (unit === 'ms') ms = Math.floor(value);
     else ms = Math.floor(value / Number(PER_MS[unit]));
   }
-  if (ms < MIN_PLAUSIBLE_MS || ms > MAX_EPOCH_MS) {
-    return { ok: false, reason: `timestamp ${clip(String(value))} is outside 1971..2200 as epoch ${UNIT_NAME[unit]}${unitHint(Number(value), unit)}` };
+  if (ms < window.fromMs || ms > window.toMs) {
+    return { ok: false, reason: `timestamp ${clip(String(value))} is outside ${window.text} as epoch ${UNIT_NAME[unit]}${unitHint(Number(value), unit)}` };
   }
   return { ok: true, ms };
 }
-
-/**
- * Epoch numbers are refused before 1971: no machine data is that old, and a value there almost
- * always means a unit mix-up (seconds read as nanoseconds give 1970-01-01T00:00:01.7Z).
- */
-const MIN_PLAUSIBLE_MS = 31_536_000_000;
 
 /** A hint when the magnitude suggests another unit: 1.7e9 are seconds, 1.7e12 ms, 1.7e15 µs, 1.7e18 ns. */
 function unitHint(value: number, unit: EpochUnit): string {

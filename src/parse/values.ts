@@ -4,7 +4,7 @@
  */
 import type { CsvField } from './csv-fields.js';
 import type { ReadingValue } from './reading.js';
-import { parseEpoch, parseTimestampText, type EpochUnit, type TimestampOutcome } from './timestamp.js';
+import { DEFAULT_TIME_WINDOW, parseEpoch, parseTimestampText, type EpochUnit, type TimeWindow, type TimestampOutcome } from './timestamp.js';
 import type { ZoneClock } from './timezone.js';
 
 /** A decimal number with `.` as separator and an optional exponent. */
@@ -36,16 +36,16 @@ export function csvCell(field: CsvField, bareStrings: boolean): CellOutcome {
 }
 
 /** A timestamp as JSON carries it: text (RFC 3339, or naive in `zone`) or an epoch number in `unit`. */
-export function jsonTimestamp(value: unknown, zone: ZoneClock | undefined, unit: EpochUnit): TimestampOutcome | undefined {
-  if (typeof value === 'string') return parseTimestampText(value, zone);
-  if (typeof value === 'number') return parseEpoch(value, unit);
+export function jsonTimestamp(value: unknown, zone: ZoneClock | undefined, unit: EpochUnit, window: TimeWindow = DEFAULT_TIME_WINDOW): TimestampOutcome | undefined {
+  if (typeof value === 'string') return parseTimestampText(value, zone, window);
+  if (typeof value === 'number') return parseEpoch(value, unit, window);
   return undefined;
 }
 
 const EPOCH_DIGITS = /^\d+(?:\.\d+)?$/;
 
 /** A timestamp cell: digits are an epoch in `unit`, anything else RFC 3339 or naive in `zone`. */
-export function textTimestamp(text: string, zone: ZoneClock | undefined, unit: EpochUnit): TimestampOutcome {
+export function textTimestamp(text: string, zone: ZoneClock | undefined, unit: EpochUnit, window: TimeWindow = DEFAULT_TIME_WINDOW): TimestampOutcome {
   const t = text.trim();
-  return EPOCH_DIGITS.test(t) ? parseEpoch(t, unit) : parseTimestampText(t, zone);
+  return EPOCH_DIGITS.test(t) ? parseEpoch(t, unit, window) : parseTimestampText(t, zone, window);
 }

@@ -36,7 +36,7 @@ export function parseChunk(chunk: LineChunk): ParsedChunk {
       if (outcome.rejected !== undefined) {
         for (const r of outcome.rejected) {
           const raw = r.raw ?? line;
-          deadLetters.push({ stage: 'parse', source: chunk.source, origin: chunk.origin, line: chunk.whole === true ? r.line : (r.line ?? chunk.firstLine + i), raw: raw.length > MAX_RAW_CHARS ? raw.slice(0, MAX_RAW_CHARS) : raw, reason: r.reason });
+          deadLetters.push({ stage: 'parse', source: chunk.source, origin: chunk.origin, line: chunk.whole === true ? r.line : (r.line ?? chunk.firstLine + i - (r.linesBefore ?? 0)), raw: raw.length > MAX_RAW_CHARS ? raw.slice(0, MAX_RAW_CHARS) : raw, reason: r.reason });
         }
       }
     } else {

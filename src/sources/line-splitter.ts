@@ -3,8 +3,13 @@
  * line between pushes. Lines are decoded only once complete, so a UTF-8 character split across
  * reads is never mangled. A line longer than `maxLineBytes` is not held: its first 4 KiB are
  * kept for the dead letter, the rest is skipped up to its newline, and the stream goes on.
+ * A line that is not valid UTF-8 is refused with the offset of its first bad byte (utf8.ts),
+ * never handed out with U+FFFD in place of its bytes. A push whose bytes are all valid (the
+ * common case, one `isUtf8` over them) needs no check per line.
  * Invariant: `consumed` counts the bytes up to and including the last newline handed out.
  */
+import { invalidUtf8Reason, isUtf8 } from './utf8.js';
+
 /** A line (without its newline or a '\r' before it); `bytes` counts what it took, newline included. */
 export interface LineItem {
   line: string;
@@ -37,8 +42,12 @@ export class LineSplitter {
     return this.skipping === null ? this.partBytes : this.skipping.bytes;
   }
 
+  /** All bytes of the current push are valid UTF-8: a line made of them alone needs no check. */
+  private pushValid = false;
+
   push(data: Buffer, out: SplitItem[]): void {
     let start = 0;
+    this.pushValid = isUtf8(data);
     for (;;) {
       const nl = data.indexOf(0x0a, start);
       if (nl === -1) break;
@@ -53,6 +62,7 @@ export class LineSplitter {
   end(out: SplitItem[]): void {
     if (this.pendingBytes === 0) return;
     this.newline = 0;
+    this.pushValid = false;
     this.finish(Buffer.alloc(0), out);
     this.newline = 1;
   }
@@ -102,7 +112,9 @@ export class LineSplitter {
     } else {
       const whole = this.parts.length === 0 ? piece : Buffer.concat([...this.parts, piece]);
       const end = whole.length > 0 && whole[whole.length - 1] === 0x0d ? whole.length - 1 : whole.length;
-      out.push({ line: whole.toString('utf8', 0, end), bytes: bytes + this.newline });
+      const line = whole.toString('utf8', 0, end);
+      if ((this.pushValid && this.parts.length === 0) || isUtf8(whole.subarray(0, end))) out.push({ line, bytes: bytes + this.newline });
+      else out.push({ refused: true, bytes: bytes + this.newline, raw: line.slice(0, RAW_KEEP_BYTES), reason: invalidUtf8Reason(whole, 0, end) });
     }
     this.parts = [];
     this.partBytes = 0;

@@ -2,6 +2,7 @@
 import type { SourceConfig } from '../config/sources-schema.js';
 import { DEFAULT_CSV_LAYOUT } from '../parse/csv.js';
 import type { ParserOptions } from '../parse/parser.js';
+import { timeWindow } from '../parse/timestamp.js';
 
 export function parserOptionsOf(config: SourceConfig, sensorIds?: ReadonlyMap<string, string>): ParserOptions {
   return {
@@ -18,6 +19,13 @@ export function parserOptionsOf(config: SourceConfig, sensorIds?: ReadonlyMap<st
           }
         : undefined,
     sensorIds,
+    // Set by the config loader for every source (top-level `input:` merged with the source's);
+    // absent (tests, hand-built configs): the parsers' defaults.
+    maxNameLength: config.input?.max_name_length,
+    timeWindow:
+      config.input?.time_window?.from !== undefined && config.input.time_window.to !== undefined
+        ? timeWindow(config.input.time_window.from, config.input.time_window.to)
+        : undefined,
   };
 }
 

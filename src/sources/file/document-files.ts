@@ -16,6 +16,7 @@ import type { FoundFile } from './discovery.js';
 import type { FileChunkEmitter } from './emitter.js';
 import { HEAD_BYTES, fileKey, hashHead } from './fingerprint.js';
 import { gunzipChunks } from './gzip-reader.js';
+import { invalidUtf8Reason, isUtf8 } from '../utf8.js';
 import type { PositionBook } from './positions.js';
 
 /** Largest document read whole. */
@@ -133,6 +134,13 @@ export class DocumentFiles {
     const tail = hashHead(bytes.subarray(Math.max(0, bytes.length - HEAD_BYTES)));
     const parser = this.o.parserFactory(this.o.parserOptions, null);
     const position = { key: posKey, path: file.path, offset: bytes.length, line: 1, headLen, head, tail };
+    if (!isUtf8(bytes)) {
+      // Refused whole, as a document that is not JSON is: decoding would alter it (utf8.ts).
+      const reason = invalidUtf8Reason(bytes, 0, bytes.length, undefined, 'document');
+      this.o.logger.warn({ event: 'invalid_utf8', path: file.path }, reason);
+      await this.o.emitter.emit(file.path, { firstLine: 2, lines: [], refused: [{ line: 1, raw: bytes.toString('utf8', 0, 4096), reason }] }, position, parser);
+      return;
+    }
     await this.o.emitter.emit(file.path, { firstLine: 1, lines: [bytes.toString('utf8')], refused: [] }, position, parser, true);
     this.o.logger.info({ event: 'document_read', path: file.path, bytes: bytes.length }, 'document read whole');
   }

@@ -11,7 +11,9 @@
  * - a file whose content was replaced — it shrank below the position (truncation,
  *   copytruncate) or its first bytes changed (truncated and rewritten between two looks) — is
  *   read again from the start with a fresh parser; the old content's last position is kept
- *   under a `retired:` key first, so a copy of it (copytruncate's copy) continues from there.
+ *   under a `retired:` key first, so a copy of it (copytruncate's copy) continues from there;
+ * - a line that is not valid UTF-8 is dead-lettered with its file offset, never decoded with
+ *   U+FFFD and parsed (utf8.ts); each chunk is checked whole once, lines only when it fails.
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -19,6 +21,7 @@ import type { LineParser, ParserFactory, ParserOptions } from '../../parse/parse
 import { chunkParts } from '../chunk-parts.js';
 import { overLongReason, type SplitItem } from '../line-splitter.js';
 import type { InFlightLimit, LineChunk, RefusedLine } from '../source.js';
+import { INVALID_UTF8, invalidUtf8Reason, isUtf8 } from '../utf8.js';
 import { ContentHashes } from './content-hashes.js';
 import { toCheckpoint, type Position } from './positions.js';
 
@@ -142,8 +145,8 @@ export class FileTailer {
       this.atEof = false;
       readSize = this.chunkBytes;
       const complete = buffer.subarray(0, lastNewline + 1);
-      if (complete.length > this.maxLineBytes && hasLineOver(complete, this.maxLineBytes)) {
-        await this.emitWithOverlong(complete);
+      if ((complete.length > this.maxLineBytes && hasLineOver(complete, this.maxLineBytes)) || !isUtf8(complete)) {
+        await this.emitItems(complete);
         continue;
       }
       await this.emitLines(decodeLines(buffer, lastNewline), lastNewline + 1, [], complete);
@@ -168,6 +171,7 @@ export class FileTailer {
     const tail = Buffer.allocUnsafe(rest);
     const { bytesRead } = await this.opts.handle.read(tail, 0, rest, this.offset);
     if (bytesRead === 0) return;
+    if (!isUtf8(tail.subarray(0, bytesRead))) return this.emitItems(tail.subarray(0, bytesRead));
     await this.emitLines(splitLines(tail.toString('utf8', 0, bytesRead)), bytesRead, [], tail.subarray(0, bytesRead));
   }
 
@@ -206,20 +210,29 @@ export class FileTailer {
     this.opts.onPosition?.(position);
   }
 
-  /** Complete lines of which some are over max_line_bytes: those are dead-lettered, in order. */
-  private async emitWithOverlong(complete: Buffer): Promise<void> {
+  /**
+   * Lines of which some are over max_line_bytes or not valid UTF-8: those are dead-lettered, in
+   * order. The last line may lack its newline (a file let go).
+   */
+  private async emitItems(complete: Buffer): Promise<void> {
     const items: SplitItem[] = [];
+    const base = this.offset;
     for (let start = 0; start < complete.length; ) {
-      const nl = complete.indexOf(0x0a, start);
-      const bytes = nl + 1 - start;
-      if (bytes - 1 > this.maxLineBytes) items.push({ refused: true, bytes, raw: complete.toString('utf8', start, start + RAW_KEEP_CHARS) });
-      else items.push({ line: complete.toString('utf8', start, complete[nl - 1] === 0x0d ? nl - 1 : nl), bytes });
+      const found = complete.indexOf(0x0a, start);
+      const nl = found === -1 ? complete.length : found;
+      const bytes = nl - start + (found === -1 ? 0 : 1);
+      const end = nl > start && complete[nl - 1] === 0x0d ? nl - 1 : nl;
+      if (nl - start > this.maxLineBytes) items.push({ refused: true, bytes, raw: complete.toString('utf8', start, start + RAW_KEEP_CHARS) });
+      else if (!isUtf8(complete.subarray(start, end))) {
+        items.push({ refused: true, bytes, raw: complete.toString('utf8', start, Math.min(end, start + RAW_KEEP_CHARS)), reason: invalidUtf8Reason(complete, start, end, base + start) });
+      } else items.push({ line: complete.toString('utf8', start, end), bytes });
       start = nl + 1;
     }
     let at = 0;
     for (const part of chunkParts(items, this.line + 1, this.maxLineBytes)) {
       for (const r of part.refused) {
-        this.opts.logger.warn({ event: 'line_too_long', path: this.path, line: r.line, max_line_bytes: this.maxLineBytes }, 'line longer than the limit: dead-lettered');
+        if (r.reason.startsWith(INVALID_UTF8)) this.opts.logger.warn({ event: 'invalid_utf8', path: this.path, line: r.line }, 'line is not valid UTF-8: dead-lettered');
+        else this.opts.logger.warn({ event: 'line_too_long', path: this.path, line: r.line, max_line_bytes: this.maxLineBytes }, 'line longer than the limit: dead-lettered');
       }
       await this.emitLines(part.lines, part.bytes, part.refused, complete.subarray(at, at + part.bytes));
       at += part.bytes;

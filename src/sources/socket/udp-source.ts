@@ -16,21 +16,26 @@
  *   `max_pending_bytes`, beyond that dropped, counted and logged (`datagrams_dropped`).
  * Like every socket source, what was received but not committed when the agent is killed is lost.
  */
+import { isUtf8 } from 'node:buffer';
 import { isIPv6 } from 'node:net';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import type { UdpSourceConfig } from '../../config/sources-schema.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
 import { FORMATS } from '../../parse/registry.js';
+import { chunkParts } from '../chunk-parts.js';
+import type { SplitItem } from '../line-splitter.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
+import { invalidUtf8Reason } from '../utf8.js';
 import { formatListen } from '../../config/listen-address.js';
 import { readUdpSocketRow } from './udp-drops.js';
 import { UdpReceiver, type ReceivedBatch, type ReceiverListening } from './udp-receiver.js';
 
 interface PeerBacklog {
   origin: string;
-  lines: string[];
+  /** Lines, and lines refused for not being valid UTF-8 (in order). */
+  items: SplitItem[];
   bytes: number;
 }
 
@@ -208,6 +213,7 @@ export class UdpSource implements Source {
     this.datagrams += batch.datagrams;
     if (batch.dropped > 0) this.countDropped(batch.dropped);
     const { data, ends, senders, origins } = batch;
+    const valid = isUtf8(data);
     let start = 0;
     let b: PeerBacklog | undefined;
     let sender = -1;
@@ -217,9 +223,10 @@ export class UdpSource implements Source {
         sender = senders[i]!;
         const origin = origins[sender]!;
         b = this.backlog.get(origin);
-        if (b === undefined) this.backlog.set(origin, (b = { origin, lines: [], bytes: 0 }));
+        if (b === undefined) this.backlog.set(origin, (b = { origin, items: [], bytes: 0 }));
       }
-      pushLines(data, start, end, b!.lines); // set on the first datagram: no sender is -1
+      // One check for the whole batch; only a batch that fails it is looked at datagram by datagram.
+      pushLines(data, start, end, b!.items, valid || isUtf8(data.subarray(start, end))); // b is set on the first datagram: no sender is -1
       b!.bytes += end - start;
       start = end;
     }
@@ -257,16 +264,23 @@ export class UdpSource implements Source {
       this.backlogBytes -= b.bytes;
       // Handed on: the receiving thread may take that much more before it drops.
       this.receiver?.credit(b.bytes);
-      deliver(this.subscriber, {
-        source: this.name,
-        lane: this.ctx.lane,
-        origin,
-        lines: b.lines,
-        firstLine: 1,
-        parser: this.parser,
-        checkpoint: undefined,
-        ack: () => this.limit.release(),
-      });
+      const parts = chunkParts(b.items, 1, Infinity);
+      if (parts.length === 0) parts.push({ firstLine: 1, lines: [], refused: [], bytes: 0 }); // the slot is taken: its ack releases it
+      for (let i = 0; i < parts.length; i++) {
+        if (i > 0) await this.limit.acquire();
+        const part = parts[i]!;
+        deliver(this.subscriber, {
+          source: this.name,
+          lane: this.ctx.lane,
+          origin,
+          lines: part.lines,
+          firstLine: part.firstLine,
+          parser: this.parser,
+          refused: part.refused.length > 0 ? part.refused : undefined,
+          checkpoint: undefined,
+          ack: () => this.limit.release(),
+        });
+      }
     }
   }
 
@@ -296,13 +310,19 @@ export class UdpSource implements Source {
   }
 }
 
-/** Appends the records of data[start, end): newline-separated, the last without one, '\r' before a newline dropped. */
-function pushLines(data: Buffer, start: number, end: number, out: string[]): void {
+/**
+ * Appends the records of data[start, end): newline-separated, the last without one, '\r' before a
+ * newline dropped. Unless the datagram is known to be valid UTF-8, each record is checked: one
+ * that is not is refused with the byte offset (utf8.ts), never delivered altered.
+ */
+function pushLines(data: Buffer, start: number, end: number, out: SplitItem[], validUtf8: boolean): void {
   while (start < end) {
     let nl = data.indexOf(0x0a, start);
     if (nl === -1 || nl >= end) nl = end;
     const stop = nl > start && data[nl - 1] === 0x0d ? nl - 1 : nl;
-    out.push(data.toString('utf8', start, stop));
+    const line = data.toString('utf8', start, stop);
+    if (validUtf8 || isUtf8(data.subarray(start, stop))) out.push({ line, bytes: 0 });
+    else out.push({ refused: true, bytes: 0, raw: line.slice(0, 4096), reason: invalidUtf8Reason(data, start, stop) });
     start = nl + 1;
   }
 }

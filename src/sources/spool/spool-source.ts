@@ -34,6 +34,7 @@ import { toCheckpoint } from '../file/positions.js';
 import { FileTailer } from '../file/tailer.js';
 import { Sleeper } from '../sleeper.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
+import { invalidUtf8Reason } from '../utf8.js';
 import { DONE_DIR, FAILED_DIR, disposeDone, disposeFailed } from './dispose.js';
 
 export interface SpoolSourceOptions {
@@ -264,7 +265,7 @@ export class SpoolSource implements Source {
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, bytesRead));
     } catch {
-      throw new Unreadable('not valid UTF-8 text');
+      throw new Unreadable(invalidUtf8Reason(bytes, 0, bytesRead, undefined, 'document'));
     }
     const parser = FORMATS[cfg.format](this.opts.parserOptions, null);
     const check = parser.parseWhole?.(text) ?? parser.parseLine(text);
