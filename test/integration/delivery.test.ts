@@ -292,8 +292,10 @@ describe('delivery engine', () => {
     rig.hub.faults.add({ endpoint: 'graphql', status: 500, times: Number.POSITIVE_INFINITY });
     rig.append(readings(20)); // timestamps in 2026-11-27 08:00: far older than a minute
     rig.shipper.start();
-    await waitFor(() => rig!.outbox.counts().rejected === 20, 'expiry');
-    expect(rig.outbox.deadLetters.list()[0]!.reason).toContain('hub.retry.max_age');
+    await waitFor(() => rig!.outbox.counts().expired === 20, 'expiry');
+    // Given up on here, not refused by the hub: their own stage and counter.
+    expect(rig.outbox.deadLetters.list()[0]).toMatchObject({ stage: 'expired', reason: expect.stringContaining('hub.retry.max_age') });
+    expect(rig.outbox.counts()).toMatchObject({ rejected: 0, expired: 20, depth: 0 });
     expect(delivered(rig)).toBe(0);
   });
 
