@@ -16,7 +16,7 @@ import type { MachineToken } from '../auth/token.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { storageFaultOf } from '../outbox/storage-fault.js';
 import type { InflightBatch } from '../outbox/inflight.js';
-import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
+import type { ClaimedSpectrum } from '../outbox/types.js';
 import { BatchSender, readingsJob, type Job, type SenderStats } from './batch-sender.js';
 import type { HubClient } from './client.js';
 import type { DeliveryState } from './delivery-state.js';

@@ -8,10 +8,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
-import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
-import { spawnAgent, type AgentProcess } from '../helpers/agent-process.js';
+import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { receivedKeys, sorted } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,19 +31,7 @@ afterEach(async () => {
 });
 
 function config(sources: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}): string {
-  const file = path.join(dir, 'agent.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      hub: { url: hub.url, batch: { max_wait: '50ms' }, retry: { initial_delay: '50ms', max_delay: '1s' } },
-      state_dir: path.join(dir, 'state'),
-      sources,
-      pipeline: { max_wait: '20ms' },
-      shutdown_timeout: '5s',
-      http: { listen: null },
-      ...extra,
-    }),
-  );
+  const file = writeConfig(path.join(dir, 'agent.yaml'), { hubUrl: hub.url, stateDir: path.join(dir, 'state'), sources, hub: { retry: { initial_delay: '50ms', max_delay: '1s' } }, extra });
   return file;
 }
 

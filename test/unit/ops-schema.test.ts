@@ -1,6 +1,5 @@
 /** The operations settings: defaults, validation messages, and that they merge into the main schema. */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import {
   DEFAULT_HTTP_LISTEN,
   DEFAULT_JOB_SCHEDULES,
