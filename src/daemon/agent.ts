@@ -6,11 +6,8 @@
  *   2. the shipper finishes the requests in flight (abandoning them at the deadline: they
  *      stay in the outbox and the in-flight ledger); the client closes;
  *   3. the database is marked cleanly stopped, checkpointed and closed.
- * Step 3 never throws: an I/O error there is logged and the stop goes on. Storage faults
- * (storage-fault.ts) are watched here: every few seconds (and after every failed write) the
- * agent checks that `outbox.db` is still the file it opened; when it is not, it asks to be
- * stopped (`onFatal`, exit 75), and its stop writes the open database back to the path before
- * closing it (write-back.ts), so a restart goes on from the committed positions.
+ * Step 3 never throws (outbox-keeper.ts, which also watches the outbox file and its storage
+ * faults while the agent runs, and asks for a stop with exit 75 when the file is lost).
  * The agent is also the AgentView its observers (health, metrics, jobs) read.
  */
 import type { Logger } from 'pino';
@@ -21,14 +18,11 @@ import { readHubTls } from '../net/tls.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import type { Shipper } from '../hub/shipper.js';
 import type { CapacityGuard } from '../outbox/capacity.js';
-import { withoutFsync } from '../outbox/db.js';
-import { identityOf, OutboxFileWatch, type IdentityLoss } from '../outbox/file-identity.js';
-import { markCleanShutdown, openOutboxChecked } from '../outbox/integrity.js';
+import { openOutboxChecked } from '../outbox/integrity.js';
 import { OUTBOX_DAMAGE_KEY, type OutboxDamage } from '../outbox/salvage-state.js';
 import { unpositionedFiles } from '../sources/file/unpositioned.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
-import { StorageFaults, type ActiveFault, type WriteOperation } from '../outbox/storage-fault.js';
-import { writeBackCopy, writeBackFinish } from '../outbox/write-back.js';
+import type { ActiveFault, WriteOperation } from '../outbox/storage-fault.js';
 import { LIVE_LANE } from '../outbox/types.js';
 import type { IngestPipeline } from '../pipeline/pipeline.js';
 import type { OutboxWriter } from '../pipeline/writer.js';
@@ -38,6 +32,7 @@ import { SupervisedSource, type SourceHealth } from '../sources/supervised-sourc
 import { SourceStartError } from '../sources/start-error.js';
 import type { AgentView, TokenView } from './agent-view.js';
 import { Engine } from './engine.js';
+import { OutboxKeeper } from './outbox-keeper.js';
 
 export interface AgentOptions {
   config: Config;
@@ -68,11 +63,8 @@ export class Agent implements AgentView {
   private stopping: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly sources: SupervisedSource[];
-  readonly storageFaults: StorageFaults;
-  private readonly fileWatch: OutboxFileWatch;
-  private storageTimer: NodeJS.Timeout | null = null;
-  /** After a fatal stop: the one line that says why the agent stopped and what became of its outbox. */
-  private stopReason: string | null = null;
+  /** Watches the outbox file and its storage faults, and closes it at the end (outbox-keeper.ts). */
+  private readonly keeper: OutboxKeeper;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, logger } = opts;
@@ -83,10 +75,15 @@ export class Agent implements AgentView {
     const checked = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' }));
     this.outbox = checked.outbox;
     if (checked.damage?.positionsLost != null) this.reportFilesStartingAgain(checked.damage);
-    this.storageFaults = new StorageFaults(logger.child({ component: 'storage' }), config.state_dir);
-    this.outbox.storageFaults = this.storageFaults;
-    this.fileWatch = new OutboxFileWatch(this.outbox.file, identityOf(this.outbox.file), (loss) => this.outboxLost(loss));
-    this.storageFaults.onWriteFailed = () => this.fileWatch.check();
+    this.keeper = new OutboxKeeper({
+      outbox: this.outbox,
+      stateDir: config.state_dir,
+      logger,
+      // Built below: read when the keeper looks, never in its constructor.
+      keepsCheckpointRoom: () => this.capacity.keepsCheckpointRoom,
+      writerBlocked: () => this.writer.blockedReason,
+      onLost: (reason) => this.fatal(reason, 75),
+    });
     const sensorIds = sensorIdsOf(config.sensors);
     const sourceLog = logger.child({ component: 'source' });
     // Each source runs supervised: a failure restarts it alone, built again from what is
@@ -173,48 +170,12 @@ export class Agent implements AgentView {
     const problem = this.shipper.tokenProblem();
     if (problem !== null && t !== null) this.log.error({ event: 'delivery_paused', reason: problem }, 'delivery paused; collection continues');
     this.engine.start();
-    this.storageTimer = setInterval(() => this.checkStorage(), this.opts.storageCheckMs ?? 2000);
-    this.storageTimer.unref();
-  }
-  /**
-   * Every few seconds: is outbox.db still our file; and while a disk-full or I/O fault lasts,
-   * does a checkpoint and a small write succeed again (then the fault is over: the writer
-   * resumes, /readyz and the metric say so, without a restart).
-   */
-  private checkStorage(): void {
-    if (this.fileWatch.check() !== null) return;
-    const faults = this.storageFaults;
-    const failing = faults.has('disk_full') || faults.has('io_error');
-    if (failing || (this.capacity.keepsCheckpointRoom && this.writer.blockedReason !== null)) {
-      try {
-        // The WAL holds the space that deliveries freed inside the database: truncate it.
-        this.outbox.db.pragma('wal_checkpoint(TRUNCATE)');
-      } catch {
-        // Still no room for the checkpoint: the probe below fails too.
-      }
-    }
-    if (!failing) return;
-    try {
-      withoutFsync(this.outbox.db, () => this.outbox.state.set('storage_probe', Date.now())); // throws while still failing
-      faults.writeSucceeded();
-    } catch {
-      // Still failing: the fault stays as reported.
-    }
+    this.keeper.start(this.opts.storageCheckMs ?? 2000);
   }
 
-  private outboxLost(loss: IdentityLoss): void {
-    this.storageFaults.report(loss.kind, loss.reason);
-    this.log.fatal(
-      { event: 'outbox_lost', kind: loss.kind, reason: loss.reason },
-      `${loss.reason}: stopping in order, writing the open outbox back to its path, then exiting 75 to be restarted on it`,
-    );
-    this.stopReason = `${loss.reason}; the agent stopped to write its outbox back`;
-    this.fatal(this.stopReason, 75);
-  }
-
-  /** Why the agent asked to be stopped (onFatal), as one line, final once stop() resolved; or null. */
+  /** Why the agent asked to be stopped for its outbox file, as one line, final once stop() resolved; or null. */
   get fatalReason(): string | null {
-    return this.stopReason;
+    return this.keeper.stopReason;
   }
 
   /**
@@ -270,10 +231,9 @@ export class Agent implements AgentView {
   private async doStop(deadlineMs: number): Promise<void> {
     const started = Date.now();
     this.log.info({ event: 'agent_stopping', deadline_ms: deadlineMs }, 'stopping: committing what was read, finishing requests in flight');
-    if (this.storageTimer !== null) clearInterval(this.storageTimer);
-    this.storageTimer = null;
+    this.keeper.stopWatching();
     await this.engine.stop(deadlineMs);
-    const counts = this.closeOutbox();
+    const counts = this.keeper.close();
     this.log.info(
       { event: 'agent_stopped', ms: Date.now() - started, outbox: counts, delivery: describeState(this.shipper.state) },
       counts === null
@@ -281,41 +241,6 @@ export class Agent implements AgentView {
         : `stopped: ${counts.delivered} delivered in total, ${counts.depth} waiting in the outbox, ${counts.invalid + counts.rejected} dead letters`,
     );
   }
-
-  /**
-   * Marks the clean stop, writes the database back if its file was lost, checkpoints and
-   * closes. Never throws: a full disk or an I/O error here is logged and the stop goes on
-   * (without the mark the next start runs an integrity check; the WAL keeps what committed).
-   */
-  private closeOutbox(): OutboxCounts | null {
-    const attempt = <T>(step: string, work: () => T): T | null => {
-      try {
-        return work();
-      } catch (err) {
-        this.log.error({ event: 'outbox_close_step_failed', step, code: (err as { code?: string }).code, err }, `stopping: ${step} failed; the stop goes on`);
-        return null;
-      }
-    };
-    const counts = attempt('reading the outbox counts', () => this.outbox.counts());
-    const loss = this.fileWatch.check();
-    attempt('marking the clean stop', () => markCleanShutdown(this.outbox));
-    const copy = loss === null ? null : attempt('writing the outbox back', () => writeBackCopy(this.outbox.db, this.outbox.file));
-    if (attempt('checkpointing and closing the outbox', () => this.outbox.close()) === null && this.outbox.db.open) {
-      attempt('closing the outbox', () => this.outbox.db.close());
-    }
-    if (copy !== null && attempt('putting the written-back outbox in place', () => writeBackFinish(copy.temp, this.outbox.file)) !== null) {
-      this.stopReason = `${loss!.reason}; the outbox was written back to its path: restart the agent (exit 75)`;
-      this.log.warn(
-        { event: 'outbox_written_back', file: this.outbox.file, moved_aside: copy.movedAside },
-        `the open outbox was written back to ${this.outbox.file}` + (copy.movedAside === null ? '' : `; the file found there was moved to ${copy.movedAside}`),
-      );
-    } else if (loss !== null) {
-      this.stopReason = `${loss.reason}; writing the outbox back to ${this.outbox.file} failed (see the log): a restart will not find what this run committed`;
-      this.log.fatal({ event: 'outbox_write_back_failed', file: this.outbox.file }, `the outbox could not be written back to ${this.outbox.file}`);
-    }
-    return counts;
-  }
-
 
   // --- AgentView -------------------------------------------------------------------------
 
@@ -369,15 +294,15 @@ export class Agent implements AgentView {
   }
 
   outboxBlocked(): string | null {
-    return this.writer.blockedReason ?? this.storageFaults.reason();
+    return this.writer.blockedReason ?? this.keeper.faults.reason();
   }
 
   storageFaultsActive(): ActiveFault[] {
-    return this.storageFaults.list();
+    return this.keeper.faults.list();
   }
 
   writeFailures(): Readonly<Record<WriteOperation, number>> {
-    return this.storageFaults.writeFailures;
+    return this.keeper.faults.writeFailures;
   }
 
   dropped(): number {
