@@ -17,7 +17,7 @@ import { sensorIdsOf } from '../sources/parser-options.js';
 import { createSource } from '../sources/registry.js';
 import type { Source } from '../sources/source.js';
 import type { InputFile } from './inputs.js';
-import { claimJob, finishJob, heartbeat, releaseJob, type Job, type JobArgs } from './job.js';
+import { claimJob, finishJob, heartbeat, releaseJob, type Job, type JobArgs } from '../outbox/backfill-jobs.js';
 import type { ProgressReporter } from './progress.js';
 import { backfillSources } from './source-configs.js';
 import { windowFilter, type TimeWindow } from './time-window.js';

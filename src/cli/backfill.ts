@@ -12,7 +12,7 @@ import { TokenRejectedError } from '../auth/machine-token-provider.js';
 import { TokenNotFoundError } from '../auth/token-sources.js';
 import { dryRun } from '../backfill/dry-run.js';
 import { expandInputs, InputError } from '../backfill/inputs.js';
-import { JobBusyError } from '../backfill/job.js';
+import { JobBusyError } from '../outbox/backfill-jobs.js';
 import { createProgress } from '../backfill/progress.js';
 import { runBackfill, type BackfillResult } from '../backfill/runner.js';
 import { HubTlsError } from '../net/tls.js';

@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { integrityCheck } from '../outbox/inspect.js';
 import { Outbox, OUTBOX_FILE } from '../outbox/outbox.js';
 import { salvage } from '../outbox/salvage.js';
 import { OUTBOX_DAMAGE_KEY, salvagedKey, type OutboxDamage } from '../outbox/salvage-state.js';
@@ -32,7 +33,7 @@ const doctor: CommandModule<object, DoctorArgs> = {
     if (config === null) return;
     const outbox = openForDoctor(config.state_dir, config.outbox.synchronous, args.salvage === undefined);
     try {
-      const integrity = outbox.db.pragma('integrity_check', { simple: true }) as string;
+      const integrity = integrityCheck(outbox);
       const damaged = readdirSync(config.state_dir)
         .filter((f) => f.startsWith(`${OUTBOX_FILE}.damaged-`) && !f.endsWith('-wal') && !f.endsWith('-shm'))
         .map((f) => path.join(config.state_dir, f));

@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import { withoutFsync } from '../outbox/db.js';
 import { identityOf, OutboxFileWatch, type IdentityLoss } from '../outbox/file-identity.js';
+import { truncateWal } from '../outbox/inspect.js';
 import { markCleanShutdown } from '../outbox/integrity.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
 import { StorageFaults } from '../outbox/storage-fault.js';
@@ -64,7 +65,7 @@ export class OutboxKeeper {
     if (failing || (this.o.keepsCheckpointRoom() && this.o.writerBlocked() !== null)) {
       try {
         // The WAL holds the space that deliveries freed inside the database: truncate it.
-        outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+        truncateWal(outbox);
       } catch {
         // Still no room for the checkpoint: the probe below fails too.
       }

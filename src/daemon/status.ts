@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DeliveryState } from '../hub/delivery-state.js';
+import { allCheckpoints, fileBytes, hubSensors } from '../outbox/inspect.js';
 import { Outbox, OUTBOX_FILE, type OutboxCounts } from '../outbox/outbox.js';
 import { readLockHolder, type LockHolder } from '../outbox/instance-lock.js';
 import { LIVE_LANE } from '../outbox/types.js';
@@ -34,12 +35,10 @@ export function readStatus(stateDir: string, now = Date.now(), sourceNames: read
   try {
     const oldest = outbox.oldestReadingTs(LIVE_LANE);
     const delivery = outbox.state.get<DeliveryState & { pid?: number }>(`delivery.${LIVE_LANE}`);
-    const pageSize = outbox.db.pragma('page_size', { simple: true }) as number;
-    const pages = outbox.db.pragma('page_count', { simple: true }) as number;
     return {
       stateDir,
       outboxFile: file,
-      outboxBytes: pageSize * pages,
+      outboxBytes: fileBytes(outbox),
       counts: outbox.counts(),
       oldestWaiting: oldest === null ? null : { ts: new Date(oldest).toISOString(), ageMs: now - oldest },
       delivery: delivery === null ? null : { ...delivery.value, updatedAt: new Date(delivery.updatedAt).toISOString() },
@@ -50,12 +49,8 @@ export function readStatus(stateDir: string, now = Date.now(), sourceNames: read
         hub: outbox.deadLetters.count({ stage: 'hub' }),
         expired: outbox.deadLetters.count({ stage: 'expired' }),
       },
-      sources: (
-        outbox.db
-          .prepare('SELECT source, path, offset, line, updated_at AS updatedAt FROM checkpoints ORDER BY source, path')
-          .all() as Array<{ source: string; path: string; offset: number; line: number; updatedAt: number }>
-      ).map((c) => ({ ...c, updatedAt: new Date(c.updatedAt).toISOString() })),
-      sensors: outbox.db.prepare('SELECT name, ingest, hub_id AS hubId FROM sensors ORDER BY name').all() as StatusReport['sensors'],
+      sources: allCheckpoints(outbox).map((c) => ({ ...c, updatedAt: new Date(c.updatedAt).toISOString() })),
+      sensors: hubSensors(outbox),
       sourceProblems: sourceNames.flatMap((source) => {
         const h = outbox.state.get<SourceHealth & { pid?: number }>(`source_health.${source}`);
         // Written by a daemon that is no longer running says nothing about now.

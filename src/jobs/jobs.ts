@@ -12,7 +12,7 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { JobName, JobSchedules } from '../config/ops-schema.js';
 import type { AgentView } from '../daemon/agent-view.js';
-import { checkpointWal, reclaimFreePages, type ReclaimOptions } from './reclaim.js';
+import { checkpointWal, reclaimFreePages, type ReclaimOptions } from '../outbox/reclaim.js';
 import { JobScheduler, type JobDefinition, type JobOutcome } from './scheduler.js';
 import { SummaryTracker } from './summary.js';
 import { checkToken, describeTokenCheck, type TokenCheck } from './token-check.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TOKEN_EXPIRY_WARNING_MS, type JobSchedules } from '../../src/config/ops-schema.js';
 import { createJobs, type Jobs } from '../../src/jobs/jobs.js';
-import { reclaimFreePages } from '../../src/jobs/reclaim.js';
+import { reclaimFreePages } from '../../src/outbox/reclaim.js';
 import type { TokenCheck } from '../../src/jobs/token-check.js';
 import { Outbox, OUTBOX_FILE } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';

@@ -5,8 +5,8 @@
  * one job at once (the second would double its reading).
  */
 import { createHash } from 'node:crypto';
-import type { Outbox } from '../outbox/outbox.js';
-import { isAlive } from '../outbox/liveness.js';
+import type { Outbox } from './outbox.js';
+import { isAlive } from './liveness.js';
 
 export interface JobArgs {
   files: string[];

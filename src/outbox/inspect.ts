@@ -1,0 +1,39 @@
+/**
+ * What the operator commands and the daemon read or do to the outbox database as a whole, kept
+ * here so that src/outbox stays the only place that speaks SQL: its size on disk, every file
+ * position, the hub's sensor ids, an integrity check, and truncating the WAL.
+ */
+import type { Outbox } from './outbox.js';
+
+/** Bytes of the database file's pages (used and free). */
+export function fileBytes(outbox: Outbox): number {
+  const pageSize = outbox.db.pragma('page_size', { simple: true }) as number;
+  const pages = outbox.db.pragma('page_count', { simple: true }) as number;
+  return pageSize * pages;
+}
+
+/** Every committed file position, by source and path. */
+export function allCheckpoints(outbox: Outbox): Array<{ source: string; path: string; offset: number; line: number; updatedAt: number }> {
+  return outbox.db.prepare('SELECT source, path, offset, line, updated_at AS updatedAt FROM checkpoints ORDER BY source, path').all() as Array<{
+    source: string;
+    path: string;
+    offset: number;
+    line: number;
+    updatedAt: number;
+  }>;
+}
+
+/** Local sensor names, how they ingest, and the hub's id for each (null until created). */
+export function hubSensors(outbox: Outbox): Array<{ name: string; ingest: string; hubId: string | null }> {
+  return outbox.db.prepare('SELECT name, ingest, hub_id AS hubId FROM sensors ORDER BY name').all() as Array<{ name: string; ingest: string; hubId: string | null }>;
+}
+
+/** SQLite's full integrity check: "ok", or what is wrong. */
+export function integrityCheck(outbox: Outbox): string {
+  return String(outbox.db.pragma('integrity_check', { simple: true }));
+}
+
+/** Moves the WAL into the database and truncates it: the space deliveries freed goes back to the disk. */
+export function truncateWal(outbox: Outbox): void {
+  outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+}
