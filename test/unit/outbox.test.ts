@@ -122,6 +122,24 @@ describe('Outbox', () => {
     box.close();
   });
 
+  it('upgrades a version-4 outbox to 5 keeping its dead letters (ids and all) and its in-flight batches', async () => {
+    const file = path.join(tempDir(), 'outbox.db');
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    const { migrate } = await import('../../src/outbox/migrations.js');
+    migrate(old, { to: 4 });
+    old.exec(`INSERT INTO dead_letters (id, at, stage, source, reason, raw, value_kind) VALUES (7, 1, 'hub', 'hub', 'refused', 'x', 'float');
+              INSERT INTO inflight (batch_id, lane, kind, sensor, first_id, last_id, created_at) VALUES ('b1', 0, 'readings', 'p', 1, 5, 1);`);
+    old.close();
+    const box = new Outbox(file);
+    expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(box.deadLetters.list()).toEqual([expect.objectContaining({ id: 7, stage: 'hub', reason: 'refused', raw: 'x', value_kind: 'float' })]);
+    expect(box.ledger.list(0)).toEqual([expect.objectContaining({ batchId: 'b1', attempts: 0, lastFailedAt: null, evidence: 0 })]);
+    box.deadLetters.add({ stage: 'expired', source: 'hub', reason: 'too old' }, 2); // the new stage is allowed
+    expect(box.deadLetters.count({ stage: 'expired' })).toBe(1);
+    box.close();
+  });
+
   it('commits readings, dead letters and the file position in one transaction', () => {
     const dir = tempDir();
     const box = Outbox.inStateDir(dir);
