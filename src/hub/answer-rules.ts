@@ -147,7 +147,6 @@ function describe(body: unknown, text: string, status: number): string {
 /** The first bytes of a body for a log line: control characters escaped, white space folded. */
 export function bodyHead(text: string, empty = '(empty)'): string {
   if (text.length === 0) return empty;
-  // eslint-disable-next-line no-control-regex
   const folded = text.slice(0, 400).replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return JSON.stringify(clip(folded, 200));
 }
