@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
-import { valueKind, type ValueKind } from '../parse/reading.js';
+import { valueKind } from '../parse/reading.js';
 import type { Spectrum } from '../parse/spectrum.js';
 import { openDatabase, withoutFsync, type OpenOptions } from './db.js';
 import { DeadLetters } from './dead-letters.js';
@@ -21,6 +21,12 @@ import { StateStore } from './state-store.js';
 import { StreamRegistry } from './streams.js';
 import { storageFaultOf, type StorageFaults } from './storage-fault.js';
 import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoint, type IngestBatch } from './types.js';
+import { OutboxReader, type StreamFloor } from './reader.js';
+import { Checkpoints } from './checkpoints.js';
+import { HubSensorIds } from './hub-sensor-ids.js';
+import { decodeValue, encodeValue } from './values.js';
+
+export type { StreamFloor } from './reader.js';
 
 export const OUTBOX_FILE = 'outbox.db';
 
@@ -48,48 +54,35 @@ export interface OutboxCounts {
   spectra: { appended: number; delivered: number; rejected: number; depth: number };
 }
 
-/** A checkpoints row as a FileCheckpoint. */
-const CHECKPOINT_COLUMNS =
-  'source, file_key AS fileKey, path, offset, line, head_len AS headLen, head_hash AS headHash, parser_state AS parserState';
-
 export class Outbox {
   readonly db: Database;
   readonly streams: StreamRegistry;
   readonly deadLetters: DeadLetters;
   readonly state: StateStore;
   readonly ledger: InflightLedger;
+  /** The claim queries (reader.ts), all the planner worker opens the database for. */
+  readonly reader: OutboxReader;
+  private readonly positions: Checkpoints;
+  private readonly hubIds: HubSensorIds;
   /**
    * Where failed writes that callers survive (a commit held for a retry, an acknowledgement
    * left for later) are recorded as storage faults; set by the agent, null elsewhere.
    */
   storageFaults: StorageFaults | null = null;
-  private readonly claimStatements = new Map<string, Statement>();
   private removalCount = 0;
   private readonly stmt: {
     insertReading: Statement;
     insertReadings: Statement;
     takeReadingIds: Statement;
     insertSpectrum: Statement;
-    upsertCheckpoint: Statement;
-    selectCheckpoints: Statement;
-    deleteCheckpoint: Statement;
-    selectCheckpoint: Statement;
-    claimSpectra: Statement;
     deleteReading: Statement;
     deleteSpectrum: Statement;
     deleteReadingRun: Statement;
     deleteSpectrumRun: Statement;
     bumpCounter: Statement;
     selectCounters: Statement;
-    selectHubId: Statement;
-    setHubId: Statement;
-    oldest: Statement;
     lanes: Statement;
     oldestIdsOfLane: Statement;
-    countAfter: Statement;
-    batchReadings: Statement;
-    batchSpectra: Statement;
-    claimOfStreams: Statement;
   };
 
   constructor(
@@ -101,6 +94,9 @@ export class Outbox {
     this.deadLetters = new DeadLetters(this.db);
     this.state = new StateStore(this.db, this.survive);
     this.ledger = new InflightLedger(this.db, this.survive);
+    this.reader = new OutboxReader(this.db, this.streams);
+    this.positions = new Checkpoints(this.db);
+    this.hubIds = new HubSensorIds(this.db, this.survive);
     const db = this.db;
     this.stmt = {
       insertReading: db.prepare('INSERT INTO readings (lane, id, stream, ts, value) VALUES (?, ?, ?, ?, ?)'),
@@ -111,17 +107,6 @@ export class Outbox {
       // share the outbox (backfill and daemon), and never reused (migrations.ts, version 4).
       takeReadingIds: db.prepare("UPDATE sequences SET last = last + ? WHERE name = 'readings' RETURNING last").pluck(),
       insertSpectrum: db.prepare('INSERT INTO spectra (lane, sensor_id, ts, body) VALUES (?, ?, ?, ?)'),
-      upsertCheckpoint: db.prepare(
-        `INSERT INTO checkpoints (source, file_key, path, offset, line, head_len, head_hash, parser_state, updated_at)
-         VALUES (@source, @fileKey, @path, @offset, @line, @headLen, @headHash, @parserState, @updatedAt)
-         ON CONFLICT (source, file_key) DO UPDATE SET path = excluded.path, offset = excluded.offset,
-           line = excluded.line, head_len = excluded.head_len, head_hash = excluded.head_hash,
-           parser_state = excluded.parser_state, updated_at = excluded.updated_at`,
-      ),
-      deleteCheckpoint: db.prepare('DELETE FROM checkpoints WHERE source = ? AND file_key = ?'),
-      selectCheckpoint: db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoints WHERE source = ? AND file_key = ?`),
-      selectCheckpoints: db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoints WHERE source = ?`),
-      claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
       deleteReading: db.prepare('DELETE FROM readings WHERE lane = ? AND id = ?'),
       deleteSpectrum: db.prepare('DELETE FROM spectra WHERE lane = ? AND id = ?'),
       deleteReadingRun: db.prepare('DELETE FROM readings WHERE lane = ? AND id BETWEEN ? AND ?'),
@@ -130,35 +115,8 @@ export class Outbox {
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
       ),
       selectCounters: db.prepare('SELECT name, value FROM counters'),
-      selectHubId: db.prepare('SELECT hub_id FROM sensors WHERE name = ?').pluck(),
-      setHubId: db.prepare(
-        `INSERT INTO sensors (name, ingest, hub_id, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET hub_id = excluded.hub_id`,
-      ),
-      oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
-      // Walks the (lane, id) key without handing rows to JavaScript: far cheaper than claiming them.
-      countAfter: db.prepare('SELECT count(*) FROM (SELECT 1 FROM readings WHERE lane = ? AND id > ? LIMIT ?)').pluck(),
       lanes: db.prepare(LANES_WITH_READINGS_SQL).pluck(),
       oldestIdsOfLane: db.prepare('SELECT id FROM readings WHERE lane = ? ORDER BY id LIMIT ?').pluck(),
-      batchReadings: db
-        .prepare(
-          `SELECT r.id, r.stream, r.ts, r.value FROM readings r
-             JOIN streams st ON st.id = r.stream JOIN sensors s ON s.id = st.sensor_id
-           WHERE r.lane = ? AND r.id BETWEEN ? AND ? AND s.name = ? ORDER BY r.id`,
-        )
-        .raw(),
-      claimOfStreams: db
-        .prepare(
-          `SELECT id, stream, ts, value FROM readings
-           WHERE lane = ? AND id > ? AND stream IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?`,
-        )
-        .raw(),
-      batchSpectra: db
-        .prepare(
-          `SELECT sp.id, sp.sensor_id, sp.ts, sp.body FROM spectra sp JOIN sensors s ON s.id = sp.sensor_id
-           WHERE sp.lane = ? AND sp.id BETWEEN ? AND ? AND s.name = ? ORDER BY sp.id`,
-        )
-        .raw(),
     };
   }
 
@@ -228,7 +186,7 @@ export class Outbox {
           this.deadLetters.add(dl, now);
           if (dl.stage === 'parse') add(`invalid.${batch.source}`, 1);
         }
-        if (batch.checkpoint) this.stmt.upsertCheckpoint.run({ ...batch.checkpoint, updatedAt: now });
+        if (batch.checkpoint) this.positions.save(batch.checkpoint, now);
       }
       this.insertRows(bySensor.values(), rowCount);
       for (const [name, n] of bump) this.stmt.bumpCounter.run(name, n);
@@ -259,70 +217,29 @@ export class Outbox {
     for (let k = 0; k < filled; k += 5) this.stmt.insertReading.run(params[k], params[k + 1], params[k + 2], params[k + 3], params[k + 4]);
   }
 
-  /**
-   * The oldest `limit` readings of `lane` after `afterId`, in commit order (one commit's sensor by
-   * sensor), leaving out `excludeStreams` (readings of sensors that cannot be delivered yet, so
-   * they do not block the others) and, per `floors`, rows already in the round on the wire.
-   */
+  // The read side (reader.ts): the shipper's and the planner worker's claim queries.
   claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): ClaimedReading[] {
-    return this.decodeReadings(this.claimStatement(excludeStreams, floors).all(lane, afterId, limit) as RawReading[]);
+    return this.reader.claim(lane, limit, excludeStreams, afterId, floors);
   }
 
-  /** How many rows of `lane` wait after `afterId`, counting up to `limit` (whatever their sensor). */
   countAfter(lane: number, afterId: number, limit: number): number {
-    return this.stmt.countAfter.get(lane, afterId, limit) as number;
+    return this.reader.countAfter(lane, afterId, limit);
   }
 
-  /** The oldest waiting rows of one sensor after `afterId` (to fill its request up to max_points). */
   claimOfSensor(lane: number, sensor: string, afterId: number, limit: number): ClaimedReading[] {
-    const streams = JSON.stringify(this.streams.streamsOf(sensor));
-    return this.decodeReadings(this.stmt.claimOfStreams.all(lane, afterId, streams, limit) as RawReading[]);
+    return this.reader.claimOfSensor(lane, sensor, afterId, limit);
   }
 
-  /** The rows of a recorded in-flight batch that are still waiting (all of them, unless some were dropped). */
   readingsOfBatch(b: InflightBatch): ClaimedReading[] {
-    return this.decodeReadings(this.stmt.batchReadings.all(b.lane, b.firstId, b.lastId, b.sensor) as RawReading[]);
+    return this.reader.readingsOfBatch(b);
   }
 
   spectraOfBatch(b: InflightBatch): ClaimedSpectrum[] {
-    const rows = this.stmt.batchSpectra.all(b.lane, b.firstId, b.lastId, b.sensor) as Array<[number, number, number, string]>;
-    return rows.map(([id, , ts, body]) => ({ id, sensor: b.sensor, ts, body }));
-  }
-
-  private decodeReadings(rows: RawReading[]): ClaimedReading[] {
-    const out: ClaimedReading[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const [id, stream, ts, stored] = rows[i]!;
-      const info = this.streams.info(stream);
-      out[i] = { id, sensor: info.sensor, measure: info.measure, kind: info.kind, ts, value: decodeValue(stored, info.kind) };
-    }
-    return out;
-  }
-
-  private claimStatement(exclude: readonly number[], floors: readonly StreamFloor[]): Statement {
-    const int = (n: number) => Math.trunc(n);
-    let filter = exclude.length > 0 ? ` AND stream NOT IN (${exclude.map(int).join(',')})` : '';
-    // Floors change every round: SQLite skips those rows without handing them to JavaScript.
-    for (const f of floors) if (f.streams.length > 0) filter += ` AND NOT (id <= ${int(f.floor)} AND stream IN (${f.streams.map(int).join(',')}))`;
-    const sql = `SELECT id, stream, ts, value FROM readings WHERE lane = ? AND id > ?${filter} ORDER BY id LIMIT ?`;
-    if (floors.length > 0) return this.db.prepare(sql).raw(); // one round's: not worth a cache slot
-    let stmt = this.claimStatements.get(filter);
-    if (stmt === undefined) {
-      stmt = this.db.prepare(sql).raw();
-      if (this.claimStatements.size > 32) this.claimStatements.clear();
-      this.claimStatements.set(filter, stmt);
-    }
-    return stmt;
+    return this.reader.spectraOfBatch(b);
   }
 
   claimSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): ClaimedSpectrum[] {
-    const rows = this.stmt.claimSpectra.all(lane, limit) as Array<[number, number, number, string]>;
-    const out: ClaimedSpectrum[] = [];
-    for (const [id, sensorId, ts, body] of rows) {
-      const sensor = this.streams.sensorById(sensorId).name;
-      if (!excludeSensors.has(sensor)) out.push({ id, sensor, ts, body });
-    }
-    return out;
+    return this.reader.claimSpectra(lane, limit, excludeSensors);
   }
 
   /**
@@ -458,31 +375,25 @@ export class Outbox {
     return expired.length;
   }
 
+  // File positions (checkpoints.ts) and the hub's sensor ids (hub-sensor-ids.ts).
   checkpoints(source: string): FileCheckpoint[] {
-    return this.stmt.selectCheckpoints.all(source) as FileCheckpoint[];
+    return this.positions.of(source);
   }
 
-  /** The committed position of one file of `source`, if any. */
   checkpoint(source: string, fileKey: string): FileCheckpoint | undefined {
-    return this.stmt.selectCheckpoint.get(source, fileKey) as FileCheckpoint | undefined;
+    return this.positions.one(source, fileKey);
   }
 
-  /** A file its source is done with for good (a spool file deleted or moved away): its position goes. */
   forgetCheckpoint(source: string, fileKey: string): void {
-    this.stmt.deleteCheckpoint.run(source, fileKey);
+    this.positions.forget(source, fileKey);
   }
 
   hubSensorId(sensor: string): string | null {
-    return (this.stmt.selectHubId.get(sensor) as string | null | undefined) ?? null;
+    return this.hubIds.of(sensor);
   }
 
-  /** Survivable (disk full): unremembered, the sensor's id is learned again (a 409 on create) after a restart. */
   rememberHubSensorId(sensor: string, hubId: string, ingest: 'timeseries' | 'frequency'): void {
-    try {
-      this.stmt.setHubId.run(sensor, ingest, hubId, Date.now());
-    } catch (err) {
-      if (this.db.inTransaction || !this.survive(err)) throw err;
-    }
+    this.hubIds.remember(sensor, hubId, ingest);
   }
 
   /**
@@ -520,7 +431,7 @@ export class Outbox {
 
   /** Timestamp (reading time) of the oldest waiting reading in a lane, or null when the lane is empty. */
   oldestReadingTs(lane: number): number | null {
-    return (this.stmt.oldest.get(lane) as number | undefined) ?? null;
+    return this.reader.oldestReadingTs(lane);
   }
 
   /** Checkpoints the WAL into the main file and closes; safe to call twice. */
@@ -552,13 +463,6 @@ function deleteIds(lane: number, ids: readonly number[], del: Statement, delRun:
   return n;
 }
 
-type RawReading = [id: number, stream: number, ts: number, value: number | string];
-
-/** Rows of these streams up to `floor` are left out of a claim (they are in the round on the wire). */
-export interface StreamFloor {
-  streams: readonly number[];
-  floor: number;
-}
 
 function mixedKindReason(sensor: string, has: 'timeseries' | 'frequency'): string {
   const what = has === 'frequency' ? 'spectra' : 'time series';
@@ -577,11 +481,3 @@ function encodeSpectrumBody(s: Spectrum): string {
   });
 }
 
-// Booleans are stored as 0/1: the stream's kind says how to read them back.
-function encodeValue(value: number | string | boolean): number | string {
-  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
-}
-
-function decodeValue(stored: number | string, kind: ValueKind): number | string | boolean {
-  return kind === 'boolean' ? stored === 1 : stored;
-}
