@@ -23,6 +23,7 @@ import { storageFaultOf, type StorageFaults } from './storage-fault.js';
 import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoint, type IngestBatch } from './types.js';
 import { OutboxReader, type StreamFloor } from './reader.js';
 import { Checkpoints } from './checkpoints.js';
+import { Counters, type OutboxCounts } from './counters.js';
 import { HubSensorIds } from './hub-sensor-ids.js';
 import { decodeValue, encodeValue } from './values.js';
 
@@ -37,22 +38,7 @@ export const OUTBOX_FILE = 'outbox.db';
  */
 export const ROWS_PER_INSERT = 50;
 
-export interface OutboxCounts {
-  /** Readings ever committed to the outbox. */
-  appended: number;
-  delivered: number;
-  /** Readings the hub refused for good (now dead letters, stage hub). */
-  rejected: number;
-  /** Readings given up on unsent after hub.retry.max_age (now dead letters, stage expired). */
-  expired: number;
-  /** Readings deleted unsent to make room (`outbox.when_full: drop_oldest`). */
-  dropped: number;
-  /** Input lines or records that never became readings (now dead letters). */
-  invalid: number;
-  /** Readings waiting: appended − delivered − rejected − expired − dropped. */
-  depth: number;
-  spectra: { appended: number; delivered: number; rejected: number; depth: number };
-}
+export type { OutboxCounts } from './counters.js';
 
 export class Outbox {
   readonly db: Database;
@@ -63,6 +49,7 @@ export class Outbox {
   /** The claim queries (reader.ts), all the planner worker opens the database for. */
   readonly reader: OutboxReader;
   private readonly positions: Checkpoints;
+  private readonly tally: Counters;
   private readonly hubIds: HubSensorIds;
   /**
    * Where failed writes that callers survive (a commit held for a retry, an acknowledgement
@@ -79,8 +66,6 @@ export class Outbox {
     deleteSpectrum: Statement;
     deleteReadingRun: Statement;
     deleteSpectrumRun: Statement;
-    bumpCounter: Statement;
-    selectCounters: Statement;
     lanes: Statement;
     oldestIdsOfLane: Statement;
   };
@@ -95,6 +80,7 @@ export class Outbox {
     this.state = new StateStore(this.db, this.survive);
     this.ledger = new InflightLedger(this.db, this.survive);
     this.reader = new OutboxReader(this.db, this.streams);
+    this.tally = new Counters(this.db);
     this.positions = new Checkpoints(this.db);
     this.hubIds = new HubSensorIds(this.db, this.survive);
     const db = this.db;
@@ -111,10 +97,6 @@ export class Outbox {
       deleteSpectrum: db.prepare('DELETE FROM spectra WHERE lane = ? AND id = ?'),
       deleteReadingRun: db.prepare('DELETE FROM readings WHERE lane = ? AND id BETWEEN ? AND ?'),
       deleteSpectrumRun: db.prepare('DELETE FROM spectra WHERE lane = ? AND id BETWEEN ? AND ?'),
-      bumpCounter: db.prepare(
-        'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
-      ),
-      selectCounters: db.prepare('SELECT name, value FROM counters'),
       lanes: db.prepare(LANES_WITH_READINGS_SQL).pluck(),
       oldestIdsOfLane: db.prepare('SELECT id FROM readings WHERE lane = ? ORDER BY id LIMIT ?').pluck(),
     };
@@ -189,7 +171,7 @@ export class Outbox {
         if (batch.checkpoint) this.positions.save(batch.checkpoint, now);
       }
       this.insertRows(bySensor.values(), rowCount);
-      for (const [name, n] of bump) this.stmt.bumpCounter.run(name, n);
+      for (const [name, n] of bump) this.tally.bump(name, n);
     })(batches);
 
   /**
@@ -259,22 +241,14 @@ export class Outbox {
     this.db.transaction(() => {
       const n = deleteIds(lane, ids, del, delRun);
       if (n > 0) {
-        this.stmt.bumpCounter.run(counter, n);
-        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.delivered`, n);
+        this.tally.bump(counter, n);
+        if (lane !== LIVE_LANE) this.tally.bump(`lane.${lane}.delivered`, n);
       }
       if (batchId !== undefined) this.ledger.forget(batchId);
     })();
 
-  /**
-   * Per-lane counts of a backfill lane, from the counters kept in the same transactions as the
-   * rows (no scan: a backfill polls this while millions of rows wait). Live data is counted in
-   * the totals only.
-   */
   laneCounts(lane: number): { appended: number; delivered: number; rejected: number; waiting: number } {
-    const c = this.counters();
-    const get = (name: string) => c.get(`lane.${lane}.${name}`) ?? 0;
-    const waiting = get('appended') - get('delivered') - get('rejected') - get('expired') - get('dropped');
-    return { appended: get('appended'), delivered: get('delivered'), rejected: get('rejected'), waiting };
+    return this.tally.laneCounts(lane);
   }
 
 
@@ -307,8 +281,7 @@ export class Outbox {
         );
       }
       if (n > 0) {
-        this.stmt.bumpCounter.run(counter, n);
-        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.${counter}`, n);
+        this.tally.bumpLane(counter, lane, n);
       }
     })();
   }
@@ -324,8 +297,8 @@ export class Outbox {
         this.deadLetters.add({ stage: 'hub', source: 'hub', reason, lane, raw: `{"sensor":${JSON.stringify(s.sensor)},"ts":${s.ts},"spectrum":${s.body}}` }, now);
       }
       if (n > 0) {
-        this.stmt.bumpCounter.run('spectra.rejected', n);
-        if (lane !== LIVE_LANE) this.stmt.bumpCounter.run(`lane.${lane}.rejected`, n);
+        this.tally.bump('spectra.rejected', n);
+        if (lane !== LIVE_LANE) this.tally.bump(`lane.${lane}.rejected`, n);
       }
     })();
   }
@@ -350,9 +323,9 @@ export class Outbox {
       for (const [lane, ids] of idsByLane) {
         const k = deleteIds(lane, ids, this.stmt.deleteReading, this.stmt.deleteReadingRun);
         dropped += k;
-        if (lane !== LIVE_LANE && k > 0) this.stmt.bumpCounter.run(`lane.${lane}.dropped`, k);
+        if (lane !== LIVE_LANE && k > 0) this.tally.bump(`lane.${lane}.dropped`, k);
       }
-      if (dropped > 0) this.stmt.bumpCounter.run('dropped', dropped);
+      if (dropped > 0) this.tally.bump('dropped', dropped);
       return dropped;
     })();
   }
@@ -407,26 +380,11 @@ export class Outbox {
   };
 
   counters(): Map<string, number> {
-    const rows = this.stmt.selectCounters.all() as Array<{ name: string; value: number }>;
-    return new Map(rows.map((r) => [r.name, r.value]));
+    return this.tally.all();
   }
 
   counts(): OutboxCounts {
-    const c = this.counters();
-    const get = (name: string) => c.get(name) ?? 0;
-    let invalid = 0;
-    for (const [name, value] of c) if (name.startsWith('invalid.')) invalid += value;
-    const s = { appended: get('spectra.appended'), delivered: get('spectra.delivered'), rejected: get('spectra.rejected') };
-    return {
-      appended: get('appended'),
-      delivered: get('delivered'),
-      rejected: get('rejected'),
-      expired: get('expired'),
-      dropped: get('dropped'),
-      invalid,
-      depth: get('appended') - get('delivered') - get('rejected') - get('expired') - get('dropped'),
-      spectra: { ...s, depth: s.appended - s.delivered - s.rejected },
-    };
+    return this.tally.counts();
   }
 
   /** Timestamp (reading time) of the oldest waiting reading in a lane, or null when the lane is empty. */
