@@ -17,7 +17,7 @@ import { sensorIdsOf } from '../sources/parser-options.js';
 import { createSource } from '../sources/registry.js';
 import type { Source } from '../sources/source.js';
 import type { InputFile } from './inputs.js';
-import { claimJob, finishJob, heartbeat, releaseJob, type Job, type JobArgs } from '../outbox/backfill-jobs.js';
+import { takeJob, finishJob, heartbeat, releaseJob, type BackfillJob, type BackfillJobArgs } from '../outbox/backfill-jobs.js';
 import type { ProgressReporter } from './progress.js';
 import { backfillSources } from './source-configs.js';
 import { windowFilter, type TimeWindow } from './time-window.js';
@@ -65,11 +65,11 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const { config, logger } = o;
   const tls = readHubTls(config.hub.tls); // before anything is opened: it may throw HubTlsError
   const outbox = openBackfillOutbox(config, logger);
-  const args: JobArgs = { files: o.files.map((f) => f.path), format: null, sensor: o.sensor, from: o.window.from, to: o.window.to };
+  const args: BackfillJobArgs = { files: o.files.map((f) => f.path), format: null, sensor: o.sensor, from: o.window.from, to: o.window.to };
   args.format = [...new Set(o.files.map((f) => f.format))].sort().join(',');
-  let job: Job | null = null;
+  let job: BackfillJob | null = null;
   try {
-    job = claimJob(outbox, args);
+    job = takeJob(outbox, args);
     return await deliverJob(o, outbox, job, started, tls);
   } finally {
     // Whatever happened (a throw included), the job is let go and the outbox closed.
@@ -92,7 +92,7 @@ function openBackfillOutbox(config: Config, logger: Logger): Outbox {
   return openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' }), { owner: false }).outbox;
 }
 
-async function deliverJob(o: BackfillOptions, outbox: Outbox, job: Job, started: number, tls: HubTlsMaterial | undefined): Promise<BackfillResult> {
+async function deliverJob(o: BackfillOptions, outbox: Outbox, job: BackfillJob, started: number, tls: HubTlsMaterial | undefined): Promise<BackfillResult> {
   const { config, logger } = o;
   const before = outbox.laneCounts(job.lane);
   const configs = backfillSources(o.files, job.lane, o.sensor, o.sourceSettings);

@@ -1,14 +1,15 @@
 /**
- * A backfill job is identified by what it reads (files, format, sensor, time window), so the
- * same command run again is the same job: it gets the same outbox lane, resumes from that
- * lane's file positions, and sends nothing twice. A heartbeat keeps two processes from running
+ * A backfill job (one lane of the outbox: not a batch to send, nor a maintenance job) is
+ * identified by what it reads (files, format, sensor, time window), so the same command run
+ * again is the same job: it gets the same outbox lane, resumes from that lane's file positions,
+ * and sends nothing twice. A heartbeat keeps two processes from running
  * one job at once (the second would double its reading).
  */
 import { createHash } from 'node:crypto';
 import type { Outbox } from './outbox.js';
 import { isAlive } from './liveness.js';
 
-export interface JobArgs {
+export interface BackfillJobArgs {
   files: string[];
   format: string | null;
   sensor: string | null;
@@ -16,7 +17,7 @@ export interface JobArgs {
   to: number | null;
 }
 
-export interface Job {
+export interface BackfillJob {
   lane: number;
   key: string;
   createdAt: number;
@@ -32,13 +33,13 @@ export class JobBusyError extends Error {
   readonly code = 'SENSEYE_BACKFILL_BUSY';
 }
 
-export function jobKey(args: JobArgs): string {
+export function jobKey(args: BackfillJobArgs): string {
   const normalized = { ...args, files: [...args.files].sort() };
   return createHash('sha256').update(JSON.stringify(normalized)).digest('hex').slice(0, 32);
 }
 
 /** Finds or creates the job for these arguments and takes it for this process. */
-export function claimJob(outbox: Outbox, args: JobArgs, now = Date.now()): Job {
+export function takeJob(outbox: Outbox, args: BackfillJobArgs, now = Date.now()): BackfillJob {
   const key = jobKey(args);
   return outbox.db.transaction(() => {
     const row = outbox.db.prepare('SELECT lane, created_at, finished_at, pid, heartbeat FROM backfill_jobs WHERE job_key = ?').get(key) as
@@ -59,14 +60,14 @@ export function claimJob(outbox: Outbox, args: JobArgs, now = Date.now()): Job {
   }).immediate();
 }
 
-export function heartbeat(outbox: Outbox, job: Job): void {
+export function heartbeat(outbox: Outbox, job: BackfillJob): void {
   outbox.db.prepare('UPDATE backfill_jobs SET heartbeat = ? WHERE lane = ?').run(Date.now(), job.lane);
 }
 
-export function finishJob(outbox: Outbox, job: Job): void {
+export function finishJob(outbox: Outbox, job: BackfillJob): void {
   outbox.db.prepare('UPDATE backfill_jobs SET finished_at = ?, pid = NULL, heartbeat = NULL WHERE lane = ?').run(Date.now(), job.lane);
 }
 
-export function releaseJob(outbox: Outbox, job: Job): void {
+export function releaseJob(outbox: Outbox, job: BackfillJob): void {
   outbox.db.prepare('UPDATE backfill_jobs SET pid = NULL, heartbeat = NULL WHERE lane = ?').run(job.lane);
 }
