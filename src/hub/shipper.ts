@@ -29,6 +29,7 @@ import { groupBySensor, type Continuation, type RoundSettings } from './round-pl
 import type { HubFailure } from './outcome.js';
 import { retryDelay, type BackoffSettings } from '../net/retry-policy.js';
 import type { SensorDirectory } from './sensors.js';
+import { WaitingSensors } from './waiting-sensors.js';
 
 export interface ShipperOptions {
   outbox: Outbox;
@@ -93,8 +94,7 @@ export class Shipper {
     bodiesHandedBack: 0,
   };
   readonly gate: HubGate;
-  /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
-  readonly waitingSensors = new Map<string, string>();
+  private readonly waiting: WaitingSensors;
   private readonly sender: BatchSender;
   private readonly settings: RoundSettings;
   private readonly inlinePlanner: InlinePlanner;
@@ -126,6 +126,7 @@ export class Shipper {
 
   constructor(private readonly opts: ShipperOptions) {
     this.log = opts.logger;
+    this.waiting = new WaitingSensors(opts.outbox, opts.lane, this.log);
     this.gate = new HubGate(
       opts.maxRate ?? null,
       {
@@ -152,6 +153,11 @@ export class Shipper {
     this.inlinePlanner = new InlinePlanner(opts.outbox, this.settings);
   }
 
+  /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
+  get waitingSensors(): ReadonlyMap<string, string> {
+    return this.waiting.map;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -173,7 +179,7 @@ export class Shipper {
 
   /** Something that blocked delivery may have changed (a new token): try again now. */
   retryNow(): void {
-    this.waitingSensors.clear();
+    this.waiting.clear();
     // Sensors that waited have rows older than a chain of planned rounds: start from the oldest
     // again, also for a plan still being made (it left those sensors out).
     this.chainEpoch++;
@@ -274,7 +280,7 @@ export class Shipper {
     // Counted before the claim: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
     const fullRound = this.opts.maxPoints * this.opts.concurrency;
-    const round = await this.planner(false).plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: fullRound });
+    const round = await this.planner(false).plan({ from, probe: false, waitingSensors: this.waiting.names(), encodeFrom: fullRound });
     if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
     if (epoch !== this.chainEpoch) return; // retryNow meanwhile
     this.planned = { jobs: round.jobs, removals, next: round.next };
@@ -310,7 +316,7 @@ export class Shipper {
     const plan = this.planned;
     this.planned = null;
     if (plan === null || this.attempt > 0 || plan.removals !== this.opts.outbox.removals || this.opts.outbox.ledger.list(this.opts.lane).length > 0) return null;
-    const jobs = plan.jobs.filter((j) => !this.waitingSensors.has(j.record.sensor));
+    const jobs = plan.jobs.filter((j) => !this.waiting.has(j.record.sensor));
     if (jobs.length === 0) return null;
     this.planAfter = jobs.length === plan.jobs.length ? plan.next : null;
     this.lastEmptyCheck = false;
@@ -341,7 +347,7 @@ export class Shipper {
     const clear = records.find((r) => !poison.suspect(r));
     if (clear !== undefined) return [this.jobFor(clear)];
     const recorded = new Set(records.map((r) => r.sensor));
-    const request: RoundRequest = { probe: true, waitingSensors: [...this.waitingSensors.keys(), ...recorded], encodeFrom: 0 };
+    const request: RoundRequest = { probe: true, waitingSensors: [...this.waiting.names(), ...recorded], encodeFrom: 0 };
     const other = (await this.inlinePlanner.plan(request)).jobs[0];
     if (other === undefined) return [this.jobFor(records[0]!)]; // nothing else to ask with
     this.opts.outbox.ledger.record([other.record]);
@@ -358,9 +364,9 @@ export class Shipper {
     const { outbox, lane, maxPoints, maxSpectra, maxWaitMs } = this.opts;
     const concurrency = probe ? 1 : this.opts.concurrency;
     // A partial round waits up to max_wait for company (not when flushing, stopping or draining spectra).
-    const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
+    const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(this.waiting.names()));
     const mayWait = !this.flushNow && this.running && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
-    const request: RoundRequest = { probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
+    const request: RoundRequest = { probe, waitingSensors: this.waiting.names(), encodeFrom: mayWait ? maxPoints : 0 };
     const removals = outbox.removals;
     const epoch = this.chainEpoch;
     let round = await this.planner(probe).plan(request);
@@ -439,13 +445,13 @@ export class Shipper {
     const first = jobs[0]!.record;
     const ingest = first.kind === 'readings' ? 'timeseries' : 'frequency';
     if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token()?.canCreate() === false) {
-      this.wait(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
+      this.waiting.hold(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
       return null;
     }
     const addressed = await this.opts.sensors.address(first.sensor, ingest, this.abort.signal);
     if (addressed.kind === 'failed') {
       if (addressed.failure.kind === 'forbidden') {
-        this.wait(first.sensor, jobs, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
+        this.waiting.hold(first.sensor, jobs, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
         return null;
       }
       return addressed.failure;
@@ -456,20 +462,6 @@ export class Shipper {
       if (failure !== null) return failure;
     }
     return null;
-  }
-
-  /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of claims. */
-  private wait(sensor: string, jobs: Job[], reason: string): void {
-    // Its batches leave the ledger (the rows stay) so they do not block the other sensors.
-    for (const job of jobs) this.opts.outbox.ledger.forget(job.record.batchId);
-    if (!this.waitingSensors.has(sensor)) {
-      this.log.error(
-        { event: 'sensor_waiting', sensor, reason },
-        `${reason}; its readings wait in the outbox. Add sensors: {${sensor}: {sensor_id: <uuid>}} to the config, or ask Senseye support for the Internal Hub Create permission`,
-      );
-    }
-    this.waitingSensors.set(sensor, reason);
-    this.opts.outbox.state.setInformational(`waiting_sensors.${this.opts.lane}`, Object.fromEntries(this.waitingSensors));
   }
 
   /** Why no data request may go out with the current credential, or null. */
