@@ -1,83 +1,32 @@
 /**
- * Drains one outbox lane into the hub.
+ * Drains one outbox lane into the hub: the delivery loop.
  *
- * A round either resends the batches left in the in-flight ledger (after a crash or a failed
- * round: same ids, same rows), or claims the oldest waiting rows and cuts them into per-sensor
- * batches (planner.ts), records those in the ledger, and sends them: one sensor's batches in
- * order, sensors in parallel up to `concurrency`. Rows leave the outbox only when the hub
- * accepted them, so nothing is lost, and duplicates are bounded by the requests on the wire at
- * a crash (a recorded batch never sent is sent for the first time after a restart).
+ * A round comes from the round source (round-source.ts): the batches left in the in-flight
+ * ledger (after a crash or a failed round: same ids, same rows), or the oldest waiting rows cut
+ * into per-sensor batches (planner.ts), recorded in the ledger. This sends them: one sensor's
+ * batches in order, sensors in parallel up to `concurrency`. Rows leave the outbox only when
+ * the hub accepted them, so nothing is lost, and duplicates are bounded by the requests on the
+ * wire at a crash (a recorded batch never sent is sent for the first time after a restart).
+ * A sensor that may not be created (yet) is held (waiting-sensors.ts); the others go on.
  *
  * Failures pause the whole sink (HubGate): Retry-After (capped) or jittered backoff for
  * retryable ones, a recheck interval for auth failures. Collection is never paused here.
  */
 import type { Logger } from 'pino';
-import type { MachineToken } from '../auth/token.js';
-import type { Outbox } from '../outbox/outbox.js';
 import { storageFaultOf } from '../outbox/storage-fault.js';
-import type { InflightBatch } from '../outbox/inflight.js';
-import type { ClaimedSpectrum } from '../outbox/types.js';
-import { BatchSender, readingsJob, type Job, type SenderStats } from './batch-sender.js';
-import type { HubClient } from './client.js';
+import { BatchSender, type Job } from './batch-sender.js';
 import type { DeliveryState } from './delivery-state.js';
-import { planSpectraBatches, spectraBatchId } from './encode.js';
 import { PoisonRule } from './poison.js';
 import { HubGate } from './gate.js';
 import { RequestPacer } from './pacer.js';
-import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
-import { groupBySensor, type Continuation, type RoundSettings } from './round-plan.js';
+import type { RoundPlanner } from './planner.js';
+import { RoundSource } from './round-source.js';
 import type { HubFailure } from './outcome.js';
-import { retryDelay, type BackoffSettings } from '../net/retry-policy.js';
-import type { SensorDirectory } from './sensors.js';
+import { retryDelay } from '../net/retry-policy.js';
+import type { ShipperOptions, ShipperStats } from './shipper-options.js';
+import { WaitingSensors } from './waiting-sensors.js';
 
-export interface ShipperOptions {
-  outbox: Outbox;
-  client: HubClient;
-  sensors: SensorDirectory;
-  /** The credential in use; null while none is usable (`tokenMissing` says why). */
-  token: () => MachineToken | null;
-  tokenMissing?: () => string | null;
-  /** Called when the delivery loop failed on an unexpected error (it has stopped). */
-  onCrashed?: (err: unknown) => void;
-  /** Called when the hub answered 401: the credential source may have a replacement. */
-  onUnauthorized?: () => void;
-  lane: number;
-  logger: Logger;
-  maxPoints: number;
-  maxBytes: number;
-  maxSpectra: number;
-  maxWaitMs: number;
-  concurrency: number;
-  retry: BackoffSettings & { maxAgeMs?: number | undefined; poisonAfter?: number | undefined };
-  maxRate?: number | null;
-  /** Space requests to the rate the hub accepted after it throttled (hub.pace_after_throttling). */
-  paceAfterThrottling?: boolean;
-  /** How often an empty outbox is looked at again without a notify (another process may write). */
-  idlePollMs?: number;
-  /** How long an auth pause waits before trying again. */
-  authRetryMs?: number;
-  /**
-   * Plan rounds ahead in a worker thread with its own connection (the daemon and backfill do);
-   * otherwise on this thread. Needs the outbox in a file.
-   */
-  planInWorker?: boolean;
-  /** The outbox's synchronous setting, for the planner worker's connection. */
-  synchronous?: 'full' | 'normal';
-  /** Plans full rounds instead of the worker or this thread (tests hold a plan back with it). */
-  planner?: RoundPlanner;
-  random?: () => number;
-}
-
-export interface ShipperStats extends SenderStats {
-  retried: number;
-  throttled: number;
-  /** Rounds claimed and encoded while the round before them was on the wire. */
-  plannedAhead: number;
-  /** Rounds claimed and encoded in the planner worker (the others: on the shipper's thread). */
-  plannedInWorker: number;
-  /** Request bodies handed back to the planner worker for reuse (body-buffers.ts). */
-  bodiesHandedBack: number;
-}
+export type { ShipperOptions, ShipperStats } from './shipper-options.js';
 
 export class Shipper {
   state: DeliveryState = { state: 'idle' };
@@ -93,14 +42,9 @@ export class Shipper {
     bodiesHandedBack: 0,
   };
   readonly gate: HubGate;
-  /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
-  readonly waitingSensors = new Map<string, string>();
+  private readonly waiting: WaitingSensors;
   private readonly sender: BatchSender;
-  private readonly settings: RoundSettings;
-  private readonly inlinePlanner: InlinePlanner;
-  /** The planner worker, started by the first full round (a probe, or a hub that is down, needs none). */
-  private workerPlanner: WorkerPlanner | null = null;
-  private workerUnavailable = false;
+  private readonly rounds: RoundSource;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -110,22 +54,22 @@ export class Shipper {
   private failingSince: number | null = null;
   /** Set by the first round the hub accepted; until then, and after a failure, rounds are probes. */
   private hubAnswered = false;
-  /** While a round is on the wire: where the next round may be planned from (round-plan.ts), or null. */
-  private planAfter: Continuation | null = null;
-  private planned: { jobs: Job[]; removals: number; next: Continuation | null } | null = null;
-  /** Bumped by retryNow: a plan or continuation made before it (with other sensors left out) is void. */
-  private chainEpoch = 0;
-  private fillStartedAt: number | null = null;
-  private flushNow = false;
   private abort = new AbortController();
-  private lastEmptyCheck = false;
   private lastExpiry = 0;
   private lastAuthLog = 0;
   private readonly log: Logger;
   private logWindow = { points: 0, since: Date.now() };
 
-  constructor(private readonly opts: ShipperOptions) {
+  /**
+   * `fullRounds` plans full rounds instead of the worker or this thread: a seam for tests (they
+   * hold a plan back with it, round-source.ts); production code never passes it.
+   */
+  constructor(
+    private readonly opts: ShipperOptions,
+    fullRounds?: RoundPlanner,
+  ) {
     this.log = opts.logger;
+    this.waiting = new WaitingSensors(opts.outbox, opts.lane, this.log);
     this.gate = new HubGate(
       opts.maxRate ?? null,
       {
@@ -134,6 +78,7 @@ export class Shipper {
       },
       opts.paceAfterThrottling === false ? null : new RequestPacer(),
     );
+    const poison = new PoisonRule(opts.retry.poisonAfter ?? 5);
     this.sender = new BatchSender(
       opts.outbox,
       opts.client,
@@ -144,12 +89,26 @@ export class Shipper {
         this.logWindow.points += n;
       },
       (points) => {
-        if (this.workerPlanner?.recycle(points) === true) this.stats.bodiesHandedBack++;
+        if (this.rounds.recycle(points)) this.stats.bodiesHandedBack++;
       },
-      new PoisonRule(opts.retry.poisonAfter ?? 5),
+      poison,
     );
-    this.settings = { lane: opts.lane, maxPoints: opts.maxPoints, maxBytes: opts.maxBytes, concurrency: opts.concurrency };
-    this.inlinePlanner = new InlinePlanner(opts.outbox, this.settings);
+    const host = {
+      isRunning: () => this.running,
+      sleep: (ms: number, wakeOnNotify: boolean) => this.sleep(ms, wakeOnNotify),
+      idle: () => {
+        this.setState({ state: 'idle' });
+        this.flushLog(false);
+      },
+      stats: this.stats,
+      waiting: this.waiting,
+    };
+    this.rounds = new RoundSource(opts, host, poison, fullRounds);
+  }
+
+  /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
+  get waitingSensors(): ReadonlyMap<string, string> {
+    return this.waiting.map;
   }
 
   start(): void {
@@ -167,18 +126,14 @@ export class Shipper {
   /** New rows were committed: look now instead of at the next poll. */
   notify(): void {
     this.notified = true;
-    this.lastEmptyCheck = false;
-    if (this.state.state === 'idle' || this.fillStartedAt !== null) this.wake?.();
+    const filling = this.rounds.rowsArrived();
+    if (this.state.state === 'idle' || filling) this.wake?.();
   }
 
   /** Something that blocked delivery may have changed (a new token): try again now. */
   retryNow(): void {
-    this.waitingSensors.clear();
-    // Sensors that waited have rows older than a chain of planned rounds: start from the oldest
-    // again, also for a plan still being made (it left those sensors out).
-    this.chainEpoch++;
-    this.planned = null;
-    this.planAfter = null;
+    this.waiting.clear();
+    this.rounds.restartChain();
     this.gate.resume();
     if ('until' in this.state) this.state = { state: 'flowing' };
     this.wake?.();
@@ -186,13 +141,13 @@ export class Shipper {
 
   /** Send partial batches at once instead of waiting max_wait for them to fill (used when draining). */
   setFlushNow(flush: boolean): void {
-    this.flushNow = flush;
+    this.rounds.flushNow = flush;
     this.wake?.();
   }
 
   /** True when the last look at the lane found nothing to send and nothing is in flight. */
   isIdle(): boolean {
-    return this.lastEmptyCheck && this.state.state === 'idle';
+    return this.rounds.foundEmpty && this.state.state === 'idle';
   }
 
   /**
@@ -208,8 +163,7 @@ export class Shipper {
       await this.loop;
     } finally {
       clearTimeout(timer);
-      await this.workerPlanner?.close();
-      this.workerPlanner = null;
+      await this.rounds.close();
     }
     this.flushLog(true);
   }
@@ -230,22 +184,16 @@ export class Shipper {
       // At start and after a failure, probe with one batch before loading and encoding a whole
       // round: a hub that is down then costs one request's rows per retry, not a round's.
       const probe = this.attempt > 0 || !this.hubAnswered;
-      let jobs = this.takePlanned();
-      if (jobs === null) {
-        this.planAfter = null; // claimNew sets it again for a complete round
-        jobs = (probe ? await this.probeJobs() : this.resumeInflight()) ?? (await this.claimNew(now, probe));
-      }
+      const jobs = await this.rounds.next(now, probe, this.attempt > 0);
       if (jobs === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
       this.sender.poison.beginRound();
       const execution = this.execute(jobs);
-      // While a full round is on the wire, claim and encode the next one (the rows after it),
-      // so the agent and the hub work at the same time instead of taking turns.
-      if (this.planAfter !== null && !probe) await this.planAhead(this.planAfter);
+      await this.rounds.whileOnTheWire(probe);
       const failure = await execution;
       this.opts.outbox.ledger.witnessed(this.sender.poison.endRound());
       if (failure !== null) {
-        this.planned = null;
+        this.rounds.roundFailed();
         this.pause(failure.failure, failure.at);
       } else {
         this.attempt = 0;
@@ -255,154 +203,6 @@ export class Shipper {
       }
       this.flushLog(false);
     }
-  }
-
-  /**
-   * Plans the round after the one in flight, from its continuation (the rows past it: see
-   * round-plan.ts). Nothing is recorded yet: the plan is only used if that round succeeds and no
-   * row was removed meanwhile, and its batches of a sensor go after that sensor's batches in
-   * flight, so order holds. Only a full round is planned ahead: a smaller one would be sent
-   * when the round on the wire ends, however many more readings had arrived by then (with
-   * one full request as the bar, end-to-end requests averaged ~1,400 points instead of ~3,300).
-   */
-  private async planAhead(from: Continuation): Promise<void> {
-    this.planAfter = null;
-    const epoch = this.chainEpoch;
-    await new Promise<void>((resolve) => setImmediate(resolve)); // let the round's requests leave first
-    const { outbox, lane } = this.opts;
-    if (!this.running || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
-    // Counted before the claim: a removal after it (which the plan might include) voids the plan.
-    const removals = outbox.removals;
-    const fullRound = this.opts.maxPoints * this.opts.concurrency;
-    const round = await this.planner(false).plan({ from, probe: false, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: fullRound });
-    if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
-    if (epoch !== this.chainEpoch) return; // retryNow meanwhile
-    this.planned = { jobs: round.jobs, removals, next: round.next };
-  }
-
-  /**
-   * Who plans a round: a probe is one request, planned here; full rounds go to the worker when
-   * configured, started on first use so that an agent whose hub is down never starts it (and
-   * its memory stays that of one thread). Until its thread is up (~0.3 s of loading modules),
-   * rounds are planned here: waiting for it left the hub without a request for that long after
-   * the first probe (docs/performance.md, item 19). stop() closes it.
-   */
-  private planner(probe: boolean): RoundPlanner {
-    if (!probe && this.opts.planner !== undefined) return this.opts.planner;
-    if (probe || this.opts.planInWorker !== true || this.opts.outbox.file === ':memory:' || !this.running || this.workerUnavailable) return this.inlinePlanner;
-    if (this.workerPlanner === null) {
-      try {
-        this.workerPlanner = new WorkerPlanner(this.opts.outbox, this.settings, this.log, { synchronous: this.opts.synchronous });
-      } catch (err) {
-        // No thread could be created (ERR_WORKER_INIT_FAILED, resource limits): plan here.
-        this.workerUnavailable = true;
-        this.log.warn({ event: 'planner_stopped', reason: (err as Error).message }, 'the planner worker could not start; rounds are planned on this thread');
-        return this.inlinePlanner;
-      }
-    }
-    if (!this.workerPlanner.ready) return this.inlinePlanner;
-    this.stats.plannedInWorker++;
-    return this.workerPlanner;
-  }
-
-  /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */
-  private takePlanned(): Job[] | null {
-    const plan = this.planned;
-    this.planned = null;
-    if (plan === null || this.attempt > 0 || plan.removals !== this.opts.outbox.removals || this.opts.outbox.ledger.list(this.opts.lane).length > 0) return null;
-    const jobs = plan.jobs.filter((j) => !this.waitingSensors.has(j.record.sensor));
-    if (jobs.length === 0) return null;
-    this.planAfter = jobs.length === plan.jobs.length ? plan.next : null;
-    this.lastEmptyCheck = false;
-    this.opts.outbox.ledger.record(jobs.map((j) => j.record));
-    this.stats.plannedAhead++;
-    return jobs;
-  }
-
-  /** Batches recorded but not acknowledged (a crash or a failed round): send exactly those first. */
-  private resumeInflight(): Job[] | null {
-    const records = this.opts.outbox.ledger.list(this.opts.lane);
-    if (records.length === 0) return null;
-    this.lastEmptyCheck = false;
-    return records.map((record) => this.jobFor(record));
-  }
-
-  /**
-   * The one request a probe sends: the oldest recorded batch, unless it is a suspect (it failed
-   * poison_after - 1 times and the hub accepted nothing since: poison.ts), in which case another
-   * recorded batch, or else the oldest rows of a sensor with nothing recorded. If the hub accepts
-   * that, the suspect's next failure shows it is the batch, not the hub. Null: nothing recorded.
-   */
-  private async probeJobs(): Promise<Job[] | null> {
-    const records = this.opts.outbox.ledger.list(this.opts.lane);
-    if (records.length === 0) return null;
-    this.lastEmptyCheck = false;
-    const poison = this.sender.poison;
-    const clear = records.find((r) => !poison.suspect(r));
-    if (clear !== undefined) return [this.jobFor(clear)];
-    const recorded = new Set(records.map((r) => r.sensor));
-    const request: RoundRequest = { probe: true, waitingSensors: [...this.waitingSensors.keys(), ...recorded], encodeFrom: 0 };
-    const other = (await this.inlinePlanner.plan(request)).jobs[0];
-    if (other === undefined) return [this.jobFor(records[0]!)]; // nothing else to ask with
-    this.opts.outbox.ledger.record([other.record]);
-    return [other];
-  }
-
-  private jobFor(record: InflightBatch): Job {
-    return record.kind === 'readings'
-      ? readingsJob({ ...record, kind: 'readings' }, this.opts.outbox.readingsOfBatch(record))
-      : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
-  }
-
-  private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
-    const { outbox, lane, maxPoints, maxSpectra, maxWaitMs } = this.opts;
-    const concurrency = probe ? 1 : this.opts.concurrency;
-    // A partial round waits up to max_wait for company (not when flushing, stopping or draining spectra).
-    const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(this.waitingSensors.keys()));
-    const mayWait = !this.flushNow && this.running && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
-    const request: RoundRequest = { probe, waitingSensors: [...this.waitingSensors.keys()], encodeFrom: mayWait ? maxPoints : 0 };
-    const removals = outbox.removals;
-    const epoch = this.chainEpoch;
-    let round = await this.planner(probe).plan(request);
-    // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.
-    if (outbox.removals !== removals) round = planRoundSync(outbox, this.settings, request);
-    if (round.readings === 0 && spectra.length === 0) {
-      this.lastEmptyCheck = true;
-      this.fillStartedAt = null;
-      this.setState({ state: 'idle' });
-      this.flushLog(false);
-      await this.sleep(this.opts.idlePollMs ?? 1000, true);
-      return null;
-    }
-    this.lastEmptyCheck = false;
-    if (round.readings < maxPoints && mayWait) {
-      this.fillStartedAt ??= now;
-      await this.sleep(maxWaitMs - (now - this.fillStartedAt), true);
-      return null;
-    }
-    this.fillStartedAt = null;
-    // After a retryNow the round still holds each of its sensors' oldest rows; what follows it does not.
-    this.planAfter = probe || epoch !== this.chainEpoch ? null : round.next;
-    const planned = [...round.jobs, ...this.planSpectra(spectra)];
-    // A probe is one request: the oldest sensor's first batch (the rest stays for the next round).
-    const jobs = probe ? planned.slice(0, 1) : planned;
-    outbox.ledger.record(jobs.map((j) => j.record));
-    return jobs;
-  }
-
-  private planSpectra(rows: ClaimedSpectrum[]): Job[] {
-    const { lane, maxSpectra, maxBytes } = this.opts;
-    const jobs: Job[] = [];
-    for (const [sensor, list] of groupBySensor(rows)) {
-      for (const items of planSpectraBatches(list, maxSpectra, maxBytes)) {
-        const ids = items.map((i) => i.id);
-        jobs.push({
-          record: { kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids), lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! },
-          items,
-        });
-      }
-    }
-    return jobs;
   }
 
   /** Sensors in parallel (up to `concurrency`), each sensor's jobs in order; the first failure stops new requests. */
@@ -439,13 +239,13 @@ export class Shipper {
     const first = jobs[0]!.record;
     const ingest = first.kind === 'readings' ? 'timeseries' : 'frequency';
     if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token()?.canCreate() === false) {
-      this.wait(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
+      this.waiting.hold(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
       return null;
     }
     const addressed = await this.opts.sensors.address(first.sensor, ingest, this.abort.signal);
     if (addressed.kind === 'failed') {
       if (addressed.failure.kind === 'forbidden') {
-        this.wait(first.sensor, jobs, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
+        this.waiting.hold(first.sensor, jobs, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
         return null;
       }
       return addressed.failure;
@@ -456,20 +256,6 @@ export class Shipper {
       if (failure !== null) return failure;
     }
     return null;
-  }
-
-  /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of claims. */
-  private wait(sensor: string, jobs: Job[], reason: string): void {
-    // Its batches leave the ledger (the rows stay) so they do not block the other sensors.
-    for (const job of jobs) this.opts.outbox.ledger.forget(job.record.batchId);
-    if (!this.waitingSensors.has(sensor)) {
-      this.log.error(
-        { event: 'sensor_waiting', sensor, reason },
-        `${reason}; its readings wait in the outbox. Add sensors: {${sensor}: {sensor_id: <uuid>}} to the config, or ask Senseye support for the Internal Hub Create permission`,
-      );
-    }
-    this.waitingSensors.set(sensor, reason);
-    this.opts.outbox.state.setInformational(`waiting_sensors.${this.opts.lane}`, Object.fromEntries(this.waitingSensors));
   }
 
   /** Why no data request may go out with the current credential, or null. */

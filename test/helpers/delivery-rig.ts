@@ -8,6 +8,7 @@ import pino from 'pino';
 import { MachineToken } from '../../src/auth/token.js';
 import { createHubEmulator, type EmulatorOptions, type HubEmulator } from '../../src/emulator/index.js';
 import { HubClient } from '../../src/hub/client.js';
+import type { RoundPlanner } from '../../src/hub/planner.js';
 import { SensorDirectory } from '../../src/hub/sensors.js';
 import { Shipper, type ShipperOptions } from '../../src/hub/shipper.js';
 import type { HubTlsMaterial } from '../../src/net/tls.js';
@@ -36,6 +37,8 @@ export async function createRig(
   options: {
     emulator?: EmulatorOptions;
     shipper?: Partial<ShipperOptions>;
+    /** Plans the shipper's full rounds (a test seam: the Shipper's second constructor argument). */
+    planner?: RoundPlanner;
     timeoutMs?: number;
     addressing?: 'sensor_id' | 'mapping_id';
     sensorOverrides?: Record<string, { sensor_id?: string }>;
@@ -56,23 +59,26 @@ export async function createRig(
     tls: options.clientTls,
   });
   const sensors = new SensorDirectory({ addressing: options.addressing ?? 'sensor_id', overrides: options.sensorOverrides ?? {}, outbox, client, logger });
-  const shipper = new Shipper({
-    outbox,
-    client,
-    sensors,
-    token: () => token.current,
-    lane: LIVE_LANE,
-    logger,
-    maxPoints: 500,
-    maxBytes: 768 * 1024,
-    maxSpectra: 50,
-    maxWaitMs: 20,
-    concurrency: 4,
-    retry: { initialDelayMs: 50, maxDelayMs: 2000 },
-    idlePollMs: 50,
-    authRetryMs: 200,
-    ...options.shipper,
-  });
+  const shipper = new Shipper(
+    {
+      outbox,
+      client,
+      sensors,
+      token: () => token.current,
+      lane: LIVE_LANE,
+      logger,
+      maxPoints: 500,
+      maxBytes: 768 * 1024,
+      maxSpectra: 50,
+      maxWaitMs: 20,
+      concurrency: 4,
+      retry: { initialDelayMs: 50, maxDelayMs: 2000 },
+      idlePollMs: 50,
+      authRetryMs: 200,
+      ...options.shipper,
+    },
+    options.planner,
+  );
   return {
     hub,
     outbox,

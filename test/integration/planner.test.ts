@@ -183,7 +183,7 @@ describe('planning rounds in a worker thread', () => {
 
   it('delivers a backlog with rounds planned in the worker: each sensor in order, each reading once', async () => {
     const planner = workerFor(() => rig!.outbox);
-    rig = await createRig({ emulator: { latencyMs: 10 }, shipper: { planner } });
+    rig = await createRig({ emulator: { latencyMs: 10 }, planner });
     await planner.up();
     for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
@@ -205,7 +205,7 @@ describe('planning rounds in a worker thread', () => {
     // One refused point per 8,000 readings: some land in rounds planned in the worker.
     const refused = (v: number) => v % 8000 === 7999.5;
     const planner = workerFor(() => rig!.outbox);
-    rig = await createRig({ emulator: { latencyMs: 5, rejectPoint: (p) => (refused(p.value as number) ? 'value out of range' : null) }, shipper: { planner } });
+    rig = await createRig({ emulator: { latencyMs: 5, rejectPoint: (p) => (refused(p.value as number) ? 'value out of range' : null) }, planner });
     await planner.up();
     for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
@@ -280,7 +280,7 @@ describe('planning rounds in a worker thread', () => {
       },
       async close() {},
     };
-    rig = await createRig({ emulator: { latencyMs: 5 }, shipper: { planner: holding } });
+    rig = await createRig({ emulator: { latencyMs: 5 }, planner: holding });
     rigRef = rig;
     for (let k = 0; k < 10; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
