@@ -73,14 +73,14 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     return await deliverJob(o, outbox, job, started, tls);
   } finally {
     // Whatever happened (a throw included), the job is let go and the outbox closed.
-    if (job !== null && outbox.db.open) {
+    if (job !== null && outbox.isOpen) {
       try {
         releaseJob(outbox, job);
       } catch (err) {
         logger.warn({ event: 'backfill_release_failed', err: (err as Error).message }, 'the backfill job could not be released; the next run takes it over once this process is gone');
       }
     }
-    if (outbox.db.open) outbox.close();
+    if (outbox.isOpen) outbox.close();
   }
 }
 

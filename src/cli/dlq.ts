@@ -5,6 +5,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Config } from '../config/schema.js';
 import type { DeadLetterFilter, DeadLetterRow } from '../outbox/dead-letters.js';
+import { closeNow } from '../outbox/inspect.js';
 import { Outbox } from '../outbox/outbox.js';
 import { DEAD_LETTER_STAGES, type DeadLetterStage } from '../outbox/types.js';
 import { replayDeadLetters } from '../outbox/replay.js';
@@ -49,7 +50,7 @@ function withOutbox(args: DlqArgs, work: (outbox: Outbox, config: Config) => voi
   try {
     work(outbox, config);
   } finally {
-    outbox.db.close();
+    closeNow(outbox);
   }
 }
 

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { integrityCheck } from '../outbox/inspect.js';
+import { closeNow, integrityCheck } from '../outbox/inspect.js';
 import { Outbox, OUTBOX_FILE } from '../outbox/outbox.js';
 import { salvage } from '../outbox/salvage.js';
 import { OUTBOX_DAMAGE_KEY, salvagedKey, type OutboxDamage } from '../outbox/salvage-state.js';
@@ -68,7 +68,7 @@ const doctor: CommandModule<object, DoctorArgs> = {
       }
       if (integrity !== 'ok' || salvaged?.error !== undefined) process.exitCode = EXIT.unexpected;
     } finally {
-      outbox.db.close();
+      closeNow(outbox);
     }
   },
 };

@@ -122,7 +122,7 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
   }
   const jobs: Jobs = createJobs({
     schedules: config.jobs,
-    db: agent.outbox.db,
+    outbox: agent.outbox,
     view: agent,
     logger: logger.child({ component: 'jobs' }),
     tokenExpiryWarningMs: config.token_expiry_warning,

@@ -18,6 +18,7 @@ import { readHubTls } from '../net/tls.js';
 import { describeState, type DeliveryState } from '../hub/delivery-state.js';
 import type { Shipper } from '../hub/shipper.js';
 import type { CapacityGuard } from '../outbox/capacity.js';
+import { closeNow } from '../outbox/inspect.js';
 import { openOutboxChecked } from '../outbox/integrity.js';
 import { OUTBOX_DAMAGE_KEY, type OutboxDamage } from '../outbox/salvage-state.js';
 import { unpositionedFiles } from '../sources/file/unpositioned.js';
@@ -225,7 +226,7 @@ export class Agent implements AgentView {
   /** At a second signal: stop at once; SQLite's WAL keeps the database consistent. */
   abort(): void {
     this.pipeline.abort();
-    if (this.outbox.db.open) this.outbox.db.close();
+    closeNow(this.outbox);
   }
 
   private async doStop(deadlineMs: number): Promise<void> {

@@ -98,7 +98,7 @@ export class Engine {
       ...(opts.delivery?.idlePollMs !== undefined ? { idlePollMs: opts.delivery.idlePollMs } : {}),
     });
     credentials.onChange(() => this.shipper.retryNow());
-    this.capacity = new CapacityGuard(outbox.db, config.state_dir, { maxBytes: config.outbox.max_bytes, minFreeDiskBytes: config.outbox.min_free_disk });
+    this.capacity = CapacityGuard.forOutbox(outbox, config.state_dir, { maxBytes: config.outbox.max_bytes, minFreeDiskBytes: config.outbox.min_free_disk });
     this.writer = new OutboxWriter(outbox, logger.child({ component: 'outbox' }), { guard: this.capacity, whenFull: opts.whenFull ?? config.outbox.when_full });
     this.writer.onCommitted = () => this.shipper.notify();
     this.pipeline = new IngestPipeline({

@@ -11,13 +11,12 @@
  *   on (without the clean mark the next start runs an integrity check; the WAL keeps what committed).
  */
 import type { Logger } from 'pino';
-import { withoutFsync } from '../outbox/db.js';
 import { identityOf, OutboxFileWatch, type IdentityLoss } from '../outbox/file-identity.js';
-import { truncateWal } from '../outbox/inspect.js';
+import { closeNow, probeWrite, truncateWal, writeBackOpenOutbox } from '../outbox/inspect.js';
 import { markCleanShutdown } from '../outbox/integrity.js';
 import type { Outbox, OutboxCounts } from '../outbox/outbox.js';
 import { StorageFaults } from '../outbox/storage-fault.js';
-import { writeBackCopy, writeBackFinish } from '../outbox/write-back.js';
+import { writeBackFinish } from '../outbox/write-back.js';
 
 export interface OutboxKeeperOptions {
   outbox: Outbox;
@@ -72,7 +71,7 @@ export class OutboxKeeper {
     }
     if (!failing) return;
     try {
-      withoutFsync(outbox.db, () => outbox.state.set('storage_probe', Date.now())); // throws while still failing
+      probeWrite(outbox); // throws while still failing
       this.faults.writeSucceeded();
     } catch {
       // Still failing: the fault stays as reported.
@@ -103,9 +102,9 @@ export class OutboxKeeper {
     const counts = attempt('reading the outbox counts', () => outbox.counts());
     const loss = this.watch.check();
     attempt('marking the clean stop', () => markCleanShutdown(outbox));
-    const copy = loss === null ? null : attempt('writing the outbox back', () => writeBackCopy(outbox.db, outbox.file));
-    if (attempt('checkpointing and closing the outbox', () => outbox.close()) === null && outbox.db.open) {
-      attempt('closing the outbox', () => outbox.db.close());
+    const copy = loss === null ? null : attempt('writing the outbox back', () => writeBackOpenOutbox(outbox));
+    if (attempt('checkpointing and closing the outbox', () => outbox.close()) === null && outbox.isOpen) {
+      attempt('closing the outbox', () => closeNow(outbox));
     }
     if (copy !== null && attempt('putting the written-back outbox in place', () => writeBackFinish(copy.temp, outbox.file)) !== null) {
       this.stopReason = `${loss!.reason}; the outbox was written back to its path: restart the agent (exit 75)`;

@@ -8,19 +8,19 @@
  * agent's own connection (better-sqlite3 is synchronous, so they run between the agent's
  * statements, never inside its transactions) and do nothing once it is closed.
  */
-import type { Database } from 'better-sqlite3';
+import type { Outbox } from '../outbox/outbox.js';
 import type { Logger } from 'pino';
 import type { JobName, JobSchedules } from '../config/ops-schema.js';
 import type { AgentView } from '../daemon/agent-view.js';
-import { checkpointWal, reclaimFreePages, type ReclaimOptions } from '../outbox/reclaim.js';
+import { checkpointOutbox, reclaimOutbox, type ReclaimOptions } from '../outbox/reclaim.js';
 import { JobScheduler, type JobDefinition, type JobOutcome } from './scheduler.js';
 import { SummaryTracker } from './summary.js';
 import { checkToken, describeTokenCheck, type TokenCheck } from './token-check.js';
 
 export interface JobsOptions {
   schedules: JobSchedules;
-  /** The agent's outbox connection (agent.outbox.db). */
-  db: Database;
+  /** The agent's outbox (its maintenance runs inside src/outbox: reclaim.ts). */
+  outbox: Outbox;
   view: AgentView;
   logger: Logger;
   /** token_expiry_warning from the config, in ms. */
@@ -41,7 +41,7 @@ export interface Jobs {
 }
 
 export function createJobs(options: JobsOptions): Jobs {
-  const { db, view, schedules } = options;
+  const { outbox, view, schedules } = options;
   const now = options.now ?? Date.now;
   const log = options.logger.child({ component: 'jobs' });
   const summary = new SummaryTracker(view, now);
@@ -52,8 +52,8 @@ export function createJobs(options: JobsOptions): Jobs {
       name: 'vacuum',
       schedule: schedules.vacuum,
       run: async () => {
-        if (!db.open) return dbClosed;
-        const r = await reclaimFreePages(db, options.reclaim);
+        if (!outbox.isOpen) return dbClosed;
+        const r = await reclaimOutbox(outbox, options.reclaim);
         if (r.reclaimedBytes > 0) {
           log.info(
             { event: 'outbox_space_reclaimed', bytes: r.reclaimedBytes, free_pages_before: r.freePagesBefore, free_pages_after: r.freePagesAfter },
@@ -67,8 +67,8 @@ export function createJobs(options: JobsOptions): Jobs {
       name: 'wal_checkpoint',
       schedule: schedules.wal_checkpoint,
       run: () => {
-        if (!db.open) return dbClosed;
-        const r = checkpointWal(db);
+        if (!outbox.isOpen) return dbClosed;
+        const r = checkpointOutbox(outbox);
         return { wal_frames: r.walFrames, checkpointed_frames: r.checkpointedFrames, busy: r.busy };
       },
     },

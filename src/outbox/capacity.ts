@@ -12,6 +12,7 @@
  * neither the checkpoint (which may grow the database by up to the WAL's size) nor deleting
  * delivered rows (which appends to the WAL) can run: the outbox would stay full for good.
  */
+import type { Outbox } from './outbox.js';
 import { statfsSync, statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import { storageFaultOf, type StorageFaultKind } from './storage-fault.js';
@@ -35,6 +36,11 @@ export class CapacityGuard {
     private readonly stateDir: string,
     private readonly limits: CapacityLimits,
   ) {}
+
+  /** The guard of an outbox (callers outside src/outbox never hold the database itself). */
+  static forOutbox(outbox: Outbox, stateDir: string, limits: CapacityLimits): CapacityGuard {
+    return new CapacityGuard(outbox.db, stateDir, limits);
+  }
 
   /** Bytes of pages in use (freed pages are reused before the file grows). */
   usedBytes(): number {

@@ -1,9 +1,12 @@
 /**
  * What the operator commands and the daemon read or do to the outbox database as a whole, kept
  * here so that src/outbox stays the only place that speaks SQL: its size on disk, every file
- * position, the hub's sensor ids, an integrity check, and truncating the WAL.
+ * position, the hub's sensor ids, an integrity check, truncating the WAL, a probe write, writing
+ * the open database back, and closing it at once.
  */
+import { withoutFsync } from './db.js';
 import type { Outbox } from './outbox.js';
+import { writeBackCopy } from './write-back.js';
 
 /** Bytes of the database file's pages (used and free). */
 export function fileBytes(outbox: Outbox): number {
@@ -36,4 +39,19 @@ export function integrityCheck(outbox: Outbox): string {
 /** Moves the WAL into the database and truncates it: the space deliveries freed goes back to the disk. */
 export function truncateWal(outbox: Outbox): void {
   outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+}
+
+/** A small write without its own fsync: throws while the disk is still full or failing. */
+export function probeWrite(outbox: Outbox): void {
+  withoutFsync(outbox.db, () => outbox.state.set('storage_probe', Date.now()));
+}
+
+/** Writes the open database to a temporary file beside `outbox.file` (write-back.ts). */
+export function writeBackOpenOutbox(outbox: Outbox): { temp: string; movedAside: string | null } {
+  return writeBackCopy(outbox.db, outbox.file);
+}
+
+/** Closes the connection at once, without a checkpoint (a second signal; a failed close). */
+export function closeNow(outbox: Outbox): void {
+  if (outbox.db.open) outbox.db.close();
 }

@@ -392,6 +392,10 @@ export class Outbox {
     return this.reader.oldestReadingTs(lane);
   }
 
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
   /** Checkpoints the WAL into the main file and closes; safe to call twice. */
   close(): void {
     if (!this.db.open) return;

@@ -12,6 +12,7 @@
  * WAL, so a PASSIVE checkpoint follows (it never waits for readers such as `status`).
  */
 import type { Database } from 'better-sqlite3';
+import type { Outbox } from './outbox.js';
 
 export interface ReclaimOptions {
   /** Free pages left in place for new readings (default 1024, 4 MiB at 4 KiB pages). */
@@ -69,4 +70,13 @@ export function checkpointWal(db: Database): CheckpointResult {
 
 function pragmaNumber(db: Database, name: string): number {
   return Number(db.pragma(name, { simple: true }));
+}
+
+/** The same, for an Outbox: callers outside src/outbox never hold the database itself. */
+export function reclaimOutbox(outbox: Outbox, options: ReclaimOptions = {}): Promise<ReclaimResult> {
+  return reclaimFreePages(outbox.db, options);
+}
+
+export function checkpointOutbox(outbox: Outbox): CheckpointResult {
+  return checkpointWal(outbox.db);
 }

@@ -48,7 +48,7 @@ function setup(options: { n?: number; onTokenCheck?: (c: TokenCheck) => void } =
   const { logger, lines } = captureLogger();
   const jobs = createJobs({
     schedules: MANUAL,
-    db: outbox.db,
+    outbox,
     view,
     logger,
     tokenExpiryWarningMs: DEFAULT_TOKEN_EXPIRY_WARNING_MS,
