@@ -10,7 +10,7 @@
  * read it. A source counts as up again once its new instance has run for `settledAfterMs`
  * without failing, or has emitted a chunk.
  */
-import { defer, EMPTY, Observable, Subject, takeUntil, timer, from, concatMap, retry, tap, type Subscription } from 'rxjs';
+import { concatMap, defer, EMPTY, filter, from, Observable, retry, Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { backoffDelay, type BackoffSettings } from '../net/retry-policy.js';
 import type { LineChunk, Source } from './source.js';
@@ -126,13 +126,17 @@ export class SupervisedSource implements Source {
         from(
           (async () => {
             await this.opts.settle();
+            // A stop that began while this waited: no new instance (nothing would drain it);
+            // completing without a value ends this source's stream, and the stop goes on.
+            if (this.draining) return false;
             this.restarts++;
             this.dropsBefore = this.drops() ?? null;
             this.current = this.create();
             this.follow(this.current);
             this.opts.logger.warn({ event: 'source_restarted', source: this.name, restarts: this.restarts }, `source ${this.name} restarted`);
+            return true;
           })(),
-        ),
+        ).pipe(filter((restarted) => restarted)),
       ),
     );
   }

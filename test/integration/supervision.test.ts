@@ -155,4 +155,34 @@ describe('supervised sources', () => {
     expect(await pipeline.drain(2000)).toBe(true);
     expect(instances).toBe(1);
   });
+
+  it('a stop that begins while a restart waits for the writer to settle ends the source instead of starting a new one', async () => {
+    const { dir, writer, logger, build } = rig();
+    writeFileSync(path.join(dir, 'late.jsonl'), toJsonl(jsonlReadings(0, 10, ['late'])));
+    let instances = 0;
+    let release: () => void = () => undefined;
+    let settleAsked = false;
+    const late = new SupervisedSource(
+      'late',
+      () => {
+        instances++;
+        return failing(build('late')(), 1);
+      },
+      {
+        logger,
+        settle: () => {
+          settleAsked = true;
+          return new Promise<void>((resolve) => (release = resolve));
+        },
+        backoff: { initialDelayMs: 20, maxDelayMs: 20 },
+      },
+    );
+    const pipeline = new IngestPipeline({ sources: [late], writer, batchSize: 100, maxWaitMs: 10, logger });
+    pipeline.start();
+    await waitFor(() => settleAsked, 'the restart waiting for the writer');
+    const drained = pipeline.drain(5000);
+    release();
+    expect(await drained).toBe(true);
+    expect(instances).toBe(1);
+  });
 });
