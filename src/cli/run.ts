@@ -141,6 +141,8 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
     let idleTimer: NodeJS.Timeout | null = null;
     let finishing = false;
     let fatalReason: string | null = null;
+    /** A fatal exit code asked for while the stop was already under way (an outbox lost at the end). */
+    let lateExitCode: number | null = null;
     // One ordered stop, whoever asks first (a signal, --exit-when-idle, a source that cannot run).
     // Endpoint, jobs, then the agent (sources, commit what was read, shipper, client, mark
     // clean, close), then systemd: one deadline, shutdown_timeout, for all of it.
@@ -163,7 +165,12 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
         logger,
       );
       if (report.failed.length + report.timedOut.length > 0 && code === EXIT.ok) code = EXIT.unexpected;
-      await options.onStopped?.(agent);
+      if (lateExitCode !== null && code === EXIT.ok) code = lateExitCode;
+      try {
+        await options.onStopped?.(agent);
+      } catch (err) {
+        logger.error({ event: 'on_stopped_failed', err: err instanceof Error ? err.message : String(err) }, 'the after-stop callback failed');
+      }
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onHangup);
@@ -173,8 +180,13 @@ async function runLocked(options: RunOptions, logger: Logger): Promise<number> {
       resolve(code);
     };
     onFatal = (reason, exitCode) => {
-      if (finishing) return;
-      fatalReason = reason;
+      fatalReason ??= reason;
+      // During the stop (its last step found the outbox file lost, say): the stop goes on, and
+      // ends with this code instead of 0.
+      if (finishing) {
+        lateExitCode ??= exitCode;
+        return;
+      }
       void finish(exitCode);
     };
     const onSignal = (signal: NodeJS.Signals) => {

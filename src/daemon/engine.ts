@@ -128,14 +128,23 @@ export class Engine {
     const started = Date.now();
     const left = () => Math.max(0, deadlineMs - (Date.now() - started));
     this.opts.credentials.stop();
-    const drained = await this.pipeline.drain(left());
+    // A step that fails is logged and the next runs: the caller must still get to close the outbox.
+    const guarded = async <T>(step: string, work: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await work();
+      } catch (err) {
+        this.log.error({ event: 'stop_step_failed', step, err: err instanceof Error ? err.message : String(err) }, `stopping: ${step} failed; going on`);
+        return fallback;
+      }
+    };
+    const drained = await guarded('draining the sources', () => this.pipeline.drain(left()), false);
     if (!drained) {
       this.log.warn(
         { event: 'drain_incomplete', reason: this.writer.blockedReason },
         'stop deadline reached before everything read was committed; files are read again from their committed position next start',
       );
     }
-    await this.shipper.stop(left());
+    await guarded('stopping the shipper', () => this.shipper.stop(left()), undefined);
     await withDeadline(this.client.close(), left()).catch(() => undefined);
     return { drained, ms: Date.now() - started };
   }

@@ -106,8 +106,10 @@ function graphqlErrors(errors: unknown[], status: number, ctx: AnswerContext): H
   const messages = errors.map((e) => clip(String((isObject(e) ? e.message : undefined) ?? 'unknown error'))).join('; ');
   if (codes.includes('UNAUTHENTICATED')) return { kind: 'unauthorized', status, reason: messages };
   if (codes.includes('FORBIDDEN')) return { kind: 'forbidden', status, reason: messages };
-  // The readings (or this request's body) are at fault: a split isolates them.
-  if (codes.includes('BAD_USER_INPUT') || codes.includes('BAD_REQUEST')) return { kind: 'rejected', status, reason: messages };
+  // The readings are at fault: a split isolates them. (BAD_REQUEST is the request as a whole,
+  // a body a proxy mangled, a content type: no reading's fault, so it is not split.)
+  if (codes.includes('BAD_USER_INPUT')) return { kind: 'rejected', status, reason: messages };
+  if (codes.includes('BAD_REQUEST')) return retryable('unexpected', status, `the hub at ${ctx.path} refused the request as a whole (is a proxy changing it?): ${messages}`);
   // The mutation document itself is refused: every batch would be, so it is no reading's fault.
   if (codes.includes('GRAPHQL_VALIDATION_FAILED') || codes.includes('GRAPHQL_PARSE_FAILED')) {
     return retryable('unexpected', status, `the hub at ${ctx.path} does not accept the storeSensorMeasureData mutation: ${messages}`);

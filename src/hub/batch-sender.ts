@@ -101,7 +101,7 @@ export class BatchSender {
       return null;
     }
     try {
-      await this.gate.admit(ids.length, held === undefined ? signal : AbortSignal.any([signal, held]));
+      await this.gate.admit(ids.length, signal, held);
     } catch {
       return retryable('network', null, 'stopped before sending');
     }

@@ -92,8 +92,18 @@ export class HubClient {
       return { kind: 'unauthorized', status: 0, reason: 'no usable credential yet' };
     }
     const path = this.basePath + this.opts.paths[endpoint];
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    // One controller per request, its listener on the caller's long-lived signal removed at the
+    // end: AbortSignal.any() on a signal that lives as long as the process keeps an entry per
+    // request on Node 20 (nodejs/node#55351), a slow leak over months of requests.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error(`no answer within ${this.opts.timeoutMs} ms`));
+    }, this.opts.timeoutMs);
+    const abandon = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', abandon, { once: true });
+    if (signal?.aborted) abandon();
     const limit = this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     let answer: { status: number; headers: Record<string, string | string[] | undefined>; text: string };
     try {
@@ -108,7 +118,7 @@ export class HubClient {
           ...headers,
         },
         body,
-        signal: combined,
+        signal: controller.signal,
       });
       const read = await readBounded(res.body, limit);
       if (read.oversized) {
@@ -122,7 +132,7 @@ export class HubClient {
       }
       answer = { status: res.statusCode, headers: res.headers, text: read.text };
     } catch (err) {
-      if (timeout.aborted) {
+      if (timedOut) {
         this.count('timeout');
         return retryable('timeout', null, `no answer within ${this.opts.timeoutMs} ms (hub.timeout) from ${path}`);
       }
@@ -130,6 +140,9 @@ export class HubClient {
       const described = describeNetworkError(err);
       this.count(described.label);
       return retryable(described.label, null, described.reason);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abandon);
     }
     this.count(String(answer.status));
     const outcome = classifyAnswer(answer, { endpoint, path, batchId }, this.opts.answers ?? DEFAULT_ANSWER_RULES);

@@ -66,9 +66,11 @@ export class HubGate {
   }
 
   /** Resolves when a request of `points` points may go out; rejects if `signal` aborts. */
-  async admit(points: number, signal?: AbortSignal): Promise<void> {
+  /** Waits for the request's turn; either signal ends the wait (the stop, or the round's failure). */
+  async admit(points: number, signal?: AbortSignal, held?: AbortSignal): Promise<void> {
     for (;;) {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (held?.aborted) throw held.reason ?? new Error('aborted');
       const now = Date.now();
       let wait = Math.max(this.pausedUntil, this.sharedUntil()) - now;
       if (wait <= 0 && this.pacer !== null) wait = this.pacer.delay();
@@ -82,7 +84,7 @@ export class HubGate {
         this.pacer?.book();
         return;
       }
-      await this.sleep(wait, signal);
+      await this.sleep(wait, signal, held);
     }
   }
 
@@ -92,17 +94,18 @@ export class HubGate {
     this.lastRefill = now;
   }
 
-  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  private sleep(ms: number, ...signals: Array<AbortSignal | undefined>): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.wakers.delete(done);
-        signal?.removeEventListener('abort', done);
+        for (const s of signals) s?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.wakers.add(done);
-      signal?.addEventListener('abort', done, { once: true });
+      for (const s of signals) s?.addEventListener('abort', done, { once: true });
     });
   }
+
 }

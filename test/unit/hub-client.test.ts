@@ -134,6 +134,11 @@ describe('HubClient', () => {
     expect((await client.storeMeasures('{}', 'b')).kind).toBe('rejected');
   });
 
+  it('BAD_REQUEST (the request as a whole: a body a proxy mangled) is no reading\'s fault: retryable, not a split', async () => {
+    replyGraphql(400, { errors: [{ message: 'Body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+    expect(await client.storeMeasures('{}', 'b')).toMatchObject({ kind: 'retryable', cause: 'unexpected' });
+  });
+
   it('a refused mutation document is no reading\'s fault: retryable, not a split', async () => {
     replyGraphql(200, { errors: [{ message: 'Cannot query field "storeSensorMeasureData"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
     expect(await client.storeMeasures('{}', 'b')).toMatchObject({ kind: 'retryable', cause: 'unexpected' });
