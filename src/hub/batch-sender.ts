@@ -149,23 +149,60 @@ export class BatchSender {
         const attempts = this.outbox.ledger.failed(record, outcome.reason);
         const judged = this.poison.failed(record, previous);
         if ((record.evidence ?? 0) > evidenceBefore) this.outbox.ledger.witnessed([record.batchId]);
-        const poisoned = refusals.poisonStatus !== undefined ? outcome.status === refusals.poisonStatus : judged;
-        if (!poisoned) return outcome;
-        refusals.poisonStatus ??= outcome.status;
-        const items = this.itemsOf(job);
-        if (items.length === 0) {
-          this.outbox.ledger.forget(record.batchId);
-          return null;
-        }
-        const reason = `the hub failed this batch ${attempts} times while it accepted others (hub.retry.poison_after ${this.poison.after}); last: ${outcome.reason}`;
-        if (items.length === 1) return this.deadLetter(job, items, reason, refusals);
-        this.log.warn(
-          { event: 'batch_poisoned', sensor: record.sensor, batch: record.batchId, attempts, points: items.length, reason: outcome.reason },
-          `the hub keeps failing one batch of sensor "${record.sensor}" while it accepts others: splitting it to find what it refuses`,
-        );
-        return this.bisect(job, items, job.record.kind === 'readings' && (job as ReadingsJob).items === undefined, address, signal, held, refusals);
+        // Inside a poisoned split a part's failure is judged by its sibling (splitPoisoned).
+        if (refusals.poisonStatus !== undefined || !judged) return outcome;
+        refusals.poisonStatus = outcome.status;
+        return this.splitPoisoned(job, outcome, attempts, address, signal, held, refusals);
       }
     }
+  }
+
+  /**
+   * A batch the hub keeps failing: split in halves, each sent. A half that fails again the same
+   * way is only taken for poisoned when its sibling went through (the hub is up right now): then
+   * it is split in turn, and a single reading dead-lettered. When both fail, it may be an outage
+   * that began meanwhile: the failure is returned (delivery pauses) and the halves stay in the
+   * ledger, with their parent's failures, to be judged again later. So the halves of one batch
+   * may reach the hub out of order; an outage never causes a dead letter.
+   */
+  private async splitPoisoned(
+    job: Job,
+    outcome: HubFailure,
+    attempts: number,
+    address: SensorAddress,
+    signal: AbortSignal,
+    held: AbortSignal | undefined,
+    refusals: Refusals,
+  ): Promise<HubFailure | null> {
+    const { record } = job;
+    const items = this.itemsOf(job);
+    if (items.length === 0) {
+      this.outbox.ledger.forget(record.batchId);
+      return null;
+    }
+    const reason = `the hub failed this batch ${attempts} times while it accepted others (hub.retry.poison_after ${this.poison.after}); last: ${outcome.reason}`;
+    if (items.length === 1) return this.deadLetter(job, items, reason, refusals);
+    if (refusals.points === 0) {
+      this.log.warn(
+        { event: 'batch_poisoned', sensor: record.sensor, batch: record.batchId, attempts, points: items.length, reason: outcome.reason },
+        `the hub keeps failing one batch of sensor "${record.sensor}" while it accepts others: splitting it to find what it refuses`,
+      );
+    }
+    const mid = Math.ceil(items.length / 2);
+    const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childJob(job, part));
+    this.outbox.ledger.split(
+      record.batchId,
+      parts.map((p) => p.record),
+    );
+    const results: Array<HubFailure | null> = [];
+    for (const part of parts) results.push(await this.attempt(part, address, signal, held, refusals));
+    const siblingWentThrough = results.some((r) => r === null);
+    for (let i = 0; i < parts.length; i++) {
+      const r = results[i]!;
+      if (r === null || !siblingWentThrough || !this.poison.counts(r) || r.status !== refusals.poisonStatus) continue;
+      results[i] = await this.splitPoisoned(parts[i]!, r, parts[i]!.record.attempts ?? attempts, address, signal, held, refusals);
+    }
+    return results.find((r) => r !== null) ?? null;
   }
 
   /**

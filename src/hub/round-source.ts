@@ -207,7 +207,12 @@ export class RoundSource {
     const recorded = new Set(records.map((r) => r.sensor));
     const request: RoundRequest = { probe: true, waitingSensors: [...this.host.waiting.names(), ...recorded], encodeFrom: 0 };
     const other = (await this.inlinePlanner.plan(request)).jobs[0];
-    if (other === undefined) return [this.jobFor(records[0]!)]; // nothing else to ask with
+    if (other === undefined) {
+      // Nothing else to ask with: the suspect tried least recently, so that suspects take turns
+      // (the halves of a split batch: one going through is what shows the other is poisoned).
+      const leastRecent = records.reduce((a, b) => ((b.lastFailedAt ?? 0) < (a.lastFailedAt ?? 0) ? b : a));
+      return [this.jobFor(leastRecent)];
+    }
     this.opts.outbox.ledger.record([other.record]);
     return [other];
   }

@@ -61,4 +61,26 @@ describe('a batch the hub keeps failing', () => {
     expect(rig.outbox.counts()).toMatchObject({ delivered: 29, rejected: 1 });
     expect(rig.outbox.deadLetters.list({ stage: 'hub' })[0]).toMatchObject({ sensor: 'a', value: 3.5 });
   });
+
+  it('while it is split, a half whose sibling also fails is not judged (it may be an outage): no dead letter until the hub shows it is up', async () => {
+    rig = await createRig({ shipper: { retry: { initialDelayMs: 10, maxDelayMs: 40, poisonAfter: 3 } } });
+    const poisoned = { endpoint: 'graphql' as const, status: 500, bodyIncludes: '"floatValue":157.5', times: Number.POSITIVE_INFINITY };
+    rig.hub.faults.add(poisoned);
+    // The other half of sensor b's batch (reading 1498) fails the same way, as in an outage.
+    rig.hub.faults.add({ endpoint: 'graphql', status: 500, bodyIncludes: '"floatValue":1498.5', times: Number.POSITIVE_INFINITY });
+    rig.append(readings(1500, ['a', 'b', 'c']));
+    rig.shipper.start();
+    await waitFor(() => rig!.logs.some((l) => l.event === 'batch_poisoned'), 'the batch judged poisoned');
+    const sent = () => rig!.hub.store.requests.filter((r) => r.path === '/v1/graphql').length;
+    const before = sent();
+    await waitFor(() => sent() >= before + 10, 'ten more sends of the halves');
+    expect(rig.outbox.counts()).toMatchObject({ rejected: 0 });
+    expect(rig.outbox.ledger.list(0).filter((b) => b.sensor === 'b').length).toBeGreaterThanOrEqual(2); // the halves wait
+    // The "outage" of the second half ends: the hub shows it is up, and only the poisoned reading goes.
+    rig.hub.faults.clear();
+    rig.hub.faults.add(poisoned);
+    await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox', { timeoutMs: 30_000 });
+    expect(rig.outbox.counts()).toMatchObject({ delivered: 1499, rejected: 1 });
+    expect(rig.outbox.deadLetters.list({ stage: 'hub' })[0]).toMatchObject({ sensor: 'b', value: 157.5 });
+  });
 });
