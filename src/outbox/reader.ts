@@ -21,6 +21,7 @@ export class OutboxReader {
   private readonly claimStatements = new Map<string, Statement>();
   private readonly stmt: {
     claimSpectra: Statement;
+    claimSpectraExcept: Statement;
     oldest: Statement;
     countAfter: Statement;
     batchReadings: Statement;
@@ -34,6 +35,14 @@ export class OutboxReader {
   ) {
     this.stmt = {
       claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
+      // Waiting sensors left out in SQL: filtered after the LIMIT, their spectra could fill the
+      // claim and hold up everyone else's.
+      claimSpectraExcept: db
+        .prepare(
+          `SELECT id, sensor_id, ts, body FROM spectra
+           WHERE lane = ? AND sensor_id NOT IN (SELECT id FROM sensors WHERE name IN (SELECT value FROM json_each(?))) ORDER BY id LIMIT ?`,
+        )
+        .raw(),
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
       // Walks the (lane, id) key without handing rows to JavaScript: far cheaper than claiming them.
       countAfter: db.prepare('SELECT count(*) FROM (SELECT 1 FROM readings WHERE lane = ? AND id > ? LIMIT ?)').pluck(),
@@ -90,13 +99,12 @@ export class OutboxReader {
   }
 
   claimSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): ClaimedSpectrum[] {
-    const rows = this.stmt.claimSpectra.all(lane, limit) as Array<[number, number, number, string]>;
-    const out: ClaimedSpectrum[] = [];
-    for (const [id, sensorId, ts, body] of rows) {
-      const sensor = this.streams.sensorById(sensorId).name;
-      if (!excludeSensors.has(sensor)) out.push({ id, sensor, ts, body });
-    }
-    return out;
+    const rows = (
+      excludeSensors.size === 0
+        ? this.stmt.claimSpectra.all(lane, limit)
+        : this.stmt.claimSpectraExcept.all(lane, JSON.stringify([...excludeSensors]), limit)
+    ) as Array<[number, number, number, string]>;
+    return rows.map(([id, sensorId, ts, body]) => ({ id, sensor: this.streams.sensorById(sensorId).name, ts, body }));
   }
 
   /** Timestamp (reading time) of the oldest waiting reading in a lane, or null when the lane is empty. */

@@ -140,6 +140,26 @@ describe('Outbox', () => {
     box.close();
   });
 
+  it("leaves waiting sensors' spectra out of a claim in the query, so they cannot fill it", () => {
+    const box = Outbox.inStateDir(tempDir());
+    const spectrum = { amplitudeUnit: 'mm/s' as const, measurementType: 'velocity' as const, spacing: 1, end: 1, number: 2, speed: 10, data: [0.1, 0.2] };
+    box.append([
+      {
+        source: 'a',
+        lane: LIVE_LANE,
+        readings: [],
+        deadLetters: [],
+        spectra: [
+          ...Array.from({ length: 5 }, (_, i) => ({ ...spectrum, sensor: 'waiting', ts: T0 + i })),
+          { ...spectrum, sensor: 'other', ts: T0 + 10 },
+        ],
+      },
+    ]);
+    expect(box.claimSpectra(LIVE_LANE, 5, new Set(['waiting'])).map((s) => s.sensor)).toEqual(['other']);
+    expect(box.claimSpectra(LIVE_LANE, 5).map((s) => s.sensor)).toEqual(['waiting', 'waiting', 'waiting', 'waiting', 'waiting']);
+    box.close();
+  });
+
   it('commits readings, dead letters and the file position in one transaction', () => {
     const dir = tempDir();
     const box = Outbox.inStateDir(dir);
