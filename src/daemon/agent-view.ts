@@ -6,6 +6,7 @@
 import type { DeliveryState } from '../hub/delivery-state.js';
 import type { OutboxCounts } from '../outbox/outbox.js';
 import type { SourceHealth } from '../sources/supervised-source.js';
+import type { SlotStats } from '../sources/descriptors.js';
 import type { ActiveFault, WriteOperation } from '../outbox/storage-fault.js';
 
 export interface TokenView {
@@ -26,6 +27,8 @@ export interface AgentView {
   sourceCounters(): Array<{ source: string; received: number; invalid: number }>;
   /** UDP sources: datagrams lost since start, by where (the kernel's receive buffer, or the source's backlog limit). */
   sourceDrops?(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }>;
+  /** File and spool sources' descriptors: each source's slots, and the budget all share (sources/descriptors.ts). */
+  openFiles?(): { sources: SlotStats[]; budget: number };
   outboxCounts(): OutboxCounts;
   /** Bytes of the outbox database in use. */
   outboxBytes(): number;

@@ -29,6 +29,7 @@ import type { IngestPipeline } from '../pipeline/pipeline.js';
 import type { OutboxWriter } from '../pipeline/writer.js';
 import { createSource } from '../sources/registry.js';
 import { sensorIdsOf } from '../sources/parser-options.js';
+import { openFileStats, processBudget, type SlotStats } from '../sources/descriptors.js';
 import { SupervisedSource, type SourceHealth } from '../sources/supervised-source.js';
 import { SourceStartError } from '../sources/start-error.js';
 import type { AgentView, TokenView } from './agent-view.js';
@@ -280,6 +281,10 @@ export class Agent implements AgentView {
       out.push({ source: s.name, where: 'backlog', count: d.backlog });
     }
     return out;
+  }
+
+  openFiles(): { sources: SlotStats[]; budget: number } {
+    return { sources: openFileStats(), budget: processBudget.total };
   }
 
   outboxCounts(): OutboxCounts {

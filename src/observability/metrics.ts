@@ -12,7 +12,6 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { AgentView } from '../daemon/agent-view.js';
 import type { DeliveryState } from '../hub/delivery-state.js';
-import { openFileStats, processBudget } from '../sources/descriptors.js';
 import { readiness } from './readiness.js';
 
 export const METRIC_PREFIX = 'senseye_agent_';
@@ -118,18 +117,19 @@ export function createMetrics(options: MetricsOptions): Registry {
   counter('udp_datagrams_dropped_total', 'Datagrams of each UDP source lost: where="receive_buffer" dropped by the kernel (the socket\'s receive buffer was full), where="backlog" dropped by the agent (max_pending_bytes)', ['source', 'where'], () =>
     (view.sourceDrops?.() ?? []).map((d) => [{ source: d.source, where: d.where }, d.count]),
   );
-  // File descriptors of the file and spool sources (per process: src/sources/descriptors.ts, not through AgentView).
+  // File descriptors of the file and spool sources (src/sources/descriptors.ts).
+  const openFiles = () => view.openFiles?.().sources ?? [];
   gauge('source_open_files', 'Files each file or spool source holds open now (at most its max_open_files)', ['source'], () =>
-    openFileStats().map((s) => [{ source: s.source }, s.open]),
+    openFiles().map((s) => [{ source: s.source }, s.open]),
   );
   gauge('source_files_waiting', 'Files that match a file source but wait for a free descriptor slot (read in turn)', ['source'], () =>
-    openFileStats().map((s) => [{ source: s.source }, s.waiting]),
+    openFiles().map((s) => [{ source: s.source }, s.waiting]),
   );
   counter('descriptors_exhausted_total', 'Times opening or listing files met EMFILE/ENFILE (out of descriptors): the file was left for later, not failed', ['source'], () =>
-    openFileStats().map((s) => [{ source: s.source }, s.exhausted]),
+    openFiles().map((s) => [{ source: s.source }, s.exhausted]),
   );
   gauge('file_descriptor_budget', 'Descriptors all file and spool sources together may hold: the open-files limit minus a reserve for the outbox and the hub', [], () =>
-    one(Math.min(processBudget.total, Number.MAX_SAFE_INTEGER)),
+    (view.openFiles ? one(Math.min(view.openFiles().budget, Number.MAX_SAFE_INTEGER)) : []),
   );
 
   // Outbox.

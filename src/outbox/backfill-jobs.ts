@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Outbox } from './outbox.js';
 import { isAlive } from './liveness.js';
+import { databaseOf } from './handle.js';
 
 export interface BackfillJobArgs {
   files: string[];
@@ -41,19 +42,19 @@ export function jobKey(args: BackfillJobArgs): string {
 /** Finds or creates the job for these arguments and takes it for this process. */
 export function takeJob(outbox: Outbox, args: BackfillJobArgs, now = Date.now()): BackfillJob {
   const key = jobKey(args);
-  return outbox.db.transaction(() => {
-    const row = outbox.db.prepare('SELECT lane, created_at, finished_at, pid, heartbeat FROM backfill_jobs WHERE job_key = ?').get(key) as
+  return databaseOf(outbox).transaction(() => {
+    const row = databaseOf(outbox).prepare('SELECT lane, created_at, finished_at, pid, heartbeat FROM backfill_jobs WHERE job_key = ?').get(key) as
       | { lane: number; created_at: number; finished_at: number | null; pid: number | null; heartbeat: number | null }
       | undefined;
     if (row !== undefined) {
       if (row.pid !== null && row.pid !== process.pid && row.heartbeat !== null && now - row.heartbeat < STALE_MS && isAlive(row.pid)) {
         throw new JobBusyError(`the same backfill is already running (pid ${row.pid}); wait for it or stop it first`);
       }
-      outbox.db.prepare('UPDATE backfill_jobs SET pid = ?, heartbeat = ? WHERE lane = ?').run(process.pid, now, row.lane);
+      databaseOf(outbox).prepare('UPDATE backfill_jobs SET pid = ?, heartbeat = ? WHERE lane = ?').run(process.pid, now, row.lane);
       return { lane: row.lane, key, createdAt: row.created_at, finishedAt: row.finished_at, isNew: false };
     }
-    const lane = ((outbox.db.prepare('SELECT max(lane) FROM backfill_jobs').pluck().get() as number | null) ?? 0) + 1;
-    outbox.db
+    const lane = ((databaseOf(outbox).prepare('SELECT max(lane) FROM backfill_jobs').pluck().get() as number | null) ?? 0) + 1;
+    databaseOf(outbox)
       .prepare('INSERT INTO backfill_jobs (lane, job_key, args, created_at, pid, heartbeat) VALUES (?, ?, ?, ?, ?, ?)')
       .run(lane, key, JSON.stringify(args), now, process.pid, now);
     return { lane, key, createdAt: now, finishedAt: null, isNew: true };
@@ -61,13 +62,13 @@ export function takeJob(outbox: Outbox, args: BackfillJobArgs, now = Date.now())
 }
 
 export function heartbeat(outbox: Outbox, job: BackfillJob): void {
-  outbox.db.prepare('UPDATE backfill_jobs SET heartbeat = ? WHERE lane = ?').run(Date.now(), job.lane);
+  databaseOf(outbox).prepare('UPDATE backfill_jobs SET heartbeat = ? WHERE lane = ?').run(Date.now(), job.lane);
 }
 
 export function finishJob(outbox: Outbox, job: BackfillJob): void {
-  outbox.db.prepare('UPDATE backfill_jobs SET finished_at = ?, pid = NULL, heartbeat = NULL WHERE lane = ?').run(Date.now(), job.lane);
+  databaseOf(outbox).prepare('UPDATE backfill_jobs SET finished_at = ?, pid = NULL, heartbeat = NULL WHERE lane = ?').run(Date.now(), job.lane);
 }
 
 export function releaseJob(outbox: Outbox, job: BackfillJob): void {
-  outbox.db.prepare('UPDATE backfill_jobs SET pid = NULL, heartbeat = NULL WHERE lane = ?').run(job.lane);
+  databaseOf(outbox).prepare('UPDATE backfill_jobs SET pid = NULL, heartbeat = NULL WHERE lane = ?').run(job.lane);
 }

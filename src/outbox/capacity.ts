@@ -16,6 +16,7 @@ import type { Outbox } from './outbox.js';
 import { statfsSync, statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import { storageFaultOf, type StorageFaultKind } from './storage-fault.js';
+import { databaseOf } from './handle.js';
 
 export interface CapacityLimits {
   maxBytes: number;
@@ -39,7 +40,7 @@ export class CapacityGuard {
 
   /** The guard of an outbox (callers outside src/outbox never hold the database itself). */
   static forOutbox(outbox: Outbox, stateDir: string, limits: CapacityLimits): CapacityGuard {
-    return new CapacityGuard(outbox.db, stateDir, limits);
+    return new CapacityGuard(databaseOf(outbox), stateDir, limits);
   }
 
   /** Bytes of pages in use (freed pages are reused before the file grows). */

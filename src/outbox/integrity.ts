@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { isOutboxRefusal, OutboxOpenError, type OpenOptions } from './db.js';
 import { Outbox, OUTBOX_FILE } from './outbox.js';
 import { recoverDamagedOutbox, type OutboxDamage } from './salvage-state.js';
+import { databaseOf } from './handle.js';
 
 const CLEAN_SHUTDOWN = 'clean_shutdown';
 
@@ -40,10 +41,10 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
       const clean = outbox.state.get<boolean>(CLEAN_SHUTDOWN)?.value === true;
       markUnclean(outbox);
       if (clean) return { outbox, movedAside: null };
-      const result = outbox.db.pragma('quick_check', { simple: true });
+      const result = databaseOf(outbox).pragma('quick_check', { simple: true });
       if (result === 'ok') return { outbox, movedAside: null };
       problem = `quick_check: ${String(result)}`;
-      outbox.db.close();
+      databaseOf(outbox).close();
     } catch (err) {
       const e = err as Error & { code?: string };
       if (!isDamage(e)) throw err;

@@ -13,6 +13,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import type { Outbox } from './outbox.js';
+import { databaseOf } from './handle.js';
 
 export interface ReclaimOptions {
   /** Free pages left in place for new readings (default 1024, 4 MiB at 4 KiB pages). */
@@ -74,9 +75,9 @@ function pragmaNumber(db: Database, name: string): number {
 
 /** The same, for an Outbox: callers outside src/outbox never hold the database itself. */
 export function reclaimOutbox(outbox: Outbox, options: ReclaimOptions = {}): Promise<ReclaimResult> {
-  return reclaimFreePages(outbox.db, options);
+  return reclaimFreePages(databaseOf(outbox), options);
 }
 
 export function checkpointOutbox(outbox: Outbox): CheckpointResult {
-  return checkpointWal(outbox.db);
+  return checkpointWal(databaseOf(outbox));
 }

@@ -9,6 +9,7 @@ import type { Spectrum } from '../parse/spectrum.js';
 import type { DeadLetterRow } from './dead-letters.js';
 import type { Outbox } from './outbox.js';
 import { LIVE_LANE } from './types.js';
+import { databaseOf } from './handle.js';
 
 export interface ReplayResult {
   replayed: number;
@@ -27,7 +28,7 @@ export function replayDeadLetters(outbox: Outbox, rows: readonly DeadLetterRow[]
       result.failed.push({ id: row.id, reason: outcome.reason });
       continue;
     }
-    outbox.db.transaction(() => {
+    databaseOf(outbox).transaction(() => {
       outbox.append([
         {
           source: row.stage !== 'parse' ? 'replay' : row.source,

@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import type { Outbox } from './outbox.js';
 import { salvage, type SalvageReport } from './salvage.js';
 import { LIVE_LANE, type FileCheckpoint } from './types.js';
+import { databaseOf } from './handle.js';
 
 /** state key: the last damaged outbox moved aside, and what was recovered from it (OutboxDamage). */
 export const OUTBOX_DAMAGE_KEY = 'outbox_damage';
@@ -62,7 +63,7 @@ export function salvageState(damagedFile: string, into: Outbox, record: (r: Stat
   } catch (err) {
     const error = `cannot open ${damagedFile}: ${(err as Error).message}`;
     const failed = { ...result, positionsError: error, sensorIdsError: error };
-    into.db.transaction(() => record(failed))();
+    databaseOf(into).transaction(() => record(failed))();
     return failed;
   }
   try {
@@ -76,7 +77,7 @@ export function salvageState(damagedFile: string, into: Outbox, record: (r: Stat
     result.sensorIdsError = readRows(db, 'SELECT name, ingest, hub_id AS hubId FROM sensors WHERE hub_id IS NOT NULL', (row) =>
       sensors.push(row as (typeof sensors)[number]),
     );
-    into.db.transaction(() => {
+    databaseOf(into).transaction(() => {
       for (const s of sensors) {
         // A sensor the fresh outbox already knows keeps its own id (salvage may have added it without one).
         if (into.hubSensorId(s.name) === null) into.rememberHubSensorId(s.name, s.hubId, s.ingest === 'frequency' ? 'frequency' : 'timeseries');

@@ -20,6 +20,7 @@ import { readings } from '../helpers/delivery-rig.js';
 import { tempDir } from '../helpers/tmp.js';
 import { canMountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const MOUNT = canMountTmpfs();
 if (!MOUNT) console.warn('ack-on-full-disk: skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)');
@@ -67,7 +68,7 @@ describe('acknowledgement on a full disk', () => {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
     const outbox = Outbox.inStateDir(stateDir);
     cleanup.push(() => {
-      if (outbox.db.open) outbox.db.close();
+      if (outbox.isOpen) sqlOf(outbox).close();
     });
     const faults = new StorageFaults(logger, stateDir);
     outbox.storageFaults = faults;
@@ -96,7 +97,7 @@ describe('acknowledgement on a full disk', () => {
     const list = readings(2000, ['a']);
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: list, deadLetters: [] }]);
     // An empty WAL, then not one byte free: deleting rows needs new WAL frames, which cannot be written.
-    outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+    sqlOf(outbox).pragma('wal_checkpoint(TRUNCATE)');
     const filler = path.join(mnt, 'filler');
     fillDisk(filler);
 

@@ -15,6 +15,7 @@ import { LIVE_LANE } from '../../src/outbox/types.js';
 import { readings } from '../helpers/delivery-rig.js';
 import { captureLogger, fakeView } from '../helpers/ops-fake-view.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const MANUAL: JobSchedules = { vacuum: null, wal_checkpoint: null, token_check: null, summary: null };
 const DAY = 86_400_000;
@@ -24,7 +25,7 @@ const open: Array<{ outbox: Outbox; jobs: Jobs }> = [];
 afterEach(async () => {
   for (const { outbox, jobs } of open.splice(0)) {
     await jobs.stop(1000);
-    if (outbox.db.open) outbox.close();
+    if (outbox.isOpen) outbox.close();
   }
 });
 
@@ -38,7 +39,7 @@ function deliveredOutbox(n: number): { outbox: Outbox; file: string } {
     if (claimed.length === 0) break;
     outbox.ack(claimed.map((r) => r.id));
   }
-  outbox.db.pragma('wal_checkpoint(TRUNCATE)');
+  sqlOf(outbox).pragma('wal_checkpoint(TRUNCATE)');
   return { outbox, file: path.join(dir, OUTBOX_FILE) };
 }
 
@@ -63,12 +64,12 @@ function setup(options: { n?: number; onTokenCheck?: (c: TokenCheck) => void } =
 describe('maintenance jobs', () => {
   it('vacuum returns the pages of delivered rows to the filesystem, keeping a little slack', async () => {
     const { outbox, file, jobs, lines } = setup({ n: 60_000 });
-    const freeBefore = outbox.db.pragma('freelist_count', { simple: true }) as number;
+    const freeBefore = sqlOf(outbox).pragma('freelist_count', { simple: true }) as number;
     const sizeBefore = statSync(file).size;
     expect(freeBefore).toBeGreaterThan(200);
     const outcome = await jobs.runNow('vacuum');
     expect(outcome).toMatchObject({ status: 'ok', fields: { free_pages: 16 } });
-    expect(outbox.db.pragma('freelist_count', { simple: true })).toBe(16);
+    expect(sqlOf(outbox).pragma('freelist_count', { simple: true })).toBe(16);
     expect(statSync(file).size).toBeLessThan(sizeBefore - (freeBefore - 16) * 4096 * 0.9);
     expect(lines.find((l) => l.event === 'outbox_space_reclaimed')).toMatchObject({ free_pages_before: freeBefore, free_pages_after: 16 });
     // Nothing left to do: a second run reclaims nothing and says nothing.
@@ -78,9 +79,9 @@ describe('maintenance jobs', () => {
 
   it('reclaims at most maxPagesPerRun per run, yielding between chunks', async () => {
     const { outbox } = deliveredOutbox(40_000);
-    const before = outbox.db.pragma('freelist_count', { simple: true }) as number;
+    const before = sqlOf(outbox).pragma('freelist_count', { simple: true }) as number;
     let pauses = 0;
-    const r = await reclaimFreePages(outbox.db, { slackPages: 0, chunkPages: 10, maxPagesPerRun: 50, pause: async () => void pauses++ });
+    const r = await reclaimFreePages(sqlOf(outbox), { slackPages: 0, chunkPages: 10, maxPagesPerRun: 50, pause: async () => void pauses++ });
     expect(r.freePagesBefore).toBe(before);
     expect(r.freePagesAfter).toBe(before - 50);
     expect(r.reclaimedBytes).toBe(50 * r.pageSize);

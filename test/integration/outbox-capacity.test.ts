@@ -10,6 +10,7 @@ import { OutboxWriter } from '../../src/pipeline/writer.js';
 import { readings } from '../helpers/delivery-rig.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 function chunk(n: number, from: number, acks: number[]): ParsedChunk {
   return { batch: { source: 's', lane: LIVE_LANE, readings: readings(n, ['a'], from), deadLetters: [] }, ack: () => acks.push(from) };
@@ -20,7 +21,7 @@ function setup(whenFull: 'block' | 'drop_oldest', maxBytes: number) {
   const outbox = Outbox.inStateDir(dir);
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({}, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
-  const guard = new CapacityGuard(outbox.db, dir, { maxBytes, minFreeDiskBytes: 0 });
+  const guard = new CapacityGuard(sqlOf(outbox), dir, { maxBytes, minFreeDiskBytes: 0 });
   const writer = new OutboxWriter(outbox, logger, { guard, whenFull, retryMs: 20 });
   return { outbox, writer, logs, guard };
 }
@@ -69,7 +70,7 @@ describe('outbox bounds', () => {
   it('counts the free-disk watermark as full', () => {
     const dir = tempDir();
     const outbox = Outbox.inStateDir(dir);
-    const guard = new CapacityGuard(outbox.db, dir, { maxBytes: 1e12, minFreeDiskBytes: Number.MAX_SAFE_INTEGER });
+    const guard = new CapacityGuard(sqlOf(outbox), dir, { maxBytes: 1e12, minFreeDiskBytes: Number.MAX_SAFE_INTEGER });
     expect(guard.check()).toMatchObject({ full: true, reason: expect.stringContaining('outbox.min_free_disk') });
     outbox.close();
   });

@@ -13,6 +13,7 @@ import { LIVE_LANE } from '../../src/outbox/types.js';
 import { readings } from '../helpers/delivery-rig.js';
 import { versionThreeOutbox } from '../helpers/old-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const logs: Array<Record<string, unknown>> = [];
 const logger = pino({}, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
@@ -39,10 +40,10 @@ describe('outbox integrity', () => {
     old.rememberHubSensorId('a', 'hub-a', 'timeseries');
     old.rememberHubSensorId('b', 'hub-b', 'timeseries');
     // Not stopped cleanly; garbage over the counters table's page (salvage does not need it).
-    old.db.pragma('wal_checkpoint(TRUNCATE)');
-    const page = old.db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'counters'").pluck().get() as number;
-    const pageSize = old.db.pragma('page_size', { simple: true }) as number;
-    old.db.close();
+    sqlOf(old).pragma('wal_checkpoint(TRUNCATE)');
+    const page = sqlOf(old).prepare("SELECT rootpage FROM sqlite_master WHERE name = 'counters'").pluck().get() as number;
+    const pageSize = sqlOf(old).pragma('page_size', { simple: true }) as number;
+    sqlOf(old).close();
     const fd = openSync(path.join(dir, 'outbox.db'), 'r+');
     writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (page - 1) * pageSize);
     closeSync(fd);
@@ -82,7 +83,7 @@ describe('outbox integrity', () => {
       },
     ]);
     old.close();
-    const damaged = path.join(dir, 'outbox.db.damaged-test');
+    const damaged = path.join(dir, 'sqlOf(outbox).damaged-test');
     renameSync(path.join(dir, 'outbox.db'), damaged);
     const fresh = Outbox.inStateDir(dir);
     const report = salvage(damaged, fresh);
@@ -91,7 +92,7 @@ describe('outbox integrity', () => {
     expect(back).toHaveLength(1201);
     expect(back.filter((r) => r.sensor === 'b').at(-1)).toMatchObject({ measure: 'on', value: true }); // one commit is stored sensor by sensor
     expect(fresh.deadLetters.list()[0]).toMatchObject({ reason: 'bad', line: 3 });
-    expect(readdirSync(dir)).toContain('outbox.db.damaged-test');
+    expect(readdirSync(dir)).toContain('sqlOf(outbox).damaged-test');
     fresh.close();
   });
 
@@ -136,7 +137,7 @@ describe('outbox integrity', () => {
     // Lanes interleaved over 30,000 ids: each lane's ids span windows the others fill.
     for (let k = 0; k < 30; k++) old.append([{ source: 's', lane: lanes[k % 3]!, readings: readings(1000, ['a', 'b', 'c'], k * 1000), deadLetters: [] }]);
     old.close();
-    const damaged = path.join(dir, 'outbox.db.damaged-test');
+    const damaged = path.join(dir, 'sqlOf(outbox).damaged-test');
     renameSync(path.join(dir, 'outbox.db'), damaged);
     const fresh = Outbox.inStateDir(dir);
     expect(salvage(damaged, fresh)).toMatchObject({ readings: 30_000, unreadableWindows: [] });

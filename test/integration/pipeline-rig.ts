@@ -24,7 +24,7 @@ export class PipelineRig {
   ) {
     const dir = tempDir('senseye-rig-');
     this.outbox = Outbox.inStateDir(dir);
-    const guard = new CapacityGuard(this.outbox.db, dir, { maxBytes: 1024 ** 3, minFreeDiskBytes: 0 });
+    const guard = CapacityGuard.forOutbox(this.outbox, dir, { maxBytes: 1024 ** 3, minFreeDiskBytes: 0 });
     const writer = new OutboxWriter(this.outbox, logger, { guard, whenFull: 'block' });
     this.pipeline = new IngestPipeline({ sources: [source], writer, batchSize: 1000, maxWaitMs: 10, logger });
     this.pipeline.start();

@@ -16,6 +16,7 @@ import { SupervisedSource, type SourceHealth } from '../../src/sources/supervise
 import { jsonlReadings, toJsonl } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -96,7 +97,7 @@ describe('supervised sources', () => {
     await waitFor(() => flaky.health().state === 'running', 'the restarted source counted as up again');
 
     // Exactly once: what the failed instances had committed was not read again.
-    const rows = outbox.db.prepare(`SELECT se.name AS sensor, COUNT(*) AS n, COUNT(DISTINCT r.stream || '/' || r.ts) AS distinct_ts
+    const rows = sqlOf(outbox).prepare(`SELECT se.name AS sensor, COUNT(*) AS n, COUNT(DISTINCT r.stream || '/' || r.ts) AS distinct_ts
        FROM readings r JOIN streams st ON st.id = r.stream JOIN sensors se ON se.id = st.sensor_id GROUP BY se.name`).all();
     expect(rows).toEqual(
       expect.arrayContaining([

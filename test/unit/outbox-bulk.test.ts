@@ -5,6 +5,7 @@ import type { Reading, ReadingValue } from '../../src/parse/reading.js';
 import { Outbox, ROWS_PER_INSERT } from '../../src/outbox/outbox.js';
 import { LIVE_LANE, type ClaimedReading, type IngestBatch } from '../../src/outbox/types.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const T0 = Date.UTC(2026, 10, 27, 10);
 const N = ROWS_PER_INSERT;
@@ -40,7 +41,7 @@ function perSensor<T extends { sensor: string }>(rows: T[]): Map<string, T[]> {
 }
 
 function rowIds(box: Outbox): number[] {
-  return box.db.prepare('SELECT id FROM readings ORDER BY id').pluck().all() as number[];
+  return sqlOf(box).prepare('SELECT id FROM readings ORDER BY id').pluck().all() as number[];
 }
 
 /** appended = delivered + rejected + dropped + depth, and depth is what the table holds. */
@@ -95,7 +96,7 @@ describe('Outbox append in multi-row statements', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch(mixed(N + 2))]);
     // The counters are written last, after the rows: failing there must roll the rows back too.
-    box.db.exec("CREATE TRIGGER boom BEFORE INSERT ON counters WHEN NEW.name = 'received.fail' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    sqlOf(box).exec("CREATE TRIGGER boom BEFORE INSERT ON counters WHEN NEW.name = 'received.fail' BEGIN SELECT RAISE(ABORT, 'boom'); END");
     const checkpoint = { source: 'fail', fileKey: '1:2', path: '/f', offset: 10, line: 1, headLen: 0, headHash: '', parserState: null };
     expect(() => box.append([{ ...batch(mixed(3 * N + 7, 100, ['a', 'new-sensor'])), source: 'fail', checkpoint }])).toThrow(/boom/);
     expect(rowIds(box)).toHaveLength(N + 2);

@@ -6,6 +6,7 @@ import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE, type IngestBatch } from '../../src/outbox/types.js';
 import { versionThreeOutbox } from '../helpers/old-outbox.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const T0 = Date.UTC(2026, 10, 27, 10);
 
@@ -22,9 +23,9 @@ function batch(source: string, n: number, extra: Partial<IngestBatch> = {}): Ing
 describe('Outbox', () => {
   it('sets WAL and synchronous=FULL and reads them back', () => {
     const box = Outbox.inStateDir(tempDir());
-    expect(box.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(box.db.pragma('synchronous', { simple: true })).toBe(2);
-    expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(sqlOf(box).pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(sqlOf(box).pragma('synchronous', { simple: true })).toBe(2);
+    expect(sqlOf(box).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     box.close();
   });
 
@@ -60,7 +61,7 @@ describe('Outbox', () => {
     const readings = values.map((value, i) => ({ sensor: `s${i % 3}`, measure: typeof value === 'boolean' ? 'b' : typeof value === 'string' ? 't' : 'f', ts: i % 2 === 0 ? -62_135_596_800_000 + i : 253_402_300_799_000 - i, value }));
     box.append([{ source: 'a', lane: LIVE_LANE, deadLetters: [], readings }]);
     // The row-by-row form, as a reference.
-    const rows = box.db.prepare('SELECT id, stream, ts, value FROM readings ORDER BY id').raw().all() as Array<[number, number, number, number | string]>;
+    const rows = sqlOf(box).prepare('SELECT id, stream, ts, value FROM readings ORDER BY id').raw().all() as Array<[number, number, number, number | string]>;
     const claimed = box.claim(LIVE_LANE, 100);
     expect(claimed.map((r) => [r.id, r.ts])).toEqual(rows.map(([id, , ts]) => [id, ts]));
     const byId = new Map(claimed.map((r) => [r.id, r]));
@@ -98,7 +99,7 @@ describe('Outbox', () => {
     box.append([batch('a', 3)]);
     const rows = box.claim(LIVE_LANE, 10);
     box.reject([rows.find((r) => r.sensor === 's1')!], LIVE_LANE, 'hub refused: bad'); // one commit is stored sensor by sensor
-    const dl = box.db.prepare('SELECT stage, reason, sensor, measure, ts, value FROM dead_letters').all();
+    const dl = sqlOf(box).prepare('SELECT stage, reason, sensor, measure, ts, value FROM dead_letters').all();
     expect(dl).toEqual([{ stage: 'hub', reason: 'hub refused: bad', sensor: 's1', measure: 'm', ts: T0 + 1, value: 1 }]);
     expect(box.counts()).toMatchObject({ appended: 3, rejected: 1, depth: 2 });
     box.close();
@@ -108,7 +109,7 @@ describe('Outbox', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch('a', 4)]);
     expect(box.expire(LIVE_LANE, T0 + 2, 'not delivered within hub.retry.max_age (1000 ms)')).toBe(2);
-    const dl = box.db.prepare('SELECT stage, reason, ts FROM dead_letters ORDER BY ts').all();
+    const dl = sqlOf(box).prepare('SELECT stage, reason, ts FROM dead_letters ORDER BY ts').all();
     expect(dl).toEqual([
       { stage: 'expired', reason: 'not delivered within hub.retry.max_age (1000 ms)', ts: T0 },
       { stage: 'expired', reason: 'not delivered within hub.retry.max_age (1000 ms)', ts: T0 + 1 },
@@ -132,7 +133,7 @@ describe('Outbox', () => {
               INSERT INTO inflight (batch_id, lane, kind, sensor, first_id, last_id, created_at) VALUES ('b1', 0, 'readings', 'p', 1, 5, 1);`);
     old.close();
     const box = new Outbox(file);
-    expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(sqlOf(box).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(box.deadLetters.list()).toEqual([expect.objectContaining({ id: 7, stage: 'hub', reason: 'refused', raw: 'x', value_kind: 'float' })]);
     expect(box.ledger.list(0)).toEqual([expect.objectContaining({ batchId: 'b1', attempts: 0, lastFailedAt: null, evidence: 0 })]);
     box.deadLetters.add({ stage: 'expired', source: 'hub', reason: 'too old' }, 2); // the new stage is allowed
@@ -171,12 +172,12 @@ describe('Outbox', () => {
       }),
     ]);
     expect(box.checkpoints('a')).toEqual([checkpoint]);
-    const raw = box.db.prepare('SELECT raw FROM dead_letters').pluck().get() as string;
+    const raw = sqlOf(box).prepare('SELECT raw FROM dead_letters').pluck().get() as string;
     expect(raw.length).toBe(4096);
     expect(box.counts()).toMatchObject({ appended: 2, invalid: 1 });
 
     // A failing transaction leaves nothing behind: not the readings, not the position.
-    box.db.exec("CREATE TRIGGER boom BEFORE INSERT ON checkpoints WHEN NEW.path = '/fail' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    sqlOf(box).exec("CREATE TRIGGER boom BEFORE INSERT ON checkpoints WHEN NEW.path = '/fail' BEGIN SELECT RAISE(ABORT, 'boom'); END");
     expect(() => box.append([batch('a', 3, { checkpoint: { ...checkpoint, fileKey: '9:9', path: '/fail' } })])).toThrow(/boom/);
     expect(box.counts()).toMatchObject({ appended: 2 });
     expect(box.claim(LIVE_LANE, 100)).toHaveLength(2);
@@ -215,8 +216,8 @@ describe('Outbox', () => {
     old.close();
 
     const box = new Outbox(file);
-    expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    const schema = box.db.prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'readings'").all() as Array<{ name: string; sql: string }>;
+    expect(sqlOf(box).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const schema = sqlOf(box).prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'readings'").all() as Array<{ name: string; sql: string }>;
     expect(schema.map((t) => t.name)).toEqual(['readings']); // the (lane, id) index went with the rowid table
     expect(schema[0]!.sql).toMatch(/PRIMARY KEY \(lane, id\)\s*\) STRICT, WITHOUT ROWID/);
     const live = box.claim(LIVE_LANE, 100);
@@ -274,7 +275,7 @@ describe('Outbox', () => {
     expect(stillOld.pragma('user_version', { simple: true })).toBe(3);
     stillOld.close();
     const daemon = new Outbox(file, { upgradeInUse: true });
-    expect(daemon.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(sqlOf(daemon).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     daemon.close();
   });
 
@@ -287,7 +288,7 @@ describe('Outbox', () => {
       put.run('delivery.0', JSON.stringify({ state: 'idle', pid })); // above the kernel's pid_max: no such process
       old.close();
       const box = new Outbox(file);
-      expect(box.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(sqlOf(box).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       box.close();
     }
   });
@@ -295,7 +296,7 @@ describe('Outbox', () => {
   it('refuses a database from a newer agent', () => {
     const dir = tempDir();
     const box = Outbox.inStateDir(dir);
-    box.db.pragma('user_version = 99');
+    sqlOf(box).pragma('user_version = 99');
     box.close();
     expect(() => Outbox.inStateDir(dir)).toThrow(/newer than this agent understands/);
   });

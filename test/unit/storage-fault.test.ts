@@ -1,6 +1,6 @@
 // The pieces storage faults are made of, on real files: which errors are which fault, that a
 // fault is logged once and cleared once, what identityLoss says about a deleted or replaced
-// outbox.db, that the capacity guard answers a missing state_dir with a fault (not an
+// sqlOf(outbox), that the capacity guard answers a missing state_dir with a fault (not an
 // exception), and that a commit that fails holds the writer with the reason.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { LIVE_LANE } from '../../src/outbox/types.js';
 import { OutboxWriter } from '../../src/pipeline/writer.js';
 import { captureLogger } from '../helpers/ops-fake-view.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sqlOf } from '../helpers/outbox-sql.js';
 
 const err = (code: string, message = code) => Object.assign(new Error(message), { code });
 
@@ -110,13 +111,13 @@ describe('CapacityGuard and OutboxWriter under storage faults', () => {
     const dir = path.join(tempDir(), 'state');
     const outbox = Outbox.inStateDir(dir);
     try {
-      const guard = new CapacityGuard(outbox.db, dir, { maxBytes: 1024 ** 3, minFreeDiskBytes: 1 });
+      const guard = new CapacityGuard(sqlOf(outbox), dir, { maxBytes: 1024 ** 3, minFreeDiskBytes: 1 });
       expect(guard.check()).toEqual({ full: false });
       rmSync(dir, { recursive: true });
       const check = guard.check();
       expect(check).toMatchObject({ full: true, fault: 'state_dir_missing' });
     } finally {
-      outbox.db.close();
+      sqlOf(outbox).close();
     }
   });
 
