@@ -16,16 +16,16 @@
  * Descriptors: at most `max_open_files` files are open at once (and all sources together stay
  * inside the process budget, descriptors.ts). Files beyond that wait in `queued`, in path
  * order. A file at its end that still matches is closed — at once when others wait for a slot
- * (least recently grown first), else after IDLE_CLOSE_MS without growth — and kept `dormant`
- * with the size and mtime it had: a scan that sees them change queues it again, and it is
+ * (least recently grown first), else after IDLE_CLOSE_MS without growth — and kept dormant
+ * (dormant-files.ts) with the size and mtime it had: a scan that sees them change queues it again, and it is
  * placed by identity like at a restart (placement.ts), from the position in the book, which
  * is never behind what was handed out. A dormant file that stops matching is looked for by
  * identity in its folder (lost-files.ts) and followed like a rotated file. No slot, or
  * EMFILE/ENFILE at open(): the file stays queued (backpressure), never failed nor dropped.
+ * Opening one file and placing it is file-opener.ts; this module keeps the sets of files.
  */
 import { SymlinkPolicy } from './symlinks.js';
-import type { Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import type { FileSourceConfig } from '../../config/sources-schema.js';
@@ -36,14 +36,15 @@ import { eachConcurrently } from '../each-concurrently.js';
 import { Sleeper } from '../sleeper.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { isDescriptorExhaustion, OpenFileSlots } from '../descriptors.js';
+import { FileOpener } from './file-opener.js';
+import { DormantFiles } from './dormant-files.js';
 import { listFiles, toList, type Listing } from './discovery.js';
 import { DocumentFiles } from './document-files.js';
 import { FileChunkEmitter } from './emitter.js';
 import { fileKey } from './fingerprint.js';
 import { GzipFiles } from './gzip-files.js';
 import { findLostFiles } from './lost-files.js';
-import { placeFile } from './placement.js';
-import { PositionBook, type Position } from './positions.js';
+import { PositionBook } from './positions.js';
 import { FileTailer, type TailerPosition } from './tailer.js';
 
 export interface FileSourceOptions {
@@ -82,17 +83,6 @@ interface QueuedFile {
   vanishedAt: number | null;
 }
 
-/** A file closed at its end that still matches: opened again when its size or mtime change. */
-interface DormantFile {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  /** It ended with an unterminated line (flushed by a backfill's finish). */
-  partial: boolean;
-}
-
-type OpenResult = 'opened' | 'deferred' | 'failed' | 'exhausted' | 'gone';
-
 export class FileSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
@@ -108,12 +98,9 @@ export class FileSource implements Source {
   private readonly documents: DocumentFiles;
   private readonly documentFormat: boolean;
   private readonly emitter: FileChunkEmitter;
-  /** Files not opened for now (a copy of a followed file): key → size and when it last changed. */
-  private readonly waiting = new Map<string, { size: number; since: number }>();
-  /** Paths that could not be opened: warned about once, retried at every scan. */
-  private readonly unopenable = new Set<string>();
+  private readonly opener: FileOpener;
   private readonly queued = new Map<string, QueuedFile>();
-  private readonly dormant = new Map<string, DormantFile>();
+  private readonly dormant: DormantFiles;
   private readonly slots: OpenFileSlots;
   private saidEmpty = false;
   private saidQueued = false;
@@ -135,11 +122,20 @@ export class FileSource implements Source {
     this.log = opts.logger.child({ source: this.name });
     this.slots = new OpenFileSlots(this.name, cfg.max_open_files, this.log);
     this.symlinks = new SymlinkPolicy(cfg.follow_symlinks, this.log);
+    this.dormant = new DormantFiles(this.book, this.log);
     this.documentFormat = FORMAT_FRAMING[cfg.format] === 'document';
     this.emitter = new FileChunkEmitter({ source: this.name, lane: opts.lane, limit: this.limit, next: (c) => deliver(this.subscriber, c), book: this.book });
     const common = { book: this.book, emitter: this.emitter, slots: this.slots, symlinks: this.symlinks, parserFactory: FORMATS[cfg.format], parserOptions: opts.parserOptions, logger: this.log };
     this.gzip = new GzipFiles({ ...common, maxLineBytes: cfg.max_line_bytes, chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES });
     this.documents = new DocumentFiles({ ...common, settleMs: cfg.rotate_wait });
+    this.opener = new FileOpener({
+      ...common,
+      config: cfg,
+      firstRun: this.firstRun,
+      tailers: this.tailers,
+      wake: (key) => this.dormant.wake(key),
+      newTailer: (path, key, handle, start) => this.newTailer(path, key, handle, start),
+    });
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
       this.loop = this.run().then(
@@ -224,7 +220,7 @@ export class FileSource implements Source {
    * opened in turn within the same cap.
    */
   private async finishFiles(): Promise<void> {
-    for (const [key, d] of this.dormant) if (d.partial) this.queue(key, d.path, false, null);
+    for (const [key, path] of this.dormant.withPartialLine()) this.queue(key, path, false, null);
     for (;;) {
       for (const tailer of this.tailers.values()) {
         await tailer.readAvailable(() => false);
@@ -282,11 +278,7 @@ export class FileSource implements Source {
         known.vanishedAt = null;
         continue;
       }
-      const asleep = this.dormant.get(key);
-      if (asleep !== undefined && asleep.size === f.stats.size && asleep.mtimeMs === f.stats.mtimeMs) {
-        asleep.path = f.path; // closed at its end, unchanged since
-        continue;
-      }
+      if (this.dormant.unchanged(key, f.path, f.stats)) continue; // closed at its end, unchanged since
       this.queue(key, f.path, first, null);
     }
     this.gzip.forgetAllBut(gzipKeys);
@@ -295,7 +287,7 @@ export class FileSource implements Source {
     for (const [key, tailer] of this.tailers) if (!present.has(key)) tailer.vanishedAt ??= now;
     // Gone before it was opened (deleted, or renamed out of the globs): as for a file deleted while the agent was stopped.
     for (const [key, q] of this.queued) if (q.vanishedAt === null && !present.has(key)) this.queued.delete(key);
-    await this.lookForDormant(present, now);
+    await this.dormant.lookForGone(present, (key, path) => this.queue(key, path, false, now));
     if (first && !this.documentFormat) {
       for (const lost of await findLostFiles(this.book, present, this.log)) {
         if (!this.tailers.has(lost.key)) this.queue(lost.key, lost.path, false, 0);
@@ -307,22 +299,6 @@ export class FileSource implements Source {
     const q = this.queued.get(key);
     if (q === undefined) this.queued.set(key, { path, firstScan, vanishedAt });
     else q.path = path;
-  }
-
-  /** Files closed at their end that no longer match: looked for by identity, like files rotated away while stopped. */
-  private async lookForDormant(present: Set<string>, now: number): Promise<void> {
-    const gone = new Set<string>();
-    for (const key of this.dormant.keys()) if (!present.has(key)) gone.add(key);
-    if (gone.size === 0) return;
-    const found = new Set<string>();
-    for (const lost of await findLostFiles(this.book, present, this.log, gone)) {
-      this.queue(lost.key, lost.path, false, now);
-      found.add(lost.key);
-    }
-    for (const key of gone) {
-      this.dormant.delete(key);
-      if (!found.has(key)) this.book.setLive(key, false); // deleted: a copy of it is no longer a copy of a followed file
-    }
   }
 
   /**
@@ -338,8 +314,7 @@ export class FileSource implements Source {
     const atEnd = [...this.tailers.values()].filter((t) => t.atEof && t.vanishedAt === null && !t.closed).sort((a, b) => a.lastGrowthAt - b.lastGrowthAt);
     for (const tailer of atEnd) {
       if (toFree <= 0 && now - tailer.lastGrowthAt < idleMs) break;
-      const { size, mtimeMs } = tailer.lastSeen;
-      this.dormant.set(tailer.fileKey, { path: tailer.path, size, mtimeMs, partial: tailer.partialBytes > 0 });
+      this.dormant.add(tailer);
       this.tailers.delete(tailer.fileKey);
       await this.closeTailer(tailer);
       toFree--;
@@ -357,13 +332,13 @@ export class FileSource implements Source {
     }
     // open() and fstat() of the batch at once (they wait on the thread pool, not on each other);
     // each file is then placed in turn, since placing compares it with what the book holds.
-    const handles = await Promise.all(batch.map(([, q]) => this.openHandle(q.path)));
+    const handles = await Promise.all(batch.map(([, q]) => this.opener.open(q.path)));
     for (let i = 0; i < batch.length; i++) {
       const [key, q] = batch[i]!;
       const h = handles[i]!;
       if (h === 'exhausted') continue; // stays queued: retried at the next round
       this.queued.delete(key);
-      if (typeof h !== 'string' && (await this.follow(h, q.path, q.firstScan, q.vanishedAt)) === 'opened') opened++;
+      if (typeof h !== 'string' && (await this.opener.follow(h, q.path, q.firstScan, q.vanishedAt)) === 'opened') opened++;
     }
     this.slots.waiting = this.queued.size;
     if (this.queued.size > 0 && !this.saidQueued) {
@@ -394,92 +369,6 @@ export class FileSource implements Source {
     }
   }
 
-  /**
-   * Opens a queued file (the caller took a slot: kept with the handle, or given back here or in
-   * follow()). `vanishedAt` set: a file found outside the globs (rotated away), let go once read.
-   */
-  private async openHandle(path: string): Promise<{ handle: FileHandle; stats: Stats } | Exclude<OpenResult, 'opened' | 'deferred'>> {
-    let handle;
-    try {
-      handle = await open(path, this.symlinks.openFlags);
-    } catch (err) {
-      this.slots.give();
-      if (isDescriptorExhaustion(err)) {
-        this.slots.noteExhausted(path, err);
-        return 'exhausted';
-      }
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-      if (!this.unopenable.has(path)) this.log.warn({ event: 'file_open_failed', path, err }, 'cannot open file (permissions?); retried at every scan');
-      this.unopenable.add(path);
-      return 'failed';
-    }
-    this.unopenable.delete(path);
-    try {
-      return { handle, stats: await handle.stat() };
-    } catch (err) {
-      await handle.close().catch(() => undefined);
-      this.slots.give();
-      this.log.warn({ event: 'file_open_failed', path, err }, 'cannot read the attributes of an open file; retried at the next scan');
-      return 'failed';
-    }
-  }
-
-  /** Decides where to read an opened file from (placement.ts) and follows it, or closes it. */
-  private async follow(
-    { handle, stats }: { handle: FileHandle; stats: Stats },
-    path: string,
-    firstScan: boolean,
-    vanishedAt: number | null,
-  ): Promise<OpenResult> {
-    let keep = false;
-    try {
-      const key = fileKey(stats);
-      if (this.tailers.has(key)) return 'gone'; // the path leads to a file followed already by now
-      const reopened = this.dormant.delete(key);
-      // Live again only if followed again below (a file not followed must not hold back its copies).
-      if (reopened) this.book.setLive(key, false);
-      const startAtEnd = firstScan && this.firstRun && this.opts.config.start_at === 'end';
-      const wait = this.waiting.get(key);
-      const now = Date.now();
-      if (wait !== undefined && wait.size !== stats.size) Object.assign(wait, { size: stats.size, since: now });
-      const patient = wait === undefined || now - wait.since < this.opts.config.rotate_wait;
-      const { placement, replaced } = await placeFile({ key, size: stats.size, handle, book: this.book, startAtEnd, patient });
-      if (replaced) await this.retireReplaced(key, path);
-      if (placement.kind === 'defer') {
-        if (wait === undefined) {
-          this.waiting.set(key, { size: stats.size, since: now });
-          this.log.info(
-            { event: 'file_deferred', path, followed_as: placement.followedAs },
-            placement.maybeCopy === true
-              ? 'file starts like a file being read but is shorter: maybe a copy still being written; waiting while it grows'
-              : 'file is a copy of a file being read: waiting until that one is rotated or released',
-          );
-        }
-        return 'deferred';
-      }
-      this.waiting.delete(key);
-      const start = placement.kind === 'resume' ? placement.position : { offset: placement.offset, line: 0, parserState: null };
-      if (placement.kind === 'resume' && placement.how === 'content') await this.adopt(placement.position, key, path);
-      const tailer = this.newTailer(path, key, handle, start);
-      tailer.vanishedAt = vanishedAt;
-      keep = true;
-      this.tailers.set(key, tailer);
-      this.book.setLive(key, true);
-      const how = placement.kind === 'resume' ? placement.how : 'new';
-      // Opened again after being closed at its end: routine, not worth a line per file at info.
-      this.log[reopened && how === 'identity' ? 'debug' : 'info'](
-        { event: 'file_opened', path, offset: start.offset, line: start.line, how },
-        placement.kind === 'resume' && placement.how === 'content' ? 'following file, a copy of content already read: continuing where it was left' : 'following file',
-      );
-      return 'opened';
-    } finally {
-      if (!keep) {
-        await handle.close().catch(() => undefined);
-        this.slots.give();
-      }
-    }
-  }
-
   private newTailer(path: string, key: string, handle: FileHandle, start: TailerPosition): FileTailer {
     const cfg = this.opts.config;
     return new FileTailer({
@@ -499,23 +388,5 @@ export class FileSource implements Source {
       onPosition: (p) => this.book.record(p),
       onRetire: () => this.book.retire(key),
     });
-  }
-
-  /**
-   * A copy continues at a position of other content: record that position under the copy's own
-   * identity at once (durably), so it is known by identity from now on, also after a restart.
-   */
-  private async adopt(position: Position, key: string, path: string): Promise<void> {
-    const parser = FORMATS[this.opts.config.format](this.opts.parserOptions, position.parserState);
-    await this.emitter.emit(path, { firstLine: position.line + 1, lines: [], refused: [] }, { ...position, key, path }, parser);
-  }
-
-  /** A known identity whose content was replaced while nobody watched: keep its old position for copies. */
-  private async retireReplaced(key: string, path: string): Promise<void> {
-    const retired = this.book.retire(key);
-    if (retired === undefined) return;
-    this.log.warn({ event: 'file_truncated', path, offset: retired.offset }, 'file was truncated or rewritten while the agent was not following it: reading it from the start');
-    const parser = FORMATS[this.opts.config.format](this.opts.parserOptions, retired.parserState);
-    await this.emitter.emit(path, { firstLine: retired.line + 1, lines: [], refused: [] }, retired, parser);
   }
 }
