@@ -8,6 +8,7 @@
  * A throttling pause can be shared through the outbox database, so a backfill and the daemon
  * running on the same state directory both respect a Retry-After that either of them was given.
  */
+import { WakeableSleep } from '../async/wakeable-sleep.js';
 import type { RequestPacer } from './pacer.js';
 
 export interface SharedPause {
@@ -20,7 +21,7 @@ export class HubGate {
   private pausedUntil = 0;
   private tokens: number;
   private lastRefill = Date.now();
-  private wakers = new Set<() => void>();
+  private readonly alarm = new WakeableSleep();
 
   constructor(
     private maxRate: number | null,
@@ -58,7 +59,7 @@ export class HubGate {
   /** Lifts a pause early (e.g. a new token arrived). */
   resume(): void {
     this.pausedUntil = 0;
-    for (const wake of this.wakers) wake();
+    this.alarm.wake();
   }
 
   get pauseEnds(): number {
@@ -84,7 +85,7 @@ export class HubGate {
         this.pacer?.book();
         return;
       }
-      await this.sleep(wait, signal, held);
+      await this.alarm.sleep(wait, signal, held);
     }
   }
 
@@ -94,18 +95,6 @@ export class HubGate {
     this.lastRefill = now;
   }
 
-  private sleep(ms: number, ...signals: Array<AbortSignal | undefined>): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakers.delete(done);
-        for (const s of signals) s?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakers.add(done);
-      for (const s of signals) s?.addEventListener('abort', done, { once: true });
-    });
-  }
+
 
 }

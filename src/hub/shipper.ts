@@ -25,6 +25,7 @@ import type { HubFailure } from './outcome.js';
 import { retryDelay } from '../net/retry-policy.js';
 import type { ShipperOptions, ShipperStats } from './shipper-options.js';
 import { WaitingSensors } from './waiting-sensors.js';
+import { WakeableSleep } from '../async/wakeable-sleep.js';
 
 export type { ShipperOptions, ShipperStats } from './shipper-options.js';
 
@@ -47,7 +48,8 @@ export class Shipper {
   private readonly rounds: RoundSource;
   private running = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly alarm = new WakeableSleep();
+  private sleepWakesOnNotify = false;
   private notified = false;
   private attempt = 0;
   /** When the current streak of failed rounds began (null while rounds succeed): readiness reads it. */
@@ -127,7 +129,7 @@ export class Shipper {
   notify(): void {
     this.notified = true;
     const filling = this.rounds.rowsArrived();
-    if (this.state.state === 'idle' || filling) this.wake?.();
+    if (this.state.state === 'idle' || filling) this.wake();
   }
 
   /** Something that blocked delivery may have changed (a new token): try again now. */
@@ -136,13 +138,13 @@ export class Shipper {
     this.rounds.restartChain();
     this.gate.resume();
     if ('until' in this.state) this.state = { state: 'flowing' };
-    this.wake?.();
+    this.wake();
   }
 
   /** Send partial batches at once instead of waiting max_wait for them to fill (used when draining). */
   setFlushNow(flush: boolean): void {
     this.rounds.flushNow = flush;
-    this.wake?.();
+    this.wake();
   }
 
   /** True when the last look at the lane found nothing to send and nothing is in flight. */
@@ -157,7 +159,7 @@ export class Shipper {
   async stop(deadlineMs: number): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.wake?.();
+    this.wake();
     const timer = setTimeout(() => this.abort.abort(), deadlineMs);
     try {
       await this.loop;
@@ -353,23 +355,25 @@ export class Shipper {
     this.logWindow = { points: 0, since: now };
   }
 
-  private sleep(ms: number, wakeOnNotify: boolean): Promise<void> {
-    if (!this.running) return Promise.resolve();
+  /**
+   * Waits `ms`; `wakeOnNotify`: new rows end the wait (idle, or a batch filling). While paused
+   * (throttled, failing) only a stop, a new token or the pause's end does.
+   */
+  private async sleep(ms: number, wakeOnNotify: boolean): Promise<void> {
+    if (!this.running) return;
     if (wakeOnNotify && this.notified) {
       this.notified = false;
-      return Promise.resolve();
+      return;
     }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = () => {
-        this.notified = false;
-        if (!this.running || wakeOnNotify || !('until' in this.state) || this.state.until <= Date.now()) done();
-      };
-    });
+    this.sleepWakesOnNotify = wakeOnNotify;
+    await this.alarm.sleep(ms);
   }
+
+  /** Ends the sleep in progress unless it is a pause that has not ended (see sleep()). */
+  private wake(): void {
+    if (!this.alarm.isSleeping) return;
+    this.notified = false;
+    if (!this.running || this.sleepWakesOnNotify || !('until' in this.state) || this.state.until <= Date.now()) this.alarm.wake();
+  }
+
 }

@@ -33,7 +33,7 @@ import type { FileCheckpoint } from '../../outbox/types.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMAT_FRAMING, FORMATS } from '../../parse/registry.js';
 import { eachConcurrently } from '../each-concurrently.js';
-import { Sleeper } from '../sleeper.js';
+import { WakeableSleep } from '../../async/wakeable-sleep.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { isDescriptorExhaustion, OpenFileSlots } from '../descriptors.js';
 import { FileOpener } from './file-opener.js';
@@ -109,7 +109,7 @@ export class FileSource implements Source {
   private initialScanDone = false;
   private flushOnStop = false;
   private loop: Promise<void> | null = null;
-  private readonly sleeper = new Sleeper();
+  private readonly sleeper = new WakeableSleep();
 
   private readonly symlinks: SymlinkPolicy;
 

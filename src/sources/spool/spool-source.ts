@@ -32,7 +32,7 @@ import { ignorePatterns, toList, watchedReaddir } from '../file/discovery.js';
 import { HEAD_BYTES, hashHead, readHead } from '../file/fingerprint.js';
 import { toCheckpoint } from '../file/positions.js';
 import { FileTailer } from '../file/tailer.js';
-import { Sleeper } from '../sleeper.js';
+import { WakeableSleep } from '../../async/wakeable-sleep.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { invalidUtf8Reason } from '../utf8.js';
 import { DONE_DIR, FAILED_DIR, disposeDone, disposeFailed } from './dispose.js';
@@ -63,7 +63,7 @@ export class SpoolSource implements Source {
   private subscriber: Subscriber<LineChunk> | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
-  private readonly sleeper = new Sleeper();
+  private readonly sleeper = new WakeableSleep();
   private waitingForFolder = false;
   /** Files in the folder at the last look that are not finished (or could not be moved). */
   private backlog = -1;
