@@ -253,7 +253,7 @@ export class Agent implements AgentView {
   /** For `status` (another process): informational, so a busy or full database never stops a source over it. */
   private recordSourceHealth(source: string, health: SourceHealth): void {
     try {
-      this.outbox.state.setInformational(`source_health.${source}`, { ...health, pid: process.pid });
+      this.outbox.state.setWithoutFsync(`source_health.${source}`, { ...health, pid: process.pid });
     } catch (err) {
       this.log.debug({ event: 'source_health_not_written', source, err: (err as Error).message }, 'source health not written for status');
     }

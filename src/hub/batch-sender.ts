@@ -23,23 +23,29 @@ import { PoisonRule } from './poison.js';
  * `points` the rows' encoded points joined with commas (UTF-8), when encoded at planning
  * (encoding is a large share of delivery CPU).
  */
-export interface ReadingsJob {
+export interface ReadingsBatch {
+  kind: 'readings';
   record: InflightBatch & { kind: 'readings' };
   ids: readonly number[];
   items?: ClaimedReading[] | undefined;
   points?: EncodedPoints | undefined;
 }
 
-export interface SpectraJob {
+export interface SpectraBatch {
+  kind: 'spectra';
   record: InflightBatch & { kind: 'spectra' };
   items: ClaimedSpectrum[];
 }
 
-export type Job = ReadingsJob | SpectraJob;
+export type Batch = ReadingsBatch | SpectraBatch;
 
-/** A readings job for rows already loaded (resent from the ledger, or a part of a split). */
-export function readingsJob(record: InflightBatch & { kind: 'readings' }, items: ClaimedReading[]): ReadingsJob {
-  return { record, ids: items.map((r) => r.id), items };
+/** A readings batch for rows already loaded (resent from the ledger, or a part of a split). */
+export function readingsBatch(record: InflightBatch & { kind: 'readings' }, items: ClaimedReading[]): ReadingsBatch {
+  return { kind: 'readings', record, ids: items.map((r) => r.id), items };
+}
+
+export function spectraBatch(record: InflightBatch & { kind: 'spectra' }, items: ClaimedSpectrum[]): SpectraBatch {
+  return { kind: 'spectra', record, items };
 }
 
 export interface SenderStats {
@@ -76,40 +82,40 @@ export class BatchSender {
 
   /**
    * Returns null when the batch is settled, or the failure that stopped it. `signal` stops
-   * everything (also a request on the wire); `held`, when given, only keeps a request that
+   * everything (also a request on the wire); `roundFailed`, when given, only keeps a request that
    * still waits for its turn at the gate from being sent. Points the hub refused are logged in
    * one summary per batch, however many requests the split took.
    */
-  async send(job: Job, address: SensorAddress, signal: AbortSignal, held?: AbortSignal): Promise<HubFailure | null> {
+  async send(batch: Batch, address: SensorAddress, signal: AbortSignal, roundFailed?: AbortSignal): Promise<HubFailure | null> {
     const refusals: Refusals = { points: 0, firstReason: null };
-    const failure = await this.attempt(job, address, signal, held, refusals);
+    const failure = await this.attempt(batch, address, signal, roundFailed, refusals);
     if (refusals.points > 0) {
-      const size = job.record.kind === 'readings' ? (job as ReadingsJob).ids.length : (job as SpectraJob).items.length;
+      const size = batch.kind === 'readings' ? batch.ids.length : batch.items.length;
       this.log.warn(
-        { event: 'batch_refused', sensor: job.record.sensor, kind: job.record.kind, batch: job.record.batchId, refused: refusals.points, of: size, reason: refusals.firstReason },
-        `the hub refused ${refusals.points} of ${size} ${job.record.kind} of sensor "${job.record.sensor}"; they are in the dead-letter table (senseye-agent dlq list)`,
+        { event: 'batch_refused', sensor: batch.record.sensor, kind: batch.record.kind, batch: batch.record.batchId, refused: refusals.points, of: size, reason: refusals.firstReason },
+        `the hub refused ${refusals.points} of ${size} ${batch.record.kind} of sensor "${batch.record.sensor}"; they are in the dead-letter table (senseye-agent dlq list)`,
       );
     }
     return failure;
   }
 
-  private async attempt(job: Job, address: SensorAddress, signal: AbortSignal, held: AbortSignal | undefined, refusals: Refusals): Promise<HubFailure | null> {
-    const { record } = job;
-    const ids = job.record.kind === 'readings' ? (job as ReadingsJob).ids : (job as SpectraJob).items.map((i) => i.id);
+  private async attempt(batch: Batch, address: SensorAddress, signal: AbortSignal, roundFailed: AbortSignal | undefined, refusals: Refusals): Promise<HubFailure | null> {
+    const { record } = batch;
+    const ids = batch.kind === 'readings' ? batch.ids : batch.items.map((i) => i.id);
     if (ids.length === 0) {
       this.outbox.ledger.forget(record.batchId); // rows gone (dropped or expired): nothing to send
       return null;
     }
     try {
-      await this.gate.admit(ids.length, signal, held);
+      await this.gate.admit(ids.length, signal, roundFailed);
     } catch {
       return retryable('network', null, 'stopped before sending');
     }
     const outcome =
-      job.record.kind === 'readings'
-        ? await this.client.storeMeasures(encodeMutation(address, record.batchId, pointsOf(job as ReadingsJob)), record.batchId, signal)
+      batch.kind === 'readings'
+        ? await this.client.storeMeasures(encodeMutation(address, record.batchId, pointsOf(batch)), record.batchId, signal)
         : await this.client.storeSpectra(
-            `[${(job as SpectraJob).items.map((s) => encodeSpectrum(address, s.ts, s.body)).join(',')}]`,
+            `[${batch.items.map((s) => encodeSpectrum(address, s.ts, s.body)).join(',')}]`,
             record.batchId,
             signal,
           );
@@ -126,21 +132,21 @@ export class BatchSender {
         // Only after a 200: the hub answered the mutation, so it read the whole body and nothing is
         // still being written from this buffer. A 409 may come from headers alone (an idempotency
         // layer) while the socket still sends the body; a failed batch keeps it for the resend.
-        if (outcome.kind === 'ok' && record.kind === 'readings' && (job as ReadingsJob).points !== undefined) this.recycle((job as ReadingsJob).points!);
+        if (outcome.kind === 'ok' && batch.kind === 'readings' && batch.points !== undefined) this.recycle(batch.points);
         return null;
       }
       case 'too_large':
       case 'rejected': {
-        const readBack = job.record.kind === 'readings' && (job as ReadingsJob).items === undefined;
-        const items = this.itemsOf(job);
+        const readBack = batch.kind === 'readings' && batch.items === undefined;
+        const items = this.itemsOf(batch);
         // Rows read back for a batch planned in the worker may be fewer, even none, if
         // drop_oldest deleted some while it was on the wire: only those still there go on.
         if (items.length === 0) {
           this.outbox.ledger.forget(record.batchId);
           return null;
         }
-        if (items.length === 1) return this.deadLetter(job, items, `hub refused: ${outcome.reason}`, refusals);
-        return this.bisect(job, items, readBack, address, signal, held, refusals);
+        if (items.length === 1) return this.deadLetter(batch, items, `hub refused: ${outcome.reason}`, refusals);
+        return this.bisect(batch, items, readBack, address, signal, roundFailed, refusals);
       }
       default: {
         if (!this.poison.counts(outcome)) return outcome;
@@ -152,7 +158,7 @@ export class BatchSender {
         // Inside a poisoned split a part's failure is judged by its sibling (splitPoisoned).
         if (refusals.poisonStatus !== undefined || !judged) return outcome;
         refusals.poisonStatus = outcome.status;
-        return this.splitPoisoned(job, outcome, attempts, address, signal, held, refusals);
+        return this.splitPoisoned(batch, outcome, attempts, address, signal, roundFailed, refusals);
       }
     }
   }
@@ -166,22 +172,22 @@ export class BatchSender {
    * may reach the hub out of order; an outage never causes a dead letter.
    */
   private async splitPoisoned(
-    job: Job,
+    batch: Batch,
     outcome: HubFailure,
     attempts: number,
     address: SensorAddress,
     signal: AbortSignal,
-    held: AbortSignal | undefined,
+    roundFailed: AbortSignal | undefined,
     refusals: Refusals,
   ): Promise<HubFailure | null> {
-    const { record } = job;
-    const items = this.itemsOf(job);
+    const { record } = batch;
+    const items = this.itemsOf(batch);
     if (items.length === 0) {
       this.outbox.ledger.forget(record.batchId);
       return null;
     }
     const reason = `the hub failed this batch ${attempts} times while it accepted others (hub.retry.poison_after ${this.poison.after}); last: ${outcome.reason}`;
-    if (items.length === 1) return this.deadLetter(job, items, reason, refusals);
+    if (items.length === 1) return this.deadLetter(batch, items, reason, refusals);
     if (refusals.points === 0) {
       this.log.warn(
         { event: 'batch_poisoned', sensor: record.sensor, batch: record.batchId, attempts, points: items.length, reason: outcome.reason },
@@ -189,18 +195,18 @@ export class BatchSender {
       );
     }
     const mid = Math.ceil(items.length / 2);
-    const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childJob(job, part));
+    const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childBatch(batch, part));
     this.outbox.ledger.split(
       record.batchId,
       parts.map((p) => p.record),
     );
     const results: Array<HubFailure | null> = [];
-    for (const part of parts) results.push(await this.attempt(part, address, signal, held, refusals));
+    for (const part of parts) results.push(await this.attempt(part, address, signal, roundFailed, refusals));
     const siblingWentThrough = results.some((r) => r === null);
     for (let i = 0; i < parts.length; i++) {
       const r = results[i]!;
       if (r === null || !siblingWentThrough || !this.poison.counts(r) || r.status !== refusals.poisonStatus) continue;
-      results[i] = await this.splitPoisoned(parts[i]!, r, parts[i]!.record.attempts ?? attempts, address, signal, held, refusals);
+      results[i] = await this.splitPoisoned(parts[i]!, r, parts[i]!.record.attempts ?? attempts, address, signal, roundFailed, refusals);
     }
     return results.find((r) => r !== null) ?? null;
   }
@@ -230,49 +236,48 @@ export class BatchSender {
   }
 
   private async bisect(
-    job: Job,
+    batch: Batch,
     items: Array<ClaimedReading | ClaimedSpectrum>,
     readBack: boolean,
     address: SensorAddress,
     signal: AbortSignal,
-    held: AbortSignal | undefined,
+    roundFailed: AbortSignal | undefined,
     refusals: Refusals,
   ): Promise<HubFailure | null> {
-    this.log.debug({ event: 'batch_split', sensor: job.record.sensor, points: items.length, rows_read_back: readBack }, 'the hub refused a batch: sending it in halves');
+    this.log.debug({ event: 'batch_split', sensor: batch.record.sensor, points: items.length, rows_read_back: readBack }, 'the hub refused a batch: sending it in halves');
     const mid = Math.ceil(items.length / 2);
-    const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childJob(job, part));
+    const parts = [items.slice(0, mid), items.slice(mid)].map((part) => this.childBatch(batch, part));
     this.outbox.ledger.split(
-      job.record.batchId,
+      batch.record.batchId,
       parts.map((p) => p.record),
     );
     for (const part of parts) {
-      const failure = await this.attempt(part, address, signal, held, refusals);
+      const failure = await this.attempt(part, address, signal, roundFailed, refusals);
       if (failure !== null) return failure;
     }
     return null;
   }
 
-  private childJob(parent: Job, items: Array<ClaimedReading | ClaimedSpectrum>): Job {
+  private childBatch(parent: Batch, items: Array<ClaimedReading | ClaimedSpectrum>): Batch {
     const { lane, sensor, attempts, lastFailedAt, lastError, evidence } = parent.record;
     const ids = items.map((i) => i.id);
     // A part inherits its parent's failures: after a restart mid-split it is not trusted afresh.
     const base = { lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)!, attempts, lastFailedAt, lastError, evidence };
-    return parent.record.kind === 'readings'
-      ? readingsJob({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items as ClaimedReading[])
-      : { record: { ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items: items as ClaimedSpectrum[] };
+    return parent.kind === 'readings'
+      ? readingsBatch({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items as ClaimedReading[])
+      : spectraBatch({ ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items as ClaimedSpectrum[]);
   }
 
-  /** The job's rows; a batch planned in the worker carries only ids, so they are read back (rare: splits). */
-  private itemsOf(job: Job): Array<ClaimedReading | ClaimedSpectrum> {
-    if (job.record.kind === 'spectra') return (job as SpectraJob).items;
-    const j = job as ReadingsJob;
-    j.items ??= this.outbox.readingsOfBatch(j.record); // a batch is all of its sensor's rows first..last (inflight.ts)
-    return j.items;
+  /** The batch's rows; a batch planned in the worker carries only ids, so they are read back (rare: splits). */
+  private itemsOf(batch: Batch): Array<ClaimedReading | ClaimedSpectrum> {
+    if (batch.kind === 'spectra') return batch.items;
+    batch.items ??= this.outbox.readingsOfBatch(batch.record); // a batch is all of its sensor's rows first..last (inflight.ts)
+    return batch.items;
   }
 
   /** Moves a refused reading to dead letters; on a full disk it stays where it is and is sent again later. */
-  private deadLetter(job: Job, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string, refusals: Refusals): HubFailure | null {
-    const { record } = job;
+  private deadLetter(batch: Batch, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string, refusals: Refusals): HubFailure | null {
+    const { record } = batch;
     try {
       if (record.kind === 'readings') {
         this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
@@ -297,6 +302,6 @@ export class BatchSender {
 }
 
 /** The batch's encoded points: encoded when it was planned, or now (resent batches, parts of a split). */
-function pointsOf(job: ReadingsJob): EncodedPoints | string[] {
-  return job.points ?? (job.items ?? []).map(encodeDataPoint);
+function pointsOf(batch: ReadingsBatch): EncodedPoints | string[] {
+  return batch.points ?? (batch.items ?? []).map(encodeDataPoint);
 }

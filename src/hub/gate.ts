@@ -68,10 +68,10 @@ export class HubGate {
 
   /** Resolves when a request of `points` points may go out; rejects if `signal` aborts. */
   /** Waits for the request's turn; either signal ends the wait (the stop, or the round's failure). */
-  async admit(points: number, signal?: AbortSignal, held?: AbortSignal): Promise<void> {
+  async admit(points: number, signal?: AbortSignal, roundFailed?: AbortSignal): Promise<void> {
     for (;;) {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      if (held?.aborted) throw held.reason ?? new Error('aborted');
+      if (roundFailed?.aborted) throw roundFailed.reason ?? new Error('aborted');
       const now = Date.now();
       let wait = Math.max(this.pausedUntil, this.sharedUntil()) - now;
       if (wait <= 0 && this.pacer !== null) wait = this.pacer.delay();
@@ -85,7 +85,7 @@ export class HubGate {
         this.pacer?.book();
         return;
       }
-      await this.alarm.sleep(wait, signal, held);
+      await this.alarm.sleep(wait, signal, roundFailed);
     }
   }
 

@@ -31,9 +31,9 @@ parentPort!.on('message', (message: { seq: number; request: RoundRequest } | { r
     // A round from the oldest row that finds none: the outbox is drained, and an idle agent keeps
     // no body memory. (A plan ahead finding nothing yet is not that: rounds are on the wire.)
     if (request.from === undefined && round.readings === 0) buffers.clear();
-    for (const job of round.jobs) {
-      job.items = undefined;
-      if (job.points !== undefined) transfer.push(job.points.buffer as ArrayBuffer);
+    for (const batch of round.batches) {
+      batch.items = undefined;
+      if (batch.points !== undefined) transfer.push(batch.points.buffer as ArrayBuffer);
     }
     reply = { seq, round };
   } catch (err) {

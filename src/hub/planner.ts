@@ -9,9 +9,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
-import type { ReadingsJob } from './batch-sender.js';
+import type { ReadingsBatch } from './batch-sender.js';
 import type { TakeBuffer } from './body-buffers.js';
-import { claimRound, planReadingJobs, type Continuation, type RoundSettings } from './round-plan.js';
+import { claimRound, planReadingBatches, type Continuation, type RoundSettings } from './round-plan.js';
 
 export interface RoundRequest {
   /** Plan the round after the one on the wire (round-plan.ts); without it, from the oldest row. */
@@ -21,12 +21,12 @@ export interface RoundRequest {
   /** Sensors whose rows are left out (they cannot be delivered yet). */
   waitingSensors: readonly string[];
   /** Encode only if at least this many readings wait (fewer: the caller waits for more and asks again). */
-  encodeFrom: number;
+  minReadings: number;
 }
 
 export interface PlannedRound {
-  /** Empty when fewer than `encodeFrom` readings wait. */
-  jobs: ReadingsJob[];
+  /** Empty when fewer than `minReadings` readings wait. */
+  batches: ReadingsBatch[];
   /** Readings waiting, as far as the claim saw (a probe sends one sensor's part of them). */
   readings: number;
   /** Where the round after this one may be planned from while this one is on the wire, or null. */
@@ -44,15 +44,15 @@ export interface RoundPlanner {
 export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest, buffers?: TakeBuffer): PlannedRound {
   // Planning ahead while few rows have arrived past the round on the wire is the common miss:
   // a count on the index says so without claiming them.
-  if (req.from !== undefined && req.encodeFrom > 0) {
-    const waiting = outbox.countAfter(s.lane, req.from.afterId, req.encodeFrom);
-    if (waiting < req.encodeFrom) return { jobs: [], readings: waiting, next: null };
+  if (req.from !== undefined && req.minReadings > 0) {
+    const waiting = outbox.countAfter(s.lane, req.from.afterId, req.minReadings);
+    if (waiting < req.minReadings) return { batches: [], readings: waiting, next: null };
   }
   outbox.streams.refresh(); // floors and exclusions name every stream of their sensors
   const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
   const { readings, waiting, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
-  const jobs = readings.length > 0 && waiting >= req.encodeFrom ? planReadingJobs(readings, s, buffers) : [];
-  return { jobs, readings: waiting, next };
+  const batches = readings.length > 0 && waiting >= req.minReadings ? planReadingBatches(readings, s, buffers) : [];
+  return { batches, readings: waiting, next };
 }
 
 export class InlinePlanner implements RoundPlanner {
@@ -68,7 +68,7 @@ export class InlinePlanner implements RoundPlanner {
   async close(): Promise<void> {}
 }
 
-/** What the worker answers: a round (jobs without their rows: ids and encoded points), or why it could not. */
+/** What the worker answers: a round (batches without their rows: ids and encoded points), or why it could not. */
 export type PlannerReply = { seq: number; round: PlannedRound } | { seq: number; error: string };
 
 /**

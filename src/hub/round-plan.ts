@@ -5,7 +5,7 @@
  */
 import type { Outbox } from '../outbox/outbox.js';
 import type { ClaimedReading } from '../outbox/types.js';
-import type { ReadingsJob } from './batch-sender.js';
+import type { ReadingsBatch } from './batch-sender.js';
 import type { TakeBuffer } from './body-buffers.js';
 import { batchId, encodePoints, planBatches } from './encode.js';
 
@@ -118,20 +118,21 @@ function fillPerSensor(outbox: Outbox, s: RoundSettings, window: ClaimedReading[
  * Cuts claimed rows into request-sized batches per sensor, encoded once here for their request
  * (into buffers from `buffers`: the planner worker's pool, or fresh ones).
  */
-export function planReadingJobs(rows: readonly ClaimedReading[], s: RoundSettings, buffers?: TakeBuffer): ReadingsJob[] {
-  const jobs: ReadingsJob[] = [];
+export function planReadingBatches(rows: readonly ClaimedReading[], s: RoundSettings, buffers?: TakeBuffer): ReadingsBatch[] {
+  const batches: ReadingsBatch[] = [];
   for (const [sensor, list] of groupBySensor(rows)) {
-    for (const batch of planBatches(list, s.maxPoints, s.maxBytes)) {
-      const items = batch.readings;
-      jobs.push({
+    for (const part of planBatches(list, s.maxPoints, s.maxBytes)) {
+      const items = part.readings;
+      batches.push({
+        kind: 'readings',
         record: { kind: 'readings', batchId: batchId(s.lane, sensor, items), lane: s.lane, sensor, firstId: items[0]!.id, lastId: items.at(-1)!.id },
         ids: items.map((r) => r.id),
         items,
-        points: encodePoints(batch.points, batch.bytes, buffers),
+        points: encodePoints(part.points, part.bytes, buffers),
       });
     }
   }
-  return jobs;
+  return batches;
 }
 
 export function groupBySensor<T extends { sensor: string }>(rows: readonly T[]): Map<string, T[]> {

@@ -19,7 +19,7 @@
  */
 import type { InflightBatch } from '../outbox/inflight.js';
 import type { ClaimedSpectrum } from '../outbox/types.js';
-import { readingsJob, type Job } from './batch-sender.js';
+import { readingsBatch, spectraBatch, type Batch } from './batch-sender.js';
 import { planSpectraBatches, spectraBatchId } from './encode.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
 import type { PoisonRule } from './poison.js';
@@ -54,11 +54,11 @@ export class RoundSource {
   private workerUnavailable = false;
   /** While a round is on the wire: where the next round may be planned from (round-plan.ts), or null. */
   private planAfter: Continuation | null = null;
-  private planned: { jobs: Job[]; removals: number; next: Continuation | null } | null = null;
+  private planned: { batches: Batch[]; removals: number; next: Continuation | null } | null = null;
   /** Bumped by retryNow: a plan or continuation made before it (with other sensors left out) is void. */
   private chainEpoch = 0;
   private fillStartedAt: number | null = null;
-  private lastEmptyCheck = false;
+  private lastLookFoundNothing = false;
 
   constructor(
     private readonly opts: RoundSourceOptions,
@@ -72,22 +72,22 @@ export class RoundSource {
 
   /** True when the last look at the lane found nothing to send. */
   get foundEmpty(): boolean {
-    return this.lastEmptyCheck;
+    return this.lastLookFoundNothing;
   }
 
   /** New rows were committed. True while a partial round waits to fill (the wait may end now). */
   rowsArrived(): boolean {
-    this.lastEmptyCheck = false;
+    this.lastLookFoundNothing = false;
     return this.fillStartedAt !== null;
   }
 
   /**
-   * The next round's jobs, recorded in the ledger, or null (the lane is empty, or a partial
+   * The next round's batches, recorded in the ledger, or null (the lane is empty, or a partial
    * round waits to fill: this slept meanwhile). `failing`: the last round failed.
    */
-  async next(now: number, probe: boolean, failing: boolean): Promise<Job[] | null> {
-    const jobs = this.takePlanned(failing);
-    if (jobs !== null) return jobs;
+  async next(now: number, probe: boolean, failing: boolean): Promise<Batch[] | null> {
+    const batches = this.takePlanned(failing);
+    if (batches !== null) return batches;
     this.planAfter = null; // claimNew sets it again for a complete round
     return (probe ? await this.probeJobs() : this.resumeInflight()) ?? (await this.claimNew(now, probe));
   }
@@ -139,10 +139,10 @@ export class RoundSource {
     // Counted before the claim: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
     const fullRound = this.opts.maxPoints * this.opts.concurrency;
-    const round = await this.planner(false).plan({ from, probe: false, waitingSensors: this.host.waiting.names(), encodeFrom: fullRound });
+    const round = await this.planner(false).plan({ from, probe: false, waitingSensors: this.host.waiting.names(), minReadings: fullRound });
     if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
     if (epoch !== this.chainEpoch) return; // retryNow meanwhile
-    this.planned = { jobs: round.jobs, removals, next: round.next };
+    this.planned = { batches: round.batches, removals, next: round.next };
   }
 
   /**
@@ -171,25 +171,25 @@ export class RoundSource {
   }
 
   /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */
-  private takePlanned(failing: boolean): Job[] | null {
+  private takePlanned(failing: boolean): Batch[] | null {
     const plan = this.planned;
     this.planned = null;
     if (plan === null || failing || plan.removals !== this.opts.outbox.removals || this.opts.outbox.ledger.list(this.opts.lane).length > 0) return null;
-    const jobs = plan.jobs.filter((j) => !this.host.waiting.has(j.record.sensor));
-    if (jobs.length === 0) return null;
-    this.planAfter = jobs.length === plan.jobs.length ? plan.next : null;
-    this.lastEmptyCheck = false;
-    this.opts.outbox.ledger.record(jobs.map((j) => j.record));
+    const batches = plan.batches.filter((j) => !this.host.waiting.has(j.record.sensor));
+    if (batches.length === 0) return null;
+    this.planAfter = batches.length === plan.batches.length ? plan.next : null;
+    this.lastLookFoundNothing = false;
+    this.opts.outbox.ledger.record(batches.map((j) => j.record));
     this.host.stats.plannedAhead++;
-    return jobs;
+    return batches;
   }
 
   /** Batches recorded but not acknowledged (a crash or a failed round): send exactly those first. */
-  private resumeInflight(): Job[] | null {
+  private resumeInflight(): Batch[] | null {
     const records = this.opts.outbox.ledger.list(this.opts.lane);
     if (records.length === 0) return null;
-    this.lastEmptyCheck = false;
-    return records.map((record) => this.jobFor(record));
+    this.lastLookFoundNothing = false;
+    return records.map((record) => this.batchFor(record));
   }
 
   /**
@@ -198,52 +198,52 @@ export class RoundSource {
    * recorded batch, or else the oldest rows of a sensor with nothing recorded. If the hub accepts
    * that, the suspect's next failure shows it is the batch, not the hub. Null: nothing recorded.
    */
-  private async probeJobs(): Promise<Job[] | null> {
+  private async probeJobs(): Promise<Batch[] | null> {
     const records = this.opts.outbox.ledger.list(this.opts.lane);
     if (records.length === 0) return null;
-    this.lastEmptyCheck = false;
+    this.lastLookFoundNothing = false;
     const clear = records.find((r) => !this.poison.suspect(r));
-    if (clear !== undefined) return [this.jobFor(clear)];
+    if (clear !== undefined) return [this.batchFor(clear)];
     const recorded = new Set(records.map((r) => r.sensor));
-    const request: RoundRequest = { probe: true, waitingSensors: [...this.host.waiting.names(), ...recorded], encodeFrom: 0 };
-    const other = (await this.inlinePlanner.plan(request)).jobs[0];
+    const request: RoundRequest = { probe: true, waitingSensors: [...this.host.waiting.names(), ...recorded], minReadings: 0 };
+    const other = (await this.inlinePlanner.plan(request)).batches[0];
     if (other === undefined) {
       // Nothing else to ask with: the suspect tried least recently, so that suspects take turns
       // (the halves of a split batch: one going through is what shows the other is poisoned).
       const leastRecent = records.reduce((a, b) => ((b.lastFailedAt ?? 0) < (a.lastFailedAt ?? 0) ? b : a));
-      return [this.jobFor(leastRecent)];
+      return [this.batchFor(leastRecent)];
     }
     this.opts.outbox.ledger.record([other.record]);
     return [other];
   }
 
-  private jobFor(record: InflightBatch): Job {
+  private batchFor(record: InflightBatch): Batch {
     return record.kind === 'readings'
-      ? readingsJob({ ...record, kind: 'readings' }, this.opts.outbox.readingsOfBatch(record))
-      : { record: { ...record, kind: 'spectra' }, items: this.opts.outbox.spectraOfBatch(record) };
+      ? readingsBatch({ ...record, kind: 'readings' }, this.opts.outbox.readingsOfBatch(record))
+      : spectraBatch({ ...record, kind: 'spectra' }, this.opts.outbox.spectraOfBatch(record));
   }
 
-  private async claimNew(now: number, probe: boolean): Promise<Job[] | null> {
+  private async claimNew(now: number, probe: boolean): Promise<Batch[] | null> {
     const { outbox, lane, maxPoints, maxSpectra, maxWaitMs } = this.opts;
     const concurrency = probe ? 1 : this.opts.concurrency;
     const waiting = this.host.waiting;
     // A partial round waits up to max_wait for company (not when flushing, stopping or draining spectra).
     const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(waiting.names()));
     const mayWait = !this.flushNow && this.host.isRunning() && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
-    const request: RoundRequest = { probe, waitingSensors: waiting.names(), encodeFrom: mayWait ? maxPoints : 0 };
+    const request: RoundRequest = { probe, waitingSensors: waiting.names(), minReadings: mayWait ? maxPoints : 0 };
     const removals = outbox.removals;
     const epoch = this.chainEpoch;
     let round = await this.planner(probe).plan(request);
     // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.
     if (outbox.removals !== removals) round = planRoundSync(outbox, this.settings, request);
     if (round.readings === 0 && spectra.length === 0) {
-      this.lastEmptyCheck = true;
+      this.lastLookFoundNothing = true;
       this.fillStartedAt = null;
       this.host.idle();
       await this.host.sleep(this.opts.idlePollMs ?? 1000, true);
       return null;
     }
-    this.lastEmptyCheck = false;
+    this.lastLookFoundNothing = false;
     if (round.readings < maxPoints && mayWait) {
       this.fillStartedAt ??= now;
       await this.host.sleep(maxWaitMs - (now - this.fillStartedAt), true);
@@ -252,25 +252,22 @@ export class RoundSource {
     this.fillStartedAt = null;
     // After a retryNow the round still holds each of its sensors' oldest rows; what follows it does not.
     this.planAfter = probe || epoch !== this.chainEpoch ? null : round.next;
-    const planned = [...round.jobs, ...this.planSpectra(spectra)];
+    const planned = [...round.batches, ...this.planSpectra(spectra)];
     // A probe is one request: the oldest sensor's first batch (the rest stays for the next round).
-    const jobs = probe ? planned.slice(0, 1) : planned;
-    outbox.ledger.record(jobs.map((j) => j.record));
-    return jobs;
+    const batches = probe ? planned.slice(0, 1) : planned;
+    outbox.ledger.record(batches.map((j) => j.record));
+    return batches;
   }
 
-  private planSpectra(rows: ClaimedSpectrum[]): Job[] {
+  private planSpectra(rows: ClaimedSpectrum[]): Batch[] {
     const { lane, maxSpectra, maxBytes } = this.opts;
-    const jobs: Job[] = [];
+    const batches: Batch[] = [];
     for (const [sensor, list] of groupBySensor(rows)) {
       for (const items of planSpectraBatches(list, maxSpectra, maxBytes)) {
         const ids = items.map((i) => i.id);
-        jobs.push({
-          record: { kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids), lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! },
-          items,
-        });
+        batches.push(spectraBatch({ kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids), lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)! }, items));
       }
     }
-    return jobs;
+    return batches;
   }
 }

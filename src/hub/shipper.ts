@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { storageFaultOf } from '../outbox/storage-fault.js';
-import { BatchSender, type Job } from './batch-sender.js';
+import { BatchSender, type Batch } from './batch-sender.js';
 import type { DeliveryState } from './delivery-state.js';
 import { PoisonRule } from './poison.js';
 import { HubGate } from './gate.js';
@@ -76,7 +76,7 @@ export class Shipper {
       opts.maxRate ?? null,
       {
         get: () => opts.outbox.state.get<number>('hub.pause_until')?.value ?? 0,
-        set: (until) => opts.outbox.state.setInformational('hub.pause_until', until),
+        set: (until) => opts.outbox.state.setWithoutFsync('hub.pause_until', until),
       },
       opts.paceAfterThrottling === false ? null : new RequestPacer(),
     );
@@ -186,11 +186,11 @@ export class Shipper {
       // At start and after a failure, probe with one batch before loading and encoding a whole
       // round: a hub that is down then costs one request's rows per retry, not a round's.
       const probe = this.attempt > 0 || !this.hubAnswered;
-      const jobs = await this.rounds.next(now, probe, this.attempt > 0);
-      if (jobs === null) continue; // waiting to fill, or idle
+      const batches = await this.rounds.next(now, probe, this.attempt > 0);
+      if (batches === null) continue; // waiting to fill, or idle
       this.state = { state: 'flowing' };
       this.sender.poison.beginRound();
-      const execution = this.execute(jobs);
+      const execution = this.execute(batches);
       await this.rounds.whileOnTheWire(probe);
       const failure = await execution;
       this.opts.outbox.ledger.witnessed(this.sender.poison.endRound());
@@ -207,14 +207,14 @@ export class Shipper {
     }
   }
 
-  /** Sensors in parallel (up to `concurrency`), each sensor's jobs in order; the first failure stops new requests. */
-  private async execute(jobs: Job[]): Promise<{ failure: HubFailure; at: number } | null> {
-    const bySensor = new Map<string, Job[]>();
-    for (const job of jobs) {
-      const key = `${job.record.kind}\u0000${job.record.sensor}`;
+  /** Sensors in parallel (up to `concurrency`), each sensor's batches in order; the first failure stops new requests. */
+  private async execute(batches: Batch[]): Promise<{ failure: HubFailure; at: number } | null> {
+    const bySensor = new Map<string, Batch[]>();
+    for (const batch of batches) {
+      const key = `${batch.record.kind}\u0000${batch.record.sensor}`;
       let list = bySensor.get(key);
       if (list === undefined) bySensor.set(key, (list = []));
-      list.push(job);
+      list.push(batch);
     }
     const queue = [...bySensor.values()];
     // The first failure stops new requests; a Retry-After counts from the answer of the last
@@ -223,12 +223,12 @@ export class Shipper {
     // sent: the pause is decided once the round is over, and they must not slip into it.
     let failure: HubFailure | null = null;
     let lastFailedAt = 0;
-    const held = new AbortController();
+    const roundFailed = new AbortController();
     const worker = async () => {
       for (let next = queue.shift(); next !== undefined && failure === null; next = queue.shift()) {
-        const f = await this.shipSensor(next, () => failure !== null, held.signal);
+        const f = await this.shipSensor(next, () => failure !== null, roundFailed.signal);
         if (f === null) continue;
-        if (failure === null) held.abort();
+        if (failure === null) roundFailed.abort();
         failure ??= f;
         lastFailedAt = Date.now();
       }
@@ -237,24 +237,24 @@ export class Shipper {
     return failure === null ? null : { failure, at: lastFailedAt };
   }
 
-  private async shipSensor(jobs: Job[], stopped: () => boolean, held: AbortSignal): Promise<HubFailure | null> {
-    const first = jobs[0]!.record;
+  private async shipSensor(batches: Batch[], stopped: () => boolean, roundFailed: AbortSignal): Promise<HubFailure | null> {
+    const first = batches[0]!.record;
     const ingest = first.kind === 'readings' ? 'timeseries' : 'frequency';
     if (this.opts.sensors.knownId(first.sensor) === null && this.opts.token()?.canCreate() === false) {
-      this.waiting.hold(first.sensor, jobs, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
+      this.waiting.hold(first.sensor, batches, `the token lacks Internal Hub Create, so sensor "${first.sensor}" cannot be created`);
       return null;
     }
     const addressed = await this.opts.sensors.address(first.sensor, ingest, this.abort.signal);
     if (addressed.kind === 'failed') {
       if (addressed.failure.kind === 'forbidden') {
-        this.waiting.hold(first.sensor, jobs, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
+        this.waiting.hold(first.sensor, batches, `the hub refused to create sensor "${first.sensor}": ${addressed.failure.reason}`);
         return null;
       }
       return addressed.failure;
     }
-    for (const job of jobs) {
+    for (const batch of batches) {
       if (stopped()) return null;
-      const failure = await this.sender.send(job, addressed.address, this.abort.signal, held);
+      const failure = await this.sender.send(batch, addressed.address, this.abort.signal, roundFailed);
       if (failure !== null) return failure;
     }
     return null;
@@ -329,7 +329,7 @@ export class Shipper {
     this.state = next;
     if (prev.state !== next.state || ('reason' in prev ? prev.reason : '') !== ('reason' in next ? next.reason : '')) {
       try {
-        this.opts.outbox.state.setInformational(`delivery.${this.opts.lane}`, { ...next, pid: process.pid });
+        this.opts.outbox.state.setWithoutFsync(`delivery.${this.opts.lane}`, { ...next, pid: process.pid });
       } catch {
         // Status is informational; a busy database must not stop delivery.
       }

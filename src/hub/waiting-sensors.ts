@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
-import type { Job } from './batch-sender.js';
+import type { Batch } from './batch-sender.js';
 
 export class WaitingSensors {
   private readonly reasons = new Map<string, string>();
@@ -33,9 +33,9 @@ export class WaitingSensors {
   }
 
   /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of claims. */
-  hold(sensor: string, jobs: readonly Job[], reason: string): void {
+  hold(sensor: string, batches: readonly Batch[], reason: string): void {
     // Its batches leave the ledger (the rows stay) so they do not block the other sensors.
-    for (const job of jobs) this.outbox.ledger.forget(job.record.batchId);
+    for (const batch of batches) this.outbox.ledger.forget(batch.record.batchId);
     if (!this.reasons.has(sensor)) {
       this.log.error(
         { event: 'sensor_waiting', sensor, reason },
@@ -43,7 +43,7 @@ export class WaitingSensors {
       );
     }
     this.reasons.set(sensor, reason);
-    this.outbox.state.setInformational(`waiting_sensors.${this.lane}`, Object.fromEntries(this.reasons));
+    this.outbox.state.setWithoutFsync(`waiting_sensors.${this.lane}`, Object.fromEntries(this.reasons));
   }
 
   /** Something that blocked them may have changed: every sensor is tried again. */

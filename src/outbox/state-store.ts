@@ -26,7 +26,7 @@ export class StateStore {
 
   /** For status that is only informational (delivery state, pauses): no fsync of its own. */
   /** A storage error here is survivable (a fault is recorded, the value is not updated). */
-  setInformational(key: string, value: unknown): void {
+  setWithoutFsync(key: string, value: unknown): void {
     try {
       withoutFsync(this.db, () => this.set(key, value));
     } catch (err) {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { MachineToken } from '../../src/auth/token.js';
 import { createHubEmulator, type EmulatorOptions } from '../../src/emulator/index.js';
-import { BatchSender, type ReadingsJob } from '../../src/hub/batch-sender.js';
+import { BatchSender, type ReadingsBatch } from '../../src/hub/batch-sender.js';
 import { DEFAULT_ANSWER_RULES } from '../../src/hub/answer-rules.js';
 import { HubClient } from '../../src/hub/client.js';
 import { BODY_HEAD_ROOM } from '../../src/hub/body-buffers.js';
@@ -25,7 +25,7 @@ const request = (afterId: number, waitingSensors: string[] = [], more: Partial<R
   from: afterId === 0 ? undefined : { afterId, floor: new Map() },
   probe: false,
   waitingSensors,
-  encodeFrom: 0,
+  minReadings: 0,
   ...more,
 });
 
@@ -84,28 +84,28 @@ describe('planning rounds in a worker thread', () => {
     for (const req of [request(0), request(1234), request(7000), request(0, [], { probe: true })]) {
       const here = planRoundSync(outbox, SETTINGS, req);
       const there = await planner.plan(req);
-      expect(here.jobs.length).toBeGreaterThan(0);
+      expect(here.batches.length).toBeGreaterThan(0);
       expect(there.readings).toBe(here.readings);
       expect(there.next).toEqual(here.next);
-      expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
-      expect(there.jobs.map((j) => j.ids)).toEqual(here.jobs.map((j) => j.ids));
+      expect(there.batches.map((j) => j.record)).toEqual(here.batches.map((j) => j.record));
+      expect(there.batches.map((j) => j.ids)).toEqual(here.batches.map((j) => j.ids));
       // (compared as a boolean: a mismatch of 500 encoded points would print megabytes)
-      expect(there.jobs.every((j, k) => sameBytes(j.points!, here.jobs[k]!.points!) && j.points!.length > 0)).toBe(true);
+      expect(there.batches.every((j, k) => sameBytes(j.points!, here.batches[k]!.points!) && j.points!.length > 0)).toBe(true);
       // Only ids and points cross the thread boundary; the rows stay in the worker.
-      expect(there.jobs.every((j) => j.items === undefined && j.ids.length > 0)).toBe(true);
+      expect(there.batches.every((j) => j.items === undefined && j.ids.length > 0)).toBe(true);
     }
     // Rows committed after the worker opened its connection are seen (and new streams with them).
     const late = ['late-1', 'late-2', 'late-3', 'late-4'];
     const last = outbox.claim(LIVE_LANE, 1_000_000).at(-1)!.id;
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(1000, late), deadLetters: [] }]);
-    // Fewer than encodeFrom past the round on the wire: counted on the index, not claimed.
-    expect(await planner.plan(request(last, [], { encodeFrom: 2000 }))).toEqual({ jobs: [], readings: 1000, next: null });
+    // Fewer than minReadings past the round on the wire: counted on the index, not claimed.
+    expect(await planner.plan(request(last, [], { minReadings: 2000 }))).toEqual({ batches: [], readings: 1000, next: null });
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(4000, late, 1000), deadLetters: [] }]);
     const there = await planner.plan(request(last, ['late-4']));
     const here = planRoundSync(outbox, SETTINGS, request(last, ['late-4']));
-    expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
-    expect(there.jobs.length).toBeGreaterThan(1);
-    expect(there.jobs.some((j) => j.record.sensor === 'late-4')).toBe(false);
+    expect(there.batches.map((j) => j.record)).toEqual(here.batches.map((j) => j.record));
+    expect(there.batches.length).toBeGreaterThan(1);
+    expect(there.batches.some((j) => j.record.sensor === 'late-4')).toBe(false);
     expect(events.filter((e) => e.level === 40)).toEqual([]);
   });
 
@@ -117,25 +117,25 @@ describe('planning rounds in a worker thread', () => {
     cleanup.push(() => planner.close());
     const address = { sensorId: 'id-of-every-sensor' };
     // (encodeMutation writes the head into the room before the points: a used buffer's room is not zero)
-    const body = (j: ReadingsJob) => JSON.parse(String(encodeMutation(address, j.record.batchId, j.points!))) as { variables: { input: { dataPoints: unknown[] } } };
-    const used = (j: ReadingsJob) => new Uint8Array(j.points!.buffer, 0, BODY_HEAD_ROOM).some((b) => b !== 0);
+    const body = (j: ReadingsBatch) => JSON.parse(String(encodeMutation(address, j.record.batchId, j.points!))) as { variables: { input: { dataPoints: unknown[] } } };
+    const used = (j: ReadingsBatch) => new Uint8Array(j.points!.buffer, 0, BODY_HEAD_ROOM).some((b) => b !== 0);
     const first = await planner.plan(request(0));
-    expect(first.jobs.length).toBeGreaterThanOrEqual(2 * settings.concurrency);
-    expect(first.jobs.some(used)).toBe(false); // fresh, zero-filled
-    const firstBodies = first.jobs.map(body);
-    for (const job of first.jobs) expect(planner.recycle(job.points!)).toBe(true);
+    expect(first.batches.length).toBeGreaterThanOrEqual(2 * settings.concurrency);
+    expect(first.batches.some(used)).toBe(false); // fresh, zero-filled
+    const firstBodies = first.batches.map(body);
+    for (const batch of first.batches) expect(planner.recycle(batch.points!)).toBe(true);
     // Transferred: detached here, so nothing on this thread can still write to or send them.
-    expect(first.jobs.every((j) => j.points!.length === 0 && j.points!.buffer.byteLength === 0)).toBe(true);
+    expect(first.batches.every((j) => j.points!.length === 0 && j.points!.buffer.byteLength === 0)).toBe(true);
     // The next rounds are encoded into those buffers (the pool keeps 2 × concurrency + 2), over
     // other batches' bytes; each body is still exactly the one planned on this thread.
     for (const req of [request(0), request(1234, ['a', 'b'])]) {
       const there = await planner.plan(req);
       const here = planRoundSync(outbox, settings, req);
-      expect(there.jobs.filter(used).length).toBeGreaterThan(0);
-      expect(there.jobs.map((j) => j.record)).toEqual(here.jobs.map((j) => j.record));
-      expect(there.jobs.map(body)).toEqual(here.jobs.map(body));
-      if (req.from === undefined) expect(there.jobs.map(body)).toEqual(firstBodies);
-      for (const job of there.jobs) planner.recycle(job.points!);
+      expect(there.batches.filter(used).length).toBeGreaterThan(0);
+      expect(there.batches.map((j) => j.record)).toEqual(here.batches.map((j) => j.record));
+      expect(there.batches.map(body)).toEqual(here.batches.map(body));
+      if (req.from === undefined) expect(there.batches.map(body)).toEqual(firstBodies);
+      for (const batch of there.batches) planner.recycle(batch.points!);
     }
   });
 
@@ -152,8 +152,8 @@ describe('planning rounds in a worker thread', () => {
     outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: 3000 }, (_, k) => row(`b${k % 3}`, 'm', 200 + k)) }]);
     const aRows = outbox.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
     const floor = aRows.at(-1)!.id;
-    const round = await planner.plan({ from: { afterId: 50, floor: new Map([['a', floor]]) }, probe: false, waitingSensors: [], encodeFrom: 0 });
-    const claimedIds = round.jobs.flatMap((j) => j.ids);
+    const round = await planner.plan({ from: { afterId: 50, floor: new Map([['a', floor]]) }, probe: false, waitingSensors: [], minReadings: 0 });
+    const claimedIds = round.batches.flatMap((j) => j.ids);
     expect(claimedIds.length).toBeGreaterThan(0);
     expect(claimedIds.filter((id) => aRows.some((r) => r.id === id))).toEqual([]);
   });
@@ -167,7 +167,7 @@ describe('planning rounds in a worker thread', () => {
     cleanup.push(() => planner.close());
     await waitFor(() => events.some((e) => e.event === 'planner_stopped'), 'the worker to report its failure');
     const round = await planner.plan(request(0));
-    expect(round.jobs.map((j) => j.ids)).toEqual(planRoundSync(outbox, SETTINGS, request(0)).jobs.map((j) => j.ids));
+    expect(round.batches.map((j) => j.ids)).toEqual(planRoundSync(outbox, SETTINGS, request(0)).batches.map((j) => j.ids));
     expect(events.filter((e) => e.event === 'planner_stopped')).toHaveLength(1);
   });
 
@@ -220,7 +220,7 @@ describe('planning rounds in a worker thread', () => {
     const handedBack: Uint8Array[] = [];
     const { hub, sensor, outbox, sender } = await senderOnEmulator((p) => (p.value === 15.5 ? 'refused' : null), [], (points) => void handedBack.push(points));
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(40, ['a']), deadLetters: [] }]);
-    const [first, second, third, fourth] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).jobs;
+    const [first, second, third, fourth] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).batches;
     outbox.ledger.record([first!.record, second!.record, third!.record, fourth!.record]);
     const to = { sensorId: sensor.id };
     const signal = new AbortController().signal;
@@ -244,12 +244,12 @@ describe('planning rounds in a worker thread', () => {
     const events: Array<Record<string, unknown>> = [];
     const { sensor, outbox, sender } = await senderOnEmulator(() => 'refused', events);
     const s: RoundSettings = { ...SETTINGS, maxPoints: 10 };
-    /** A job as the worker hands it over (ids and points, no rows), recorded in the ledger. */
-    const plannedJob = (): ReadingsJob => {
-      const job = planRoundSync(outbox, s, request(0)).jobs[0]!;
-      job.items = undefined;
-      outbox.ledger.record([job.record]);
-      return job;
+    /** A batch as the worker hands it over (ids and points, no rows), recorded in the ledger. */
+    const plannedJob = (): ReadingsBatch => {
+      const batch = planRoundSync(outbox, s, request(0)).batches[0]!;
+      batch.items = undefined;
+      outbox.ledger.record([batch.record]);
+      return batch;
     };
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(10, ['a']), deadLetters: [] }]);
     const gone = plannedJob();
