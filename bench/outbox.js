@@ -68,7 +68,7 @@ export async function run(ctx) {
     method:
       `Outbox from dist/outbox/outbox.js on a fresh SQLite file (WAL) in the temp folder per run, ${readings.toLocaleString('en-US')} readings per run ` +
       `(8 sensors × 4 measures), median of ${runs} runs, each case in its own Node process${cpu === null ? '' : ` pinned to CPU ${cpu}`}. ` +
-      'append: transactions of 10,000 readings (4 file batches of 2,500 with their positions). claim + ack: rounds of claim(20,000) → per-sensor batches of ≤ 5,000 → batch ids → ledger.record (1 tx) → ack per batch (1 tx each); the table is filled (untimed) first.',
+      'append: transactions of 10,000 readings (4 file batches of 2,500 with their positions). claim + ack: rounds of readWaiting(20,000) → per-sensor batches of ≤ 5,000 → batch ids → ledger.record (1 tx) → ack per batch (1 tx each); the table is filled (untimed) first.',
   };
 }
 
@@ -115,7 +115,7 @@ async function prepareClaim(file, synchronous, count, s) {
     let done = 0;
     const t0 = nowMs();
     for (;;) {
-      const rows = outbox.claim(0, 20_000);
+      const rows = outbox.readWaiting(0, 20_000);
       if (rows.length === 0) break;
       rounds++;
       const bySensor = new Map();

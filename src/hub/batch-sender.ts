@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { InflightBatch } from '../outbox/inflight.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { storageFaultOf } from '../outbox/storage-fault.js';
-import type { ClaimedReading, ClaimedSpectrum } from '../outbox/types.js';
+import type { WaitingReading, WaitingSpectrum } from '../outbox/types.js';
 import type { HubClient } from './client.js';
 import { batchId, encodeDataPoint, encodeMutation, encodeSpectrum, spectraBatchId, type EncodedPoints, type SensorAddress } from './encode.js';
 import type { HubGate } from './gate.js';
@@ -27,24 +27,24 @@ export interface ReadingsBatch {
   kind: 'readings';
   record: InflightBatch & { kind: 'readings' };
   ids: readonly number[];
-  items?: ClaimedReading[] | undefined;
+  items?: WaitingReading[] | undefined;
   points?: EncodedPoints | undefined;
 }
 
 export interface SpectraBatch {
   kind: 'spectra';
   record: InflightBatch & { kind: 'spectra' };
-  items: ClaimedSpectrum[];
+  items: WaitingSpectrum[];
 }
 
 export type Batch = ReadingsBatch | SpectraBatch;
 
 /** A readings batch for rows already loaded (resent from the ledger, or a part of a split). */
-export function readingsBatch(record: InflightBatch & { kind: 'readings' }, items: ClaimedReading[]): ReadingsBatch {
+export function readingsBatch(record: InflightBatch & { kind: 'readings' }, items: WaitingReading[]): ReadingsBatch {
   return { kind: 'readings', record, ids: items.map((r) => r.id), items };
 }
 
-export function spectraBatch(record: InflightBatch & { kind: 'spectra' }, items: ClaimedSpectrum[]): SpectraBatch {
+export function spectraBatch(record: InflightBatch & { kind: 'spectra' }, items: WaitingSpectrum[]): SpectraBatch {
   return { kind: 'spectra', record, items };
 }
 
@@ -237,7 +237,7 @@ export class BatchSender {
 
   private async bisect(
     batch: Batch,
-    items: Array<ClaimedReading | ClaimedSpectrum>,
+    items: Array<WaitingReading | WaitingSpectrum>,
     readBack: boolean,
     address: SensorAddress,
     signal: AbortSignal,
@@ -258,31 +258,31 @@ export class BatchSender {
     return null;
   }
 
-  private childBatch(parent: Batch, items: Array<ClaimedReading | ClaimedSpectrum>): Batch {
+  private childBatch(parent: Batch, items: Array<WaitingReading | WaitingSpectrum>): Batch {
     const { lane, sensor, attempts, lastFailedAt, lastError, evidence } = parent.record;
     const ids = items.map((i) => i.id);
     // A part inherits its parent's failures: after a restart mid-split it is not trusted afresh.
     const base = { lane, sensor, firstId: ids[0]!, lastId: ids.at(-1)!, attempts, lastFailedAt, lastError, evidence };
     return parent.kind === 'readings'
-      ? readingsBatch({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as ClaimedReading[]) }, items as ClaimedReading[])
-      : spectraBatch({ ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items as ClaimedSpectrum[]);
+      ? readingsBatch({ ...base, kind: 'readings', batchId: batchId(lane, sensor, items as WaitingReading[]) }, items as WaitingReading[])
+      : spectraBatch({ ...base, kind: 'spectra', batchId: spectraBatchId(lane, sensor, ids) }, items as WaitingSpectrum[]);
   }
 
   /** The batch's rows; a batch planned in the worker carries only ids, so they are read back (rare: splits). */
-  private itemsOf(batch: Batch): Array<ClaimedReading | ClaimedSpectrum> {
+  private itemsOf(batch: Batch): Array<WaitingReading | WaitingSpectrum> {
     if (batch.kind === 'spectra') return batch.items;
     batch.items ??= this.outbox.readingsOfBatch(batch.record); // a batch is all of its sensor's rows first..last (inflight.ts)
     return batch.items;
   }
 
   /** Moves a refused reading to dead letters; on a full disk it stays where it is and is sent again later. */
-  private deadLetter(batch: Batch, items: Array<ClaimedReading | ClaimedSpectrum>, reason: string, refusals: Refusals): HubFailure | null {
+  private deadLetter(batch: Batch, items: Array<WaitingReading | WaitingSpectrum>, reason: string, refusals: Refusals): HubFailure | null {
     const { record } = batch;
     try {
       if (record.kind === 'readings') {
-        this.outbox.reject(items as ClaimedReading[], record.lane, reason, record.batchId);
+        this.outbox.reject(items as WaitingReading[], record.lane, reason, record.batchId);
       } else {
-        this.outbox.rejectSpectra(items as ClaimedSpectrum[], record.lane, reason, record.batchId);
+        this.outbox.rejectSpectra(items as WaitingSpectrum[], record.lane, reason, record.batchId);
       }
     } catch (err) {
       if (storageFaultOf(err) === null) throw err;

@@ -4,7 +4,7 @@
  * resend after a crash carries the same id and the hub (or an auditor) can recognise it.
  */
 import { createHash } from 'node:crypto';
-import type { ClaimedReading } from '../outbox/types.js';
+import type { WaitingReading } from '../outbox/types.js';
 import { formatTimestamp } from '../parse/timestamp.js';
 import { BODY_HEAD_ROOM, freshBuffers, type TakeBuffer } from './body-buffers.js';
 
@@ -14,7 +14,7 @@ export const STORE_MUTATION =
 export type SensorAddress = { sensorId: string } | { mappingId: string };
 
 /** The JSON of one DataPoint, e.g. {"measureName":"t","timestamp":"…Z","floatValue":1.5}. */
-export function encodeDataPoint(r: ClaimedReading): string {
+export function encodeDataPoint(r: WaitingReading): string {
   const head = `{"measureName":${JSON.stringify(r.measure)},"timestamp":"${formatTimestamp(r.ts)}",`;
   switch (r.kind) {
     case 'float':
@@ -26,7 +26,7 @@ export function encodeDataPoint(r: ClaimedReading): string {
   }
 }
 
-export function batchId(lane: number, sensor: string, readings: readonly ClaimedReading[]): string {
+export function batchId(lane: number, sensor: string, readings: readonly WaitingReading[]): string {
   // One update of "id,id,...,id," (the same bytes, so the same id, as one update per row, at
   // a fraction of the cost: thousands of rows per batch).
   let ids = '';
@@ -89,7 +89,7 @@ export function encodePoints(points: readonly string[], bytes: number, buffers: 
 export const MUTATION_OVERHEAD_BYTES = 512;
 
 export interface PlannedBatch {
-  readings: ClaimedReading[];
+  readings: WaitingReading[];
   points: string[];
   /** The points' UTF-8 length, joined with commas. */
   bytes: number;
@@ -100,7 +100,7 @@ export interface PlannedBatch {
  * `maxPoints` points and `maxBytes` of body each. A single point larger than the limit still
  * gets a batch of its own (the hub then answers 413 and it is dead-lettered with that reason).
  */
-export function planBatches(readings: readonly ClaimedReading[], maxPoints: number, maxBytes: number): PlannedBatch[] {
+export function planBatches(readings: readonly WaitingReading[], maxPoints: number, maxBytes: number): PlannedBatch[] {
   const out: PlannedBatch[] = [];
   let current: PlannedBatch = { readings: [], points: [], bytes: -1 };
   let bytes = MUTATION_OVERHEAD_BYTES;

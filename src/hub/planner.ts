@@ -1,5 +1,5 @@
 /**
- * Plans rounds of requests: claims the waiting rows (from the oldest, or past the round on the
+ * Plans rounds of requests: reads the waiting rows (from the oldest, or past the round on the
  * wire) and encodes them into
  * per-sensor batches. Claiming and encoding are most of the delivery CPU, so the daemon does it
  * in a worker thread with its own read connection (planner-worker.ts): meanwhile the shipper's
@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ReadingsBatch } from './batch-sender.js';
 import type { TakeBuffer } from './body-buffers.js';
-import { claimRound, planReadingBatches, type Continuation, type RoundSettings } from './round-plan.js';
+import { readRound, planReadingBatches, type Continuation, type RoundSettings } from './round-plan.js';
 
 export interface RoundRequest {
   /** Plan the round after the one on the wire (round-plan.ts); without it, from the oldest row. */
@@ -27,7 +27,7 @@ export interface RoundRequest {
 export interface PlannedRound {
   /** Empty when fewer than `minReadings` readings wait. */
   batches: ReadingsBatch[];
-  /** Readings waiting, as far as the claim saw (a probe sends one sensor's part of them). */
+  /** Readings waiting, as far as the read saw (a probe sends one sensor's part of them). */
   readings: number;
   /** Where the round after this one may be planned from while this one is on the wire, or null. */
   next: Continuation | null;
@@ -43,14 +43,14 @@ export interface RoundPlanner {
 /** Plans with the given connection, on the caller's thread. */
 export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest, buffers?: TakeBuffer): PlannedRound {
   // Planning ahead while few rows have arrived past the round on the wire is the common miss:
-  // a count on the index says so without claiming them.
+  // a count on the index says so without reading them.
   if (req.from !== undefined && req.minReadings > 0) {
     const waiting = outbox.countAfter(s.lane, req.from.afterId, req.minReadings);
     if (waiting < req.minReadings) return { batches: [], readings: waiting, next: null };
   }
   outbox.streams.refresh(); // floors and exclusions name every stream of their sensors
   const excludeStreams = req.waitingSensors.flatMap((sensor) => outbox.streams.streamsOf(sensor));
-  const { readings, waiting, next } = claimRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
+  const { readings, waiting, next } = readRound(outbox, s, { probe: req.probe, from: req.from, excludeStreams });
   const batches = readings.length > 0 && waiting >= req.minReadings ? planReadingBatches(readings, s, buffers) : [];
   return { batches, readings: waiting, next };
 }

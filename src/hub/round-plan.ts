@@ -1,10 +1,10 @@
 /**
- * What goes into one round of requests: which waiting rows are claimed, and how they are cut
+ * What goes into one round of requests: which waiting rows are read, and how they are cut
  * into per-sensor batches with their encoded points. Pure functions of an outbox connection,
  * so the shipper's thread and the planner worker (planner-worker.ts) plan rounds identically.
  */
 import type { Outbox } from '../outbox/outbox.js';
-import type { ClaimedReading } from '../outbox/types.js';
+import type { WaitingReading } from '../outbox/types.js';
 import type { ReadingsBatch } from './batch-sender.js';
 import type { TakeBuffer } from './body-buffers.js';
 import { batchId, encodePoints, planBatches } from './encode.js';
@@ -29,8 +29,8 @@ export interface Continuation {
 }
 
 export interface ClaimedRound {
-  readings: ClaimedReading[];
-  /** Rows waiting that the claim saw (for a probe: the window, of which it takes one sensor's rows). */
+  readings: WaitingReading[];
+  /** Rows waiting that the read saw (for a probe: the window, of which it takes one sensor's rows). */
   waiting: number;
   /** Where the next round may be planned from, or null when it cannot be planned before this one is done. */
   next: Continuation | null;
@@ -42,7 +42,7 @@ export interface ClaimedRound {
  * are contiguous from its oldest waiting row, so consecutive rounds keep every sensor in order;
  * `next` says where the round after this one may start while this one is on the wire.
  */
-export function claimRound(
+export function readRound(
   outbox: Outbox,
   s: RoundSettings,
   opts: { probe: boolean; from?: Continuation | undefined; excludeStreams: readonly number[] },
@@ -50,10 +50,10 @@ export function claimRound(
   const { lane, maxPoints } = s;
   const concurrency = opts.probe ? 1 : s.concurrency;
   const from = opts.from;
-  // Rows of the round on the wire (each of its sensors up to its floor) are not claimed again.
+  // Rows of the round on the wire (each of its sensors up to its floor) are not read again.
   const floors = from === undefined ? [] : [...from.floor].map(([sensor, floor]) => ({ streams: outbox.streams.streamsOf(sensor), floor }));
   let budget = maxPoints * concurrency;
-  const window = outbox.claim(lane, budget, opts.excludeStreams, from?.afterId ?? 0, floors);
+  const window = outbox.readWaiting(lane, budget, opts.excludeStreams, from?.afterId ?? 0, floors);
   // A probe is one request to learn whether the hub answers: the oldest sensor's rows of the
   // window, not topped up (a hub that is down for hours gets one every retry).
   if (opts.probe) return { readings: window.filter((r) => r.sensor === window[0]!.sensor), waiting: window.length, next: null };
@@ -64,7 +64,7 @@ export function claimRound(
   const sensors = new Set(window.map((r) => r.sensor)).size;
   if (sensors > concurrency && !opts.probe) {
     const wider = Math.min(sensors, 2 * concurrency) * maxPoints;
-    const more = outbox.claim(lane, wider - budget, opts.excludeStreams, window.at(-1)!.id, floors);
+    const more = outbox.readWaiting(lane, wider - budget, opts.excludeStreams, window.at(-1)!.id, floors);
     for (const r of more) window.push(r);
     if (more.length < wider - budget) return { readings: window, waiting: window.length, next: continuation(window, window) };
     budget = wider;
@@ -76,10 +76,10 @@ export function claimRound(
 /**
  * The next round starts after the last window row before the first one left out of the round
  * (a sensor that did not fit the budget), and past each of the round's sensors' last row.
- * Each floor is one term of the next claim's SQL: with more than MAX_FLOORS the round after
- * is not planned ahead (it is claimed from the oldest row once this one is done).
+ * Each floor is one term of the next read's SQL: with more than MAX_FLOORS the round after
+ * is not planned ahead (it is read from the oldest row once this one is done).
  */
-function continuation(window: readonly ClaimedReading[], round: readonly ClaimedReading[]): Continuation | null {
+function continuation(window: readonly WaitingReading[], round: readonly WaitingReading[]): Continuation | null {
   if (round.length === 0) return null;
   const last = new Map<string, number>();
   for (const r of round) last.set(r.sensor, r.id); // rows are in id order per sensor
@@ -87,27 +87,27 @@ function continuation(window: readonly ClaimedReading[], round: readonly Claimed
   // the window's last row, so neither the length nor the last row tells.
   const firstLeftOut = window.find((r) => !last.has(r.sensor));
   const afterId = firstLeftOut === undefined ? window.at(-1)!.id : firstLeftOut.id - 1;
-  const floor = new Map([...last].filter(([, id]) => id > afterId)); // rows up to afterId are not claimed anyway
+  const floor = new Map([...last].filter(([, id]) => id > afterId)); // rows up to afterId are not read anyway
   return floor.size > MAX_FLOORS ? null : { afterId, floor };
 }
 
 const MAX_FLOORS = 64;
 
 /**
- * A full claim window shared by many sensors would give each a small request (8 sensors:
+ * A full read window shared by many sensors would give each a small request (8 sensors:
  * 2,500 points each of a 5,000 max). Fill the oldest sensors' requests to max_points with
  * their next rows instead, within the same budget; the sensors that no longer fit stay
  * first in line for the next round. Per sensor the rows stay contiguous and in id order.
  * (Each top-up scans the rows after the window for that sensor's streams: a wider window,
  * above, avoids most of them.)
  */
-function fillPerSensor(outbox: Outbox, s: RoundSettings, window: ClaimedReading[], budget: number): ClaimedReading[] {
-  const out: ClaimedReading[] = [];
+function fillPerSensor(outbox: Outbox, s: RoundSettings, window: WaitingReading[], budget: number): WaitingReading[] {
+  const out: WaitingReading[] = [];
   for (const [sensor, rows] of groupBySensor(window)) {
     if (out.length >= budget) break;
     const missing = s.maxPoints - (rows.length % s.maxPoints);
     if (missing < s.maxPoints) {
-      for (const r of outbox.claimOfSensor(s.lane, sensor, rows.at(-1)!.id, missing)) rows.push(r);
+      for (const r of outbox.readWaitingOfSensor(s.lane, sensor, rows.at(-1)!.id, missing)) rows.push(r);
     }
     for (const r of rows) out.push(r);
   }
@@ -115,10 +115,10 @@ function fillPerSensor(outbox: Outbox, s: RoundSettings, window: ClaimedReading[
 }
 
 /**
- * Cuts claimed rows into request-sized batches per sensor, encoded once here for their request
+ * Cuts read rows into request-sized batches per sensor, encoded once here for their request
  * (into buffers from `buffers`: the planner worker's pool, or fresh ones).
  */
-export function planReadingBatches(rows: readonly ClaimedReading[], s: RoundSettings, buffers?: TakeBuffer): ReadingsBatch[] {
+export function planReadingBatches(rows: readonly WaitingReading[], s: RoundSettings, buffers?: TakeBuffer): ReadingsBatch[] {
   const batches: ReadingsBatch[] = [];
   for (const [sensor, list] of groupBySensor(rows)) {
     for (const part of planBatches(list, s.maxPoints, s.maxBytes)) {

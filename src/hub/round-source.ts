@@ -2,7 +2,7 @@
  * Where the shipper's next round comes from, and who plans it. The only place that decides:
  * in order, a round planned ahead that is still valid; else, for a probe (the first round and
  * every round after a failure), one recorded batch; otherwise every batch of the in-flight
- * ledger (same ids, same rows); else newly claimed rows (planner.ts), which a partial round may
+ * ledger (same ids, same rows); else newly read rows (planner.ts), which a partial round may
  * wait max_wait to fill. A round is recorded in the ledger before it is returned, so nothing is
  * sent that a crash could lose track of; a plan made ahead is recorded only when taken.
  *
@@ -18,7 +18,7 @@
  * production code: it is not a ShipperOptions field, which carries only what the config says.
  */
 import type { InflightBatch } from '../outbox/inflight.js';
-import type { ClaimedSpectrum } from '../outbox/types.js';
+import type { WaitingSpectrum } from '../outbox/types.js';
 import { readingsBatch, spectraBatch, type Batch } from './batch-sender.js';
 import { planSpectraBatches, spectraBatchId } from './encode.js';
 import { InlinePlanner, planRoundSync, WorkerPlanner, type RoundPlanner, type RoundRequest } from './planner.js';
@@ -88,12 +88,12 @@ export class RoundSource {
   async next(now: number, probe: boolean, failing: boolean): Promise<Batch[] | null> {
     const batches = this.takePlanned(failing);
     if (batches !== null) return batches;
-    this.planAfter = null; // claimNew sets it again for a complete round
-    return (probe ? await this.probeJobs() : this.resumeInflight()) ?? (await this.claimNew(now, probe));
+    this.planAfter = null; // readNew sets it again for a complete round
+    return (probe ? await this.probeJobs() : this.resumeInflight()) ?? (await this.readNew(now, probe));
   }
 
   /**
-   * While a full round is on the wire, claim and encode the next one (the rows after it),
+   * While a full round is on the wire, read and encode the next one (the rows after it),
    * so the agent and the hub work at the same time instead of taking turns.
    */
   async whileOnTheWire(probe: boolean): Promise<void> {
@@ -135,12 +135,12 @@ export class RoundSource {
     const epoch = this.chainEpoch;
     await new Promise<void>((resolve) => setImmediate(resolve)); // let the round's requests leave first
     const { outbox, lane } = this.opts;
-    if (!this.host.isRunning() || outbox.claimSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
-    // Counted before the claim: a removal after it (which the plan might include) voids the plan.
+    if (!this.host.isRunning() || outbox.readWaitingSpectra(lane, 1).length > 0) return; // spectra wait: a normal round takes them
+    // Counted before the read: a removal after it (which the plan might include) voids the plan.
     const removals = outbox.removals;
     const fullRound = this.opts.maxPoints * this.opts.concurrency;
     const round = await this.planner(false).plan({ from, probe: false, waitingSensors: this.host.waiting.names(), minReadings: fullRound });
-    if (round.readings < fullRound) return; // the normal path claims it when the round on the wire is done
+    if (round.readings < fullRound) return; // the normal path reads it when the round on the wire is done
     if (epoch !== this.chainEpoch) return; // retryNow meanwhile
     this.planned = { batches: round.batches, removals, next: round.next };
   }
@@ -170,7 +170,7 @@ export class RoundSource {
     return this.workerPlanner;
   }
 
-  /** The round planned ahead, if it is still valid: recorded in the ledger now, as claimNew does. */
+  /** The round planned ahead, if it is still valid: recorded in the ledger now, as readNew does. */
   private takePlanned(failing: boolean): Batch[] | null {
     const plan = this.planned;
     this.planned = null;
@@ -223,12 +223,12 @@ export class RoundSource {
       : spectraBatch({ ...record, kind: 'spectra' }, this.opts.outbox.spectraOfBatch(record));
   }
 
-  private async claimNew(now: number, probe: boolean): Promise<Batch[] | null> {
+  private async readNew(now: number, probe: boolean): Promise<Batch[] | null> {
     const { outbox, lane, maxPoints, maxSpectra, maxWaitMs } = this.opts;
     const concurrency = probe ? 1 : this.opts.concurrency;
     const waiting = this.host.waiting;
     // A partial round waits up to max_wait for company (not when flushing, stopping or draining spectra).
-    const spectra = outbox.claimSpectra(lane, maxSpectra * concurrency, new Set(waiting.names()));
+    const spectra = outbox.readWaitingSpectra(lane, maxSpectra * concurrency, new Set(waiting.names()));
     const mayWait = !this.flushNow && this.host.isRunning() && spectra.length < maxSpectra && now - (this.fillStartedAt ?? now) < maxWaitMs;
     const request: RoundRequest = { probe, waitingSensors: waiting.names(), minReadings: mayWait ? maxPoints : 0 };
     const removals = outbox.removals;
@@ -259,7 +259,7 @@ export class RoundSource {
     return batches;
   }
 
-  private planSpectra(rows: ClaimedSpectrum[]): Batch[] {
+  private planSpectra(rows: WaitingSpectrum[]): Batch[] {
     const { lane, maxSpectra, maxBytes } = this.opts;
     const batches: Batch[] = [];
     for (const [sensor, list] of groupBySensor(rows)) {

@@ -49,9 +49,9 @@ export interface ShipperOptions {
 export interface ShipperStats extends SenderStats {
   retried: number;
   throttled: number;
-  /** Rounds claimed and encoded while the round before them was on the wire. */
+  /** Rounds read and encoded while the round before them was on the wire. */
   plannedAhead: number;
-  /** Rounds claimed and encoded in the planner worker (the others: on the shipper's thread). */
+  /** Rounds read and encoded in the planner worker (the others: on the shipper's thread). */
   plannedInWorker: number;
   /** Request bodies handed back to the planner worker for reuse (body-buffers.ts). */
   bodiesHandedBack: number;

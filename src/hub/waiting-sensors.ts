@@ -1,6 +1,6 @@
 /**
  * The sensors of one lane whose readings wait (e.g. the token may not create them), each with
- * the reason. A held sensor's rows stay in the outbox and are left out of every claim until
+ * the reason. A held sensor's rows stay in the outbox and are left out of every read until
  * clear() (a new token may allow them: shipper.retryNow); its batches leave the in-flight
  * ledger so they do not block the other sensors. The set is persisted (informational:
  * `waiting_sensors.<lane>`) for `status`, which reads it from another process.
@@ -27,12 +27,12 @@ export class WaitingSensors {
     return this.reasons.has(sensor);
   }
 
-  /** The sensors a claim leaves out. */
+  /** The sensors a read leaves out. */
   names(): string[] {
     return [...this.reasons.keys()];
   }
 
-  /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of claims. */
+  /** A sensor that cannot be delivered yet: its rows stay in the outbox, left out of every read. */
   hold(sensor: string, batches: readonly Batch[], reason: string): void {
     // Its batches leave the ledger (the rows stay) so they do not block the other sensors.
     for (const batch of batches) this.outbox.ledger.forget(batch.record.batchId);

@@ -5,7 +5,7 @@
  * a duplicate at the hub is always a recognisable repeat of one batch, never a re-mix.
  *
  * A batch is "the rows of one sensor with ids first..last in one lane": batches are cut from a
- * claim of the oldest rows, so no other row of that sensor can sit inside that range.
+ * read of the oldest rows, so no other row of that sensor can sit inside that range.
  *
  * A record that cannot be written (disk full) is survivable (`survive`): the batch goes out
  * unrecorded, and a crash before its acknowledgement costs a resend cut differently (a

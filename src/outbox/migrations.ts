@@ -9,7 +9,7 @@
  * - AUTOINCREMENT (and, from version 4, the `sequences` row that replaced it for readings): ids
  *   never go back, even after every row was delivered and deleted; the shipper's cursor and the
  *   batch ids derived from row ids rely on that.
- * - From version 4, readings are clustered by (lane, id) (WITHOUT ROWID): claims walk one lane in
+ * - From version 4, readings are clustered by (lane, id) (WITHOUT ROWID): reads walk one lane in
  *   id order, and acknowledgements delete id ranges of one lane. A rowid table needed a second
  *   b-tree for that (the (lane, id) index), which every insert and delete also had to change:
  *   ~2.2x the delete cost and ~35 % more bytes per reading (docs/performance.md, item 21).

@@ -2,7 +2,7 @@
  * The durable outbox (goqite's contract, made durable in one SQLite file): a facade over its
  * parts, each in its own module:
  * - appender.ts: readings, spectra, dead letters and source positions commit in ONE transaction;
- * - reader.ts: the claim queries (no row is written on claim; one process ships one lane), all
+ * - reader.ts: the read queries (no row is written on read; one process ships one lane), all
  *   the planner worker opens;
  * - removals.ts: ack / reject / expire / drop, rows leave only after the hub accepted them, into
  *   dead letters with a reason, or counted as dropped under `when_full: drop_oldest`;
@@ -19,7 +19,7 @@ import { InflightLedger, type InflightBatch } from './inflight.js';
 import { StateStore } from './state-store.js';
 import { StreamRegistry } from './streams.js';
 import { storageFaultOf, type StorageFaults } from './storage-fault.js';
-import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum, type FileCheckpoint, type IngestBatch } from './types.js';
+import { LIVE_LANE, type WaitingReading, type WaitingSpectrum, type FileCheckpoint, type IngestBatch } from './types.js';
 import { OutboxReader, type StreamFloor } from './reader.js';
 import { Checkpoints } from './checkpoints.js';
 import { Counters, type OutboxCounts } from './counters.js';
@@ -40,7 +40,7 @@ export class Outbox {
   readonly deadLetters: DeadLetters;
   readonly state: StateStore;
   readonly ledger: InflightLedger;
-  /** The claim queries (reader.ts), all the planner worker opens the database for. */
+  /** The read queries (reader.ts), all the planner worker opens the database for. */
   readonly reader: OutboxReader;
   private readonly positions: Checkpoints;
   private readonly tally: Counters;
@@ -80,29 +80,29 @@ export class Outbox {
     this.appender.append(batches);
   }
 
-  // The read side (reader.ts): the shipper's and the planner worker's claim queries.
-  claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): ClaimedReading[] {
-    return this.reader.claim(lane, limit, excludeStreams, afterId, floors);
+  // The read side (reader.ts): the shipper's and the planner worker's read queries.
+  readWaiting(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): WaitingReading[] {
+    return this.reader.readWaiting(lane, limit, excludeStreams, afterId, floors);
   }
 
   countAfter(lane: number, afterId: number, limit: number): number {
     return this.reader.countAfter(lane, afterId, limit);
   }
 
-  claimOfSensor(lane: number, sensor: string, afterId: number, limit: number): ClaimedReading[] {
-    return this.reader.claimOfSensor(lane, sensor, afterId, limit);
+  readWaitingOfSensor(lane: number, sensor: string, afterId: number, limit: number): WaitingReading[] {
+    return this.reader.readWaitingOfSensor(lane, sensor, afterId, limit);
   }
 
-  readingsOfBatch(b: InflightBatch): ClaimedReading[] {
+  readingsOfBatch(b: InflightBatch): WaitingReading[] {
     return this.reader.readingsOfBatch(b);
   }
 
-  spectraOfBatch(b: InflightBatch): ClaimedSpectrum[] {
+  spectraOfBatch(b: InflightBatch): WaitingSpectrum[] {
     return this.reader.spectraOfBatch(b);
   }
 
-  claimSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): ClaimedSpectrum[] {
-    return this.reader.claimSpectra(lane, limit, excludeSensors);
+  readWaitingSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): WaitingSpectrum[] {
+    return this.reader.readWaitingSpectra(lane, limit, excludeSensors);
   }
 
   /** The hub accepted these readings: delete them and forget their batch (removals.ts). */
@@ -127,11 +127,11 @@ export class Outbox {
   }
 
   /** The hub refused these readings for good: move them to dead letters (stage hub) with its reason. */
-  reject(readings: readonly ClaimedReading[], lane: number, reason: string, batchId?: string): void {
+  reject(readings: readonly WaitingReading[], lane: number, reason: string, batchId?: string): void {
     this.removed.toDeadLetters(readings, lane, reason, 'hub', batchId);
   }
 
-  rejectSpectra(spectra: readonly ClaimedSpectrum[], lane: number, reason: string, batchId?: string): void {
+  rejectSpectra(spectra: readonly WaitingSpectrum[], lane: number, reason: string, batchId?: string): void {
     this.removed.rejectSpectra(spectra, lane, reason, batchId);
   }
 

@@ -1,32 +1,32 @@
 /**
- * The outbox's read side: the claim queries the shipper and the planner worker run. It writes
- * nothing (a claim takes no lock and no lease: one process ships one lane, so claims cannot
+ * The outbox's read side: the read queries the shipper and the planner worker run. It writes
+ * nothing (a read takes no lock and no lease: one process ships one lane, so reads cannot
  * collide), and it is all the planner worker needs of the database.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { InflightBatch } from './inflight.js';
 import type { StreamRegistry } from './streams.js';
-import type { ClaimedReading, ClaimedSpectrum } from './types.js';
+import type { WaitingReading, WaitingSpectrum } from './types.js';
 import { decodeValue } from './values.js';
 
 type RawReading = [id: number, stream: number, ts: number, value: number | string];
 
-/** Rows of these streams up to `floor` are left out of a claim (they are in the round on the wire). */
+/** Rows of these streams up to `floor` are left out of a read (they are in the round on the wire). */
 export interface StreamFloor {
   streams: readonly number[];
   floor: number;
 }
 
 export class OutboxReader {
-  private readonly claimStatements = new Map<string, Statement>();
+  private readonly readStatements = new Map<string, Statement>();
   private readonly stmt: {
-    claimSpectra: Statement;
-    claimSpectraExcept: Statement;
+    readWaitingSpectra: Statement;
+    spectraExcept: Statement;
     oldest: Statement;
     countAfter: Statement;
     batchReadings: Statement;
     batchSpectra: Statement;
-    claimOfStreams: Statement;
+    ofStreams: Statement;
   };
 
   constructor(
@@ -34,17 +34,17 @@ export class OutboxReader {
     private readonly streams: StreamRegistry,
   ) {
     this.stmt = {
-      claimSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
+      readWaitingSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),
       // Waiting sensors left out in SQL: filtered after the LIMIT, their spectra could fill the
-      // claim and hold up everyone else's.
-      claimSpectraExcept: db
+      // read and hold up everyone else's.
+      spectraExcept: db
         .prepare(
           `SELECT id, sensor_id, ts, body FROM spectra
            WHERE lane = ? AND sensor_id NOT IN (SELECT id FROM sensors WHERE name IN (SELECT value FROM json_each(?))) ORDER BY id LIMIT ?`,
         )
         .raw(),
       oldest: db.prepare('SELECT ts FROM readings WHERE lane = ? ORDER BY id LIMIT 1').pluck(),
-      // Walks the (lane, id) key without handing rows to JavaScript: far cheaper than claiming them.
+      // Walks the (lane, id) key without handing rows to JavaScript: far cheaper than reading them.
       countAfter: db.prepare('SELECT count(*) FROM (SELECT 1 FROM readings WHERE lane = ? AND id > ? LIMIT ?)').pluck(),
       batchReadings: db
         .prepare(
@@ -53,7 +53,7 @@ export class OutboxReader {
            WHERE r.lane = ? AND r.id BETWEEN ? AND ? AND s.name = ? ORDER BY r.id`,
         )
         .raw(),
-      claimOfStreams: db
+      ofStreams: db
         .prepare(
           `SELECT id, stream, ts, value FROM readings
            WHERE lane = ? AND id > ? AND stream IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?`,
@@ -73,8 +73,8 @@ export class OutboxReader {
    * sensor), leaving out `excludeStreams` (readings of sensors that cannot be delivered yet, so
    * they do not block the others) and, per `floors`, rows already in the round on the wire.
    */
-  claim(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): ClaimedReading[] {
-    return this.decodeReadings(this.claimStatement(excludeStreams, floors).all(lane, afterId, limit) as RawReading[]);
+  readWaiting(lane: number, limit: number, excludeStreams: readonly number[] = [], afterId = 0, floors: readonly StreamFloor[] = []): WaitingReading[] {
+    return this.decodeReadings(this.readStatement(excludeStreams, floors).all(lane, afterId, limit) as RawReading[]);
   }
 
   /** How many rows of `lane` wait after `afterId`, counting up to `limit` (whatever their sensor). */
@@ -83,26 +83,26 @@ export class OutboxReader {
   }
 
   /** The oldest waiting rows of one sensor after `afterId` (to fill its request up to max_points). */
-  claimOfSensor(lane: number, sensor: string, afterId: number, limit: number): ClaimedReading[] {
+  readWaitingOfSensor(lane: number, sensor: string, afterId: number, limit: number): WaitingReading[] {
     const streams = JSON.stringify(this.streams.streamsOf(sensor));
-    return this.decodeReadings(this.stmt.claimOfStreams.all(lane, afterId, streams, limit) as RawReading[]);
+    return this.decodeReadings(this.stmt.ofStreams.all(lane, afterId, streams, limit) as RawReading[]);
   }
 
   /** The rows of a recorded in-flight batch that are still waiting (all of them, unless some were dropped). */
-  readingsOfBatch(b: InflightBatch): ClaimedReading[] {
+  readingsOfBatch(b: InflightBatch): WaitingReading[] {
     return this.decodeReadings(this.stmt.batchReadings.all(b.lane, b.firstId, b.lastId, b.sensor) as RawReading[]);
   }
 
-  spectraOfBatch(b: InflightBatch): ClaimedSpectrum[] {
+  spectraOfBatch(b: InflightBatch): WaitingSpectrum[] {
     const rows = this.stmt.batchSpectra.all(b.lane, b.firstId, b.lastId, b.sensor) as Array<[number, number, number, string]>;
     return rows.map(([id, , ts, body]) => ({ id, sensor: b.sensor, ts, body }));
   }
 
-  claimSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): ClaimedSpectrum[] {
+  readWaitingSpectra(lane: number, limit: number, excludeSensors: ReadonlySet<string> = new Set()): WaitingSpectrum[] {
     const rows = (
       excludeSensors.size === 0
-        ? this.stmt.claimSpectra.all(lane, limit)
-        : this.stmt.claimSpectraExcept.all(lane, JSON.stringify([...excludeSensors]), limit)
+        ? this.stmt.readWaitingSpectra.all(lane, limit)
+        : this.stmt.spectraExcept.all(lane, JSON.stringify([...excludeSensors]), limit)
     ) as Array<[number, number, number, string]>;
     return rows.map(([id, sensorId, ts, body]) => ({ id, sensor: this.streams.sensorById(sensorId).name, ts, body }));
   }
@@ -112,8 +112,8 @@ export class OutboxReader {
     return (this.stmt.oldest.get(lane) as number | undefined) ?? null;
   }
 
-  private decodeReadings(rows: RawReading[]): ClaimedReading[] {
-    const out: ClaimedReading[] = new Array(rows.length);
+  private decodeReadings(rows: RawReading[]): WaitingReading[] {
+    const out: WaitingReading[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const [id, stream, ts, stored] = rows[i]!;
       const info = this.streams.info(stream);
@@ -122,18 +122,18 @@ export class OutboxReader {
     return out;
   }
 
-  private claimStatement(exclude: readonly number[], floors: readonly StreamFloor[]): Statement {
+  private readStatement(exclude: readonly number[], floors: readonly StreamFloor[]): Statement {
     const int = (n: number) => Math.trunc(n);
     let filter = exclude.length > 0 ? ` AND stream NOT IN (${exclude.map(int).join(',')})` : '';
     // Floors change every round: SQLite skips those rows without handing them to JavaScript.
     for (const f of floors) if (f.streams.length > 0) filter += ` AND NOT (id <= ${int(f.floor)} AND stream IN (${f.streams.map(int).join(',')}))`;
     const sql = `SELECT id, stream, ts, value FROM readings WHERE lane = ? AND id > ?${filter} ORDER BY id LIMIT ?`;
     if (floors.length > 0) return this.db.prepare(sql).raw(); // one round's: not worth a cache slot
-    let stmt = this.claimStatements.get(filter);
+    let stmt = this.readStatements.get(filter);
     if (stmt === undefined) {
       stmt = this.db.prepare(sql).raw();
-      if (this.claimStatements.size > 32) this.claimStatements.clear();
-      this.claimStatements.set(filter, stmt);
+      if (this.readStatements.size > 32) this.readStatements.clear();
+      this.readStatements.set(filter, stmt);
     }
     return stmt;
   }

@@ -11,7 +11,7 @@ import type { DeadLetters } from './dead-letters.js';
 import type { InflightLedger } from './inflight.js';
 import { LANES_WITH_READINGS_SQL } from './lanes.js';
 import type { StreamRegistry } from './streams.js';
-import { LIVE_LANE, type ClaimedReading, type ClaimedSpectrum } from './types.js';
+import { LIVE_LANE, type WaitingReading, type WaitingSpectrum } from './types.js';
 import { decodeValue } from './values.js';
 
 export class Removals {
@@ -70,7 +70,7 @@ export class Removals {
   }
 
   /** Moves readings to dead letters of `stage`, counted under `counter` (rejected or expired). */
-  toDeadLetters(readings: readonly ClaimedReading[], lane: number, reason: string, stage: 'hub' | 'expired', batchId?: string): void {
+  toDeadLetters(readings: readonly WaitingReading[], lane: number, reason: string, stage: 'hub' | 'expired', batchId?: string): void {
     const counter = stage === 'hub' ? 'rejected' : 'expired';
     this.count++;
     this.db.transaction(() => {
@@ -90,7 +90,7 @@ export class Removals {
   }
 
   /** The hub refused these spectra for good: into dead letters with its reason. */
-  rejectSpectra(spectra: readonly ClaimedSpectrum[], lane: number, reason: string, batchId?: string): void {
+  rejectSpectra(spectra: readonly WaitingSpectrum[], lane: number, reason: string, batchId?: string): void {
     this.db.transaction(() => {
       if (batchId !== undefined) this.ledger.forget(batchId);
       const now = Date.now();

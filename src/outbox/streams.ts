@@ -53,7 +53,7 @@ export class StreamRegistry {
   /**
    * Re-reads both tables if another connection added streams since (the planner worker's
    * connection: it must know every stream of a sensor to leave that sensor's rows in flight out
-   * of a claim, not only those it has decoded). One indexed lookup when nothing changed.
+   * of a read, not only those it has decoded). One indexed lookup when nothing changed.
    */
   refresh(): void {
     if ((this.lastStreamId.get() as number) !== this.knownLastStreamId) this.reload();
@@ -114,7 +114,7 @@ export class StreamRegistry {
     return info;
   }
 
-  /** Stream ids of one sensor (to leave a sensor's readings out of a claim). */
+  /** Stream ids of one sensor (to leave a sensor's readings out of a read). */
   streamsOf(sensor: string): number[] {
     const out: number[] = [];
     for (const [id, info] of this.byId) if (info.sensor === sensor) out.push(id);

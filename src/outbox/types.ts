@@ -50,7 +50,7 @@ export interface IngestBatch {
   checkpoint?: FileCheckpoint | undefined;
 }
 
-export interface ClaimedReading {
+export interface WaitingReading {
   id: number;
   sensor: string;
   measure: string;
@@ -59,7 +59,7 @@ export interface ClaimedReading {
   value: ReadingValue;
 }
 
-export interface ClaimedSpectrum {
+export interface WaitingSpectrum {
   id: number;
   sensor: string;
   ts: number;

@@ -43,7 +43,7 @@ describe('outbox bounds', () => {
     expect(acks).not.toContain(1_000_000); // the source was not told: it keeps the data
     expect(logs.some((l) => l.event === 'outbox_full')).toBe(true);
     // Delivery makes room.
-    outbox.ack(outbox.claim(LIVE_LANE, committed).map((r) => r.id));
+    outbox.ack(outbox.readWaiting(LIVE_LANE, committed).map((r) => r.id));
     await waitFor(() => acks.includes(1_000_000), 'the held chunk to commit');
     expect(writer.blockedReason).toBeNull();
     expect(outbox.counts()).toMatchObject({ appended: committed + 10, dropped: 0 });
@@ -61,7 +61,7 @@ describe('outbox bounds', () => {
     expect(counts.appended).toBe(60_000);
     expect(counts.depth).toBe(60_000 - counts.dropped);
     // The oldest went first: what is left is the newest.
-    const left = outbox.claim(LIVE_LANE, 1);
+    const left = outbox.readWaiting(LIVE_LANE, 1);
     expect(left[0]!.ts).toBeGreaterThan(readings(1, ['a'], counts.dropped - 1)[0]!.ts);
     expect(logs.filter((l) => l.event === 'outbox_dropped_oldest').length).toBeGreaterThan(0);
     outbox.close();

@@ -51,7 +51,7 @@ describe('outbox integrity', () => {
     const { outbox, movedAside, damage } = openOutboxChecked(dir, {}, logger);
     expect(movedAside).toMatch(/outbox\.db\.damaged-/);
     expect(damage).toMatchObject({ salvaged: { readings: 90, positions: 1, sensorIds: 2 }, unreadable: [], positionsLost: null });
-    expect(outbox.claim(LIVE_LANE, 1000)).toHaveLength(90);
+    expect(outbox.readWaiting(LIVE_LANE, 1000)).toHaveLength(90);
     expect(outbox.checkpoints('s')).toEqual([checkpoint]);
     expect(outbox.hubSensorId('a')).toBe('hub-a');
     expect(outbox.hubSensorId('b')).toBe('hub-b');
@@ -88,7 +88,7 @@ describe('outbox integrity', () => {
     const fresh = Outbox.inStateDir(dir);
     const report = salvage(damaged, fresh);
     expect(report).toMatchObject({ readings: 1201, deadLetters: 1, unreadableWindows: [] });
-    const back = fresh.claim(LIVE_LANE, 5000);
+    const back = fresh.readWaiting(LIVE_LANE, 5000);
     expect(back).toHaveLength(1201);
     expect(back.filter((r) => r.sensor === 'b').at(-1)).toMatchObject({ measure: 'on', value: true }); // one commit is stored sensor by sensor
     expect(fresh.deadLetters.list()[0]).toMatchObject({ reason: 'bad', line: 3 });
@@ -123,10 +123,10 @@ describe('outbox integrity', () => {
     old.close();
     const fresh = Outbox.inStateDir(dir);
     expect(salvage(damaged, fresh)).toMatchObject({ readings: 12_000, unreadableWindows: [] });
-    const live = fresh.claim(LIVE_LANE, 20_000).map((r) => r.ts);
+    const live = fresh.readWaiting(LIVE_LANE, 20_000).map((r) => r.ts);
     expect(live).toHaveLength(9000);
     expect(live).toEqual([...live].sort((a, b) => a - b));
-    expect(fresh.claim(5, 20_000)).toHaveLength(3000);
+    expect(fresh.readWaiting(5, 20_000)).toHaveLength(3000);
     fresh.close();
   });
 
@@ -142,7 +142,7 @@ describe('outbox integrity', () => {
     const fresh = Outbox.inStateDir(dir);
     expect(salvage(damaged, fresh)).toMatchObject({ readings: 30_000, unreadableWindows: [] });
     for (const lane of lanes) {
-      const back = fresh.claim(lane, 50_000);
+      const back = fresh.readWaiting(lane, 50_000);
       expect(back).toHaveLength(10_000);
       const bySensor = new Map<string, number[]>();
       for (const r of back) bySensor.set(r.sensor, [...(bySensor.get(r.sensor) ?? []), r.ts]);

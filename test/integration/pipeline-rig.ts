@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import { CapacityGuard } from '../../src/outbox/capacity.js';
 import type { DeadLetterRow } from '../../src/outbox/dead-letters.js';
 import { Outbox } from '../../src/outbox/outbox.js';
-import { LIVE_LANE, type ClaimedReading } from '../../src/outbox/types.js';
+import { LIVE_LANE, type WaitingReading } from '../../src/outbox/types.js';
 import { IngestPipeline } from '../../src/pipeline/pipeline.js';
 import { OutboxWriter } from '../../src/pipeline/writer.js';
 import type { Source } from '../../src/sources/source.js';
@@ -31,8 +31,8 @@ export class PipelineRig {
   }
 
   /** Every reading committed so far, in order (read without being claimed for good). */
-  readings(): ClaimedReading[] {
-    return this.outbox.claim(LIVE_LANE, 1_000_000);
+  readings(): WaitingReading[] {
+    return this.outbox.readWaiting(LIVE_LANE, 1_000_000);
   }
 
   deadLetters(): DeadLetterRow[] {

@@ -96,7 +96,7 @@ describe('planning rounds in a worker thread', () => {
     }
     // Rows committed after the worker opened its connection are seen (and new streams with them).
     const late = ['late-1', 'late-2', 'late-3', 'late-4'];
-    const last = outbox.claim(LIVE_LANE, 1_000_000).at(-1)!.id;
+    const last = outbox.readWaiting(LIVE_LANE, 1_000_000).at(-1)!.id;
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(1000, late), deadLetters: [] }]);
     // Fewer than minReadings past the round on the wire: counted on the index, not claimed.
     expect(await planner.plan(request(last, [], { minReadings: 2000 }))).toEqual({ batches: [], readings: 1000, next: null });
@@ -150,7 +150,7 @@ describe('planning rounds in a worker thread', () => {
     // A new measure of a, then other sensors: a's rows up to `floor` are "on the wire".
     outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: 100 }, (_, k) => row('a', 'm2', 100 + k)) }]);
     outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: 3000 }, (_, k) => row(`b${k % 3}`, 'm', 200 + k)) }]);
-    const aRows = outbox.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
+    const aRows = outbox.readWaiting(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
     const floor = aRows.at(-1)!.id;
     const round = await planner.plan({ from: { afterId: 50, floor: new Map([['a', floor]]) }, probe: false, waitingSensors: [], minReadings: 0 });
     const claimedIds = round.batches.flatMap((j) => j.ids);

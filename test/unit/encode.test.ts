@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { BODY_HEAD_ROOM, BodyBuffers } from '../../src/hub/body-buffers.js';
 import { batchId, encodeMutation, encodePoints, planBatches, STORE_MUTATION } from '../../src/hub/encode.js';
-import type { ClaimedReading } from '../../src/outbox/types.js';
+import type { WaitingReading } from '../../src/outbox/types.js';
 
 const T0 = Date.UTC(2026, 10, 27, 10);
-const rows = (n: number): ClaimedReading[] =>
+const rows = (n: number): WaitingReading[] =>
   Array.from({ length: n }, (_, i) => ({ id: i + 1, sensor: 's', measure: 'm', kind: 'float' as const, ts: T0 + i, value: i + 0.5 }));
 
 describe('encode', () => {
@@ -53,7 +53,7 @@ describe('encode', () => {
 
   it('encodes planned points to the same body bytes as the list, in place when the head fits its room', () => {
     // Non-ASCII names and values, and more points than one joined group (500).
-    const mixed: ClaimedReading[] = Array.from({ length: 1234 }, (_, i) => ({
+    const mixed: WaitingReading[] = Array.from({ length: 1234 }, (_, i) => ({
       id: i + 1,
       sensor: 's',
       measure: i % 3 === 0 ? 'Temperatur °C' : 'm',

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading, ReadingValue } from '../../src/parse/reading.js';
 import { Outbox, ROWS_PER_INSERT } from '../../src/outbox/outbox.js';
-import { LIVE_LANE, type ClaimedReading, type IngestBatch } from '../../src/outbox/types.js';
+import { LIVE_LANE, type WaitingReading, type IngestBatch } from '../../src/outbox/types.js';
 import { tempDir } from '../helpers/tmp.js';
 import { sqlOf } from '../helpers/outbox-sql.js';
 
@@ -30,7 +30,7 @@ function expected(readings: Reading[]) {
   return readings.map((r) => ({ sensor: r.sensor, measure: r.measure, kind: KIND[typeof r.value as keyof typeof KIND], ts: r.ts, value: r.value }));
 }
 
-function withoutId(rows: ClaimedReading[]) {
+function withoutId(rows: WaitingReading[]) {
   return rows.map(({ id: _id, ...rest }) => rest);
 }
 
@@ -60,7 +60,7 @@ describe('Outbox append in multi-row statements', () => {
       const input = mixed(n);
       box.append([batch(input)]);
 
-      const rows = box.claim(LIVE_LANE, 10_000);
+      const rows = box.readWaiting(LIVE_LANE, 10_000);
       expect(rows).toHaveLength(7 + n);
       const first = rows.slice(0, 7);
       const second = rows.slice(7);
@@ -82,8 +82,8 @@ describe('Outbox append in multi-row statements', () => {
     const live2 = mixed(N - 1, 10_000);
     box.append([batch(live1, LIVE_LANE, 'x'), batch(backfill, 2, 'y'), batch(live2, LIVE_LANE, 'z')]);
 
-    const live = box.claim(LIVE_LANE, 10_000);
-    const lane2 = box.claim(2, 10_000);
+    const live = box.readWaiting(LIVE_LANE, 10_000);
+    const lane2 = box.readWaiting(2, 10_000);
     for (const [sensor, list] of perSensor(expected([...live1, ...live2]))) expect(perSensor(withoutId(live)).get(sensor)).toEqual(list);
     for (const [sensor, list] of perSensor(expected(backfill))) expect(perSensor(withoutId(lane2)).get(sensor)).toEqual(list);
     expect(box.counters().get('received.x')).toBe(live1.length);
@@ -104,7 +104,7 @@ describe('Outbox append in multi-row statements', () => {
     expect(box.counts()).toMatchObject({ appended: N + 2, depth: N + 2 });
     // The outbox goes on: a new sensor after the rollback gets a stream again, ids keep growing.
     box.append([batch(mixed(N, 200, ['new-sensor']))]);
-    const rows = box.claim(LIVE_LANE, 10_000);
+    const rows = box.readWaiting(LIVE_LANE, 10_000);
     expect(rows.filter((r) => r.sensor === 'new-sensor')).toHaveLength(N);
     expect(rows.at(-1)!.id).toBeGreaterThan(N + 2);
     expectBalanced(box);
@@ -116,12 +116,12 @@ describe('Outbox ack in id runs', () => {
   it('stores one commit sensor by sensor: the rows of each sensor get consecutive ids, so its batch is one run', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch(mixed(3 * N + 7)), batch(mixed(N, 700), LIVE_LANE, 'other')]);
-    const rows = box.claim(LIVE_LANE, 10_000);
+    const rows = box.readWaiting(LIVE_LANE, 10_000);
     const bySensor = perSensor(rows);
     expect([...bySensor.keys()]).toEqual(['a', 'b', 'c']); // in order of first appearance
     for (const list of bySensor.values()) expect(list.at(-1)!.id - list[0]!.id).toBe(list.length - 1);
     box.ack(bySensor.get('b')!.map((r) => r.id));
-    expect(box.claim(LIVE_LANE, 10_000)).toEqual([...bySensor.get('a')!, ...bySensor.get('c')!]);
+    expect(box.readWaiting(LIVE_LANE, 10_000)).toEqual([...bySensor.get('a')!, ...bySensor.get('c')!]);
     expectBalanced(box);
     box.close();
   });
@@ -132,7 +132,7 @@ describe('Outbox ack in id runs', () => {
     // commit of sensor a alone (consecutive ids).
     box.append([batch(mixed(3 * N + 7)), batch(mixed(2 * N, 500, ['a', 'b']), 3, 'bf'), batch(mixed(N + 1, 900))]);
     box.append([batch(mixed(2 * N, 2000, ['a']))]);
-    const a = box.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
+    const a = box.readWaiting(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a');
     // Left unacknowledged inside the range: single rows and a block, in both commits.
     const skip = new Set([2, 10, 11, 12, 13, 14, a.length - 30, a.length - 29, a.length - 17, a.length - 1].map((i) => a[i]!.id));
     const acked = a.map((r) => r.id).filter((id) => !skip.has(id));
@@ -144,14 +144,14 @@ describe('Outbox ack in id runs', () => {
     expect(box.laneCounts(3)).toMatchObject({ delivered: 0, waiting: 2 * N });
     expectBalanced(box);
     // What is left of a is exactly the skipped rows, unchanged.
-    expect(box.claim(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a')).toEqual(a.filter((r) => skip.has(r.id)));
+    expect(box.readWaiting(LIVE_LANE, 10_000).filter((r) => r.sensor === 'a')).toEqual(a.filter((r) => skip.has(r.id)));
     box.close();
   });
 
   it('counts only rows still there: ids already gone, repeated, or out of order', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch(mixed(2 * N, 0, ['a']))]);
-    const rows = box.claim(LIVE_LANE, 10_000);
+    const rows = box.readWaiting(LIVE_LANE, 10_000);
     const ids = rows.map((r) => r.id);
     box.reject(rows.slice(5, 10), LIVE_LANE, 'hub refused: test'); // gone before the ack
     box.ack([...ids.slice(0, 20), ...ids.slice(0, 3), ...ids.slice(20, 40).reverse()]);
@@ -164,7 +164,7 @@ describe('Outbox ack in id runs', () => {
   it('a backfill lane batch: lane counters and the ledger record go with the rows', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch(mixed(3 * N, 0, ['a', 'b']), 3, 'bf')]);
-    const a = box.claim(3, 10_000).filter((r) => r.sensor === 'a');
+    const a = box.readWaiting(3, 10_000).filter((r) => r.sensor === 'a');
     const record = { batchId: 'batch-a', lane: 3, kind: 'readings' as const, sensor: 'a', firstId: a[0]!.id, lastId: a.at(-1)!.id };
     box.ledger.record([record]);
     box.ack(
@@ -174,7 +174,7 @@ describe('Outbox ack in id runs', () => {
     );
     expect(box.ledger.list(3)).toEqual([]);
     expect(box.laneCounts(3)).toEqual({ appended: 3 * N, delivered: a.length, rejected: 0, waiting: 3 * N - a.length });
-    expect(box.claim(3, 10_000).every((r) => r.sensor === 'b')).toBe(true);
+    expect(box.readWaiting(3, 10_000).every((r) => r.sensor === 'b')).toBe(true);
     expectBalanced(box);
     box.close();
   });
@@ -193,9 +193,9 @@ describe('Outbox ack in id runs', () => {
       data: [i, i + 1, i + 2],
     });
     box.append([{ ...batch([]), spectra: [...Array.from({ length: 5 }, (_, i) => spectrum('f1', i)), spectrum('f2', 5), spectrum('f1', 6)] }]);
-    const f1 = box.claimSpectra(LIVE_LANE, 100).filter((s) => s.sensor === 'f1');
+    const f1 = box.readWaitingSpectra(LIVE_LANE, 100).filter((s) => s.sensor === 'f1');
     box.ackSpectra(f1.slice(1).map((s) => s.id));
-    expect(box.claimSpectra(LIVE_LANE, 100).map((s) => [s.sensor, s.ts])).toEqual([
+    expect(box.readWaitingSpectra(LIVE_LANE, 100).map((s) => [s.sensor, s.ts])).toEqual([
       ['f1', T0],
       ['f2', T0 + 5],
     ]);

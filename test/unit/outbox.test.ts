@@ -44,7 +44,7 @@ describe('Outbox', () => {
         ],
       },
     ]);
-    const claimed = box.claim(LIVE_LANE, 10);
+    const claimed = box.readWaiting(LIVE_LANE, 10);
     expect(claimed.map((r) => [r.sensor, r.measure, r.kind, r.value])).toEqual([
       ['p', 'f', 'float', 42],
       ['p', 'txt', 'string', '42'],
@@ -62,7 +62,7 @@ describe('Outbox', () => {
     box.append([{ source: 'a', lane: LIVE_LANE, deadLetters: [], readings }]);
     // The row-by-row form, as a reference.
     const rows = sqlOf(box).prepare('SELECT id, stream, ts, value FROM readings ORDER BY id').raw().all() as Array<[number, number, number, number | string]>;
-    const claimed = box.claim(LIVE_LANE, 100);
+    const claimed = box.readWaiting(LIVE_LANE, 100);
     expect(claimed.map((r) => [r.id, r.ts])).toEqual(rows.map(([id, , ts]) => [id, ts]));
     const byId = new Map(claimed.map((r) => [r.id, r]));
     for (const r of readings) {
@@ -71,24 +71,24 @@ describe('Outbox', () => {
     }
     // Excluded streams and floors leave rows out in SQL; the rest keep their order.
     const s0 = box.streams.streamsOf('s0');
-    expect(box.claim(LIVE_LANE, 100, s0).every((r) => r.sensor !== 's0')).toBe(true);
+    expect(box.readWaiting(LIVE_LANE, 100, s0).every((r) => r.sensor !== 's0')).toBe(true);
     const s1Last = claimed.filter((r) => r.sensor === 's1').at(-1)!.id;
-    const floored = box.claim(LIVE_LANE, 100, [], 0, [{ streams: box.streams.streamsOf('s1'), floor: s1Last }]);
+    const floored = box.readWaiting(LIVE_LANE, 100, [], 0, [{ streams: box.streams.streamsOf('s1'), floor: s1Last }]);
     expect(floored.map((r) => r.id)).toEqual(claimed.filter((r) => r.sensor !== 's1').map((r) => r.id));
-    expect(box.claim(LIVE_LANE, 3, [], claimed[2]!.id).map((r) => r.id)).toEqual(claimed.slice(3, 6).map((r) => r.id));
-    expect(box.claimOfSensor(LIVE_LANE, 's2', 0, 100).map((r) => r.value)).toEqual(claimed.filter((r) => r.sensor === 's2').map((r) => r.value));
-    expect(box.claim(LIVE_LANE, 100, [], claimed.at(-1)!.id)).toEqual([]);
+    expect(box.readWaiting(LIVE_LANE, 3, [], claimed[2]!.id).map((r) => r.id)).toEqual(claimed.slice(3, 6).map((r) => r.id));
+    expect(box.readWaitingOfSensor(LIVE_LANE, 's2', 0, 100).map((r) => r.value)).toEqual(claimed.filter((r) => r.sensor === 's2').map((r) => r.value));
+    expect(box.readWaiting(LIVE_LANE, 100, [], claimed.at(-1)!.id)).toEqual([]);
     box.close();
   });
 
   it('acks remove rows and count them; ids never go back after the outbox empties', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch('a', 5)]);
-    const first = box.claim(LIVE_LANE, 100);
+    const first = box.readWaiting(LIVE_LANE, 100);
     box.ack(first.map((r) => r.id));
-    expect(box.claim(LIVE_LANE, 100)).toEqual([]);
+    expect(box.readWaiting(LIVE_LANE, 100)).toEqual([]);
     box.append([batch('a', 1)]);
-    const next = box.claim(LIVE_LANE, 100);
+    const next = box.readWaiting(LIVE_LANE, 100);
     expect(next[0]!.id).toBeGreaterThan(first.at(-1)!.id);
     expect(box.counts()).toMatchObject({ appended: 6, delivered: 5, rejected: 0, dropped: 0, invalid: 0, depth: 1 });
     box.close();
@@ -97,7 +97,7 @@ describe('Outbox', () => {
   it('rejects move readings to dead letters with the reason', () => {
     const box = Outbox.inStateDir(tempDir());
     box.append([batch('a', 3)]);
-    const rows = box.claim(LIVE_LANE, 10);
+    const rows = box.readWaiting(LIVE_LANE, 10);
     box.reject([rows.find((r) => r.sensor === 's1')!], LIVE_LANE, 'hub refused: bad'); // one commit is stored sensor by sensor
     const dl = sqlOf(box).prepare('SELECT stage, reason, sensor, measure, ts, value FROM dead_letters').all();
     expect(dl).toEqual([{ stage: 'hub', reason: 'hub refused: bad', sensor: 's1', measure: 'm', ts: T0 + 1, value: 1 }]);
@@ -156,8 +156,8 @@ describe('Outbox', () => {
         ],
       },
     ]);
-    expect(box.claimSpectra(LIVE_LANE, 5, new Set(['waiting'])).map((s) => s.sensor)).toEqual(['other']);
-    expect(box.claimSpectra(LIVE_LANE, 5).map((s) => s.sensor)).toEqual(['waiting', 'waiting', 'waiting', 'waiting', 'waiting']);
+    expect(box.readWaitingSpectra(LIVE_LANE, 5, new Set(['waiting'])).map((s) => s.sensor)).toEqual(['other']);
+    expect(box.readWaitingSpectra(LIVE_LANE, 5).map((s) => s.sensor)).toEqual(['waiting', 'waiting', 'waiting', 'waiting', 'waiting']);
     box.close();
   });
 
@@ -180,7 +180,7 @@ describe('Outbox', () => {
     sqlOf(box).exec("CREATE TRIGGER boom BEFORE INSERT ON checkpoints WHEN NEW.path = '/fail' BEGIN SELECT RAISE(ABORT, 'boom'); END");
     expect(() => box.append([batch('a', 3, { checkpoint: { ...checkpoint, fileKey: '9:9', path: '/fail' } })])).toThrow(/boom/);
     expect(box.counts()).toMatchObject({ appended: 2 });
-    expect(box.claim(LIVE_LANE, 100)).toHaveLength(2);
+    expect(box.readWaiting(LIVE_LANE, 100)).toHaveLength(2);
     box.close();
 
     const reopened = new Outbox(path.join(dir, 'outbox.db'));
@@ -202,7 +202,7 @@ describe('Outbox', () => {
     expect(box.hubSensorId('s0')).toBeNull();
     box.rememberHubSensorId('s0', '00000000-0000-4000-8000-000000000001', 'timeseries');
     expect(box.hubSensorId('s0')).toBe('00000000-0000-4000-8000-000000000001');
-    expect(box.claim(LIVE_LANE, 10)[0]!.sensor).toBe('s0');
+    expect(box.readWaiting(LIVE_LANE, 10)[0]!.sensor).toBe('s0');
     box.close();
   });
 
@@ -220,13 +220,13 @@ describe('Outbox', () => {
     const schema = sqlOf(box).prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'readings'").all() as Array<{ name: string; sql: string }>;
     expect(schema.map((t) => t.name)).toEqual(['readings']); // the (lane, id) index went with the rowid table
     expect(schema[0]!.sql).toMatch(/PRIMARY KEY \(lane, id\)\s*\) STRICT, WITHOUT ROWID/);
-    const live = box.claim(LIVE_LANE, 100);
+    const live = box.readWaiting(LIVE_LANE, 100);
     expect(live.map((r) => [r.id, r.ts, r.value])).toEqual([1, 2, 4, 5, 7].map((i) => [i, T0 + i, i / 2]));
-    expect(box.claim(2, 100).map((r) => r.id)).toEqual([3, 6]);
+    expect(box.readWaiting(2, 100).map((r) => r.id)).toEqual([3, 6]);
     box.append([batch('a', 2)]);
     box.append([batch('b', 1, { lane: 2 })]);
-    expect(box.claim(LIVE_LANE, 100).slice(5).map((r) => r.id)).toEqual([11, 12]);
-    expect(box.claim(2, 100).map((r) => r.id)).toEqual([3, 6, 13]);
+    expect(box.readWaiting(LIVE_LANE, 100).slice(5).map((r) => r.id)).toEqual([11, 12]);
+    expect(box.readWaiting(2, 100).map((r) => r.id)).toEqual([3, 6, 13]);
     box.close();
   });
 
@@ -235,7 +235,7 @@ describe('Outbox', () => {
     const daemon = Outbox.inStateDir(dir);
     const backfill = Outbox.inStateDir(dir);
     for (let k = 0; k < 6; k++) (k % 2 === 0 ? daemon : backfill).append([batch('x', 3, { lane: k % 2 === 0 ? LIVE_LANE : 4 })]);
-    const ids = [...daemon.claim(LIVE_LANE, 100), ...daemon.claim(4, 100)].map((r) => r.id).sort((a, b) => a - b);
+    const ids = [...daemon.readWaiting(LIVE_LANE, 100), ...daemon.readWaiting(4, 100)].map((r) => r.id).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     daemon.close();
     backfill.close();
@@ -247,8 +247,8 @@ describe('Outbox', () => {
     box.append([batch('b', 4, { lane: 3 })]); // 5-8, lane 3
     box.append([batch('c', 4)]); // 9-12, live
     expect(box.dropOldest(6)).toBe(6);
-    expect(box.claim(LIVE_LANE, 100).map((r) => r.id)).toEqual([9, 10, 11, 12]);
-    expect(box.claim(3, 100).map((r) => r.id)).toEqual([7, 8]);
+    expect(box.readWaiting(LIVE_LANE, 100).map((r) => r.id)).toEqual([9, 10, 11, 12]);
+    expect(box.readWaiting(3, 100).map((r) => r.id)).toEqual([7, 8]);
     expect(box.counts()).toMatchObject({ dropped: 6, depth: 6 });
     expect(box.laneCounts(3)).toMatchObject({ waiting: 2 });
     box.close();
