@@ -1,7 +1,7 @@
 /**
  * Plans rounds of requests: reads the waiting rows (from the oldest, or past the round on the
  * wire) and encodes them into
- * per-sensor batches. Claiming and encoding are most of the delivery CPU, so the daemon does it
+ * per-sensor batches. Reading and encoding are most of the delivery CPU, so the daemon does it
  * in a worker thread with its own read connection (planner-worker.ts): meanwhile the shipper's
  * thread keeps ingesting and answering the hub (docs/performance.md, item 14).
  * Nothing here writes: the shipper records a round in the ledger only when it sends it.

@@ -11,8 +11,8 @@
  *   batch ids derived from row ids rely on that.
  * - From version 4, readings are clustered by (lane, id) (WITHOUT ROWID): reads walk one lane in
  *   id order, and acknowledgements delete id ranges of one lane. A rowid table needed a second
- *   b-tree for that (the (lane, id) index), which every insert and delete also had to change:
- *   ~2.2x the delete cost and ~35 % more bytes per reading (docs/performance.md, item 21).
+ *   b-tree for that (the (lane, id) index), which every insert and delete also had to change
+ *   (measured: docs/performance.md, item 21).
  * - STRICT + ANY keeps a value's storage class (a string "42" stays a string).
  */
 import type { Database } from 'better-sqlite3';

@@ -296,8 +296,7 @@ function hasLineOver(complete: Buffer, max: number): boolean {
  * The lines of `bytes[0, end)`, where `bytes[end]` is a newline: splitLines of the whole, decoded
  * piece by piece. A string of more than 128 KiB goes to V8's large-object space, where only a
  * full collection frees it, and every line sliced from it keeps it alive; pieces of at most
- * DECODE_PIECE_BYTES die young with their lines. A chunk of 256 KiB decoded whole kept the
- * agent's heap ~50 MB larger at full speed (docs/performance.md, item 22).
+ * DECODE_PIECE_BYTES die young with their lines. (Measured: docs/performance.md, item 22.)
  */
 export function decodeLines(bytes: Buffer, end: number): string[] {
   if (end <= DECODE_PIECE_BYTES) return splitLines(bytes.toString('utf8', 0, end));
