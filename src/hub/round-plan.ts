@@ -28,7 +28,7 @@ export interface Continuation {
   floor: Map<string, number>;
 }
 
-export interface ClaimedRound {
+export interface RoundRows {
   readings: WaitingReading[];
   /** Rows waiting that the read saw (for a probe: the window, of which it takes one sensor's rows). */
   waiting: number;
@@ -46,7 +46,7 @@ export function readRound(
   outbox: Outbox,
   s: RoundSettings,
   opts: { probe: boolean; from?: Continuation | undefined; excludeStreams: readonly number[] },
-): ClaimedRound {
+): RoundRows {
   const { lane, maxPoints } = s;
   const concurrency = opts.probe ? 1 : s.concurrency;
   const from = opts.from;

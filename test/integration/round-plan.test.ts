@@ -3,7 +3,7 @@
 // window and sensors are left out), every reading is sent exactly once and each sensor's
 // readings go in commit order, whatever the chain of continuations.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readRound, type ClaimedRound, type RoundSettings } from '../../src/hub/round-plan.js';
+import { readRound, type RoundRows, type RoundSettings } from '../../src/hub/round-plan.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { LIVE_LANE } from '../../src/outbox/types.js';
 import type { Reading } from '../../src/parse/reading.js';
@@ -51,7 +51,7 @@ describe('rounds planned ahead from a continuation', () => {
       const sent: Array<{ id: number; sensor: string }> = [];
       let planned = 0;
       let fromOldest = 0;
-      let current: ClaimedRound = readRound(o, s, { probe: false, excludeStreams: [] });
+      let current: RoundRows = readRound(o, s, { probe: false, excludeStreams: [] });
       for (let guard = 0; current.readings.length > 0 && guard < 10_000; guard++) {
         // While `current` is on the wire, plan the next round from its continuation...
         const next = current.next === null ? null : readRound(o, s, { probe: false, from: current.next, excludeStreams: [] });
