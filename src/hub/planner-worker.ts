@@ -4,13 +4,13 @@
  * ids and encoded points. The rows themselves stay here; a split reads them back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Outbox } from '../outbox/outbox.js';
+import { OutboxReader } from '../outbox/reader.js';
 import { BodyBuffers } from './body-buffers.js';
 import { planRoundSync, type PlannerReply, type RoundRequest } from './planner.js';
 import type { RoundSettings } from './round-plan.js';
 
 const { file, settings, synchronous } = workerData as { file: string; settings: RoundSettings; synchronous: 'full' | 'normal' };
-const outbox = new Outbox(file, { synchronous, readonly: true });
+const { reader } = OutboxReader.open(file, { synchronous, readonly: true });
 parentPort!.postMessage({ ready: true });
 
 // Buffers for the encoded points, handed back once the hub answered their batch with a 200 (body-buffers.ts):
@@ -27,7 +27,7 @@ parentPort!.on('message', (message: { seq: number; request: RoundRequest } | { r
   // The encoded points move to the agent's thread without a copy (each has its own ArrayBuffer).
   const transfer: ArrayBuffer[] = [];
   try {
-    const round = planRoundSync(outbox, settings, request, buffers);
+    const round = planRoundSync(reader, settings, request, buffers);
     // A round from the oldest row that finds none: the outbox is drained, and an idle agent keeps
     // no body memory. (A plan ahead finding nothing yet is not that: rounds are on the wire.)
     if (request.from === undefined && round.readings === 0) buffers.clear();

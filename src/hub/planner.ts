@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Outbox } from '../outbox/outbox.js';
+import type { OutboxReader } from '../outbox/reader.js';
 import type { ReadingsBatch } from './batch-sender.js';
 import type { TakeBuffer } from './body-buffers.js';
 import { readRound, planReadingBatches, type Continuation, type RoundSettings } from './round-plan.js';
@@ -41,7 +42,7 @@ export interface RoundPlanner {
 }
 
 /** Plans with the given connection, on the caller's thread. */
-export function planRoundSync(outbox: Outbox, s: RoundSettings, req: RoundRequest, buffers?: TakeBuffer): PlannedRound {
+export function planRoundSync(outbox: OutboxReader, s: RoundSettings, req: RoundRequest, buffers?: TakeBuffer): PlannedRound {
   // Planning ahead while few rows have arrived past the round on the wire is the common miss:
   // a count on the index says so without reading them.
   if (req.from !== undefined && req.minReadings > 0) {
@@ -62,7 +63,7 @@ export class InlinePlanner implements RoundPlanner {
   ) {}
 
   async plan(request: RoundRequest): Promise<PlannedRound> {
-    return planRoundSync(this.outbox, this.settings, request);
+    return planRoundSync(this.outbox.reader, this.settings, request);
   }
 
   async close(): Promise<void> {}

@@ -3,7 +3,7 @@
  * into per-sensor batches with their encoded points. Pure functions of an outbox connection,
  * so the shipper's thread and the planner worker (planner-worker.ts) plan rounds identically.
  */
-import type { Outbox } from '../outbox/outbox.js';
+import type { OutboxReader } from '../outbox/reader.js';
 import type { WaitingReading } from '../outbox/types.js';
 import type { ReadingsBatch } from './batch-sender.js';
 import type { TakeBuffer } from './body-buffers.js';
@@ -43,7 +43,7 @@ export interface RoundRows {
  * `next` says where the round after this one may start while this one is on the wire.
  */
 export function readRound(
-  outbox: Outbox,
+  outbox: OutboxReader,
   s: RoundSettings,
   opts: { probe: boolean; from?: Continuation | undefined; excludeStreams: readonly number[] },
 ): RoundRows {
@@ -101,7 +101,7 @@ const MAX_FLOORS = 64;
  * (Each top-up scans the rows after the window for that sensor's streams: a wider window,
  * above, avoids most of them.)
  */
-function fillPerSensor(outbox: Outbox, s: RoundSettings, window: WaitingReading[], budget: number): WaitingReading[] {
+function fillPerSensor(outbox: OutboxReader, s: RoundSettings, window: WaitingReading[], budget: number): WaitingReading[] {
   const out: WaitingReading[] = [];
   for (const [sensor, rows] of groupBySensor(window)) {
     if (out.length >= budget) break;

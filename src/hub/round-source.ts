@@ -235,7 +235,7 @@ export class RoundSource {
     const epoch = this.chainEpoch;
     let round = await this.planner(probe).plan(request);
     // Rows removed while the worker planned (drop_oldest) may be in its round: plan again here.
-    if (outbox.removals !== removals) round = planRoundSync(outbox, this.settings, request);
+    if (outbox.removals !== removals) round = planRoundSync(outbox.reader, this.settings, request);
     if (round.readings === 0 && spectra.length === 0) {
       this.lastLookFoundNothing = true;
       this.fillStartedAt = null;

@@ -5,7 +5,8 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { InflightBatch } from './inflight.js';
-import type { StreamRegistry } from './streams.js';
+import { openDatabase, type OpenOptions } from './db.js';
+import { StreamRegistry } from './streams.js';
 import type { WaitingReading, WaitingSpectrum } from './types.js';
 import { decodeValue } from './values.js';
 
@@ -29,9 +30,16 @@ export class OutboxReader {
     ofStreams: Statement;
   };
 
+  /** The read side alone on a connection of its own: all the planner worker opens. */
+  static open(file: string, options: OpenOptions): { reader: OutboxReader; close(): void } {
+    const db = openDatabase(file, options);
+    return { reader: new OutboxReader(db, new StreamRegistry(db)), close: () => db.close() };
+  }
+
   constructor(
     private readonly db: Database,
-    private readonly streams: StreamRegistry,
+    /** Sensor and stream names by id (a read names every stream of the sensors it leaves out). */
+    readonly streams: StreamRegistry,
   ) {
     this.stmt = {
       readWaitingSpectra: db.prepare('SELECT id, sensor_id, ts, body FROM spectra WHERE lane = ? ORDER BY id LIMIT ?').raw(),

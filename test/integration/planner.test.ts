@@ -82,7 +82,7 @@ describe('planning rounds in a worker thread', () => {
     const planner = new WorkerPlanner(outbox, SETTINGS, quietLogger(events));
     cleanup.push(() => planner.close());
     for (const req of [request(0), request(1234), request(7000), request(0, [], { probe: true })]) {
-      const here = planRoundSync(outbox, SETTINGS, req);
+      const here = planRoundSync(outbox.reader, SETTINGS, req);
       const there = await planner.plan(req);
       expect(here.batches.length).toBeGreaterThan(0);
       expect(there.readings).toBe(here.readings);
@@ -102,7 +102,7 @@ describe('planning rounds in a worker thread', () => {
     expect(await planner.plan(request(last, [], { minReadings: 2000 }))).toEqual({ batches: [], readings: 1000, next: null });
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(4000, late, 1000), deadLetters: [] }]);
     const there = await planner.plan(request(last, ['late-4']));
-    const here = planRoundSync(outbox, SETTINGS, request(last, ['late-4']));
+    const here = planRoundSync(outbox.reader, SETTINGS, request(last, ['late-4']));
     expect(there.batches.map((j) => j.record)).toEqual(here.batches.map((j) => j.record));
     expect(there.batches.length).toBeGreaterThan(1);
     expect(there.batches.some((j) => j.record.sensor === 'late-4')).toBe(false);
@@ -130,7 +130,7 @@ describe('planning rounds in a worker thread', () => {
     // other batches' bytes; each body is still exactly the one planned on this thread.
     for (const req of [request(0), request(1234, ['a', 'b'])]) {
       const there = await planner.plan(req);
-      const here = planRoundSync(outbox, settings, req);
+      const here = planRoundSync(outbox.reader, settings, req);
       expect(there.batches.filter(used).length).toBeGreaterThan(0);
       expect(there.batches.map((j) => j.record)).toEqual(here.batches.map((j) => j.record));
       expect(there.batches.map(body)).toEqual(here.batches.map(body));
@@ -167,7 +167,7 @@ describe('planning rounds in a worker thread', () => {
     cleanup.push(() => planner.close());
     await waitFor(() => events.some((e) => e.event === 'planner_stopped'), 'the worker to report its failure');
     const round = await planner.plan(request(0));
-    expect(round.batches.map((j) => j.ids)).toEqual(planRoundSync(outbox, SETTINGS, request(0)).batches.map((j) => j.ids));
+    expect(round.batches.map((j) => j.ids)).toEqual(planRoundSync(outbox.reader, SETTINGS, request(0)).batches.map((j) => j.ids));
     expect(events.filter((e) => e.event === 'planner_stopped')).toHaveLength(1);
   });
 
@@ -220,7 +220,7 @@ describe('planning rounds in a worker thread', () => {
     const handedBack: Uint8Array[] = [];
     const { hub, sensor, outbox, sender } = await senderOnEmulator((p) => (p.value === 15.5 ? 'refused' : null), [], (points) => void handedBack.push(points));
     outbox.append([{ source: 'test', lane: LIVE_LANE, readings: readings(40, ['a']), deadLetters: [] }]);
-    const [first, second, third, fourth] = planRoundSync(outbox, { ...SETTINGS, maxPoints: 10 }, request(0)).batches;
+    const [first, second, third, fourth] = planRoundSync(outbox.reader, { ...SETTINGS, maxPoints: 10 }, request(0)).batches;
     outbox.ledger.record([first!.record, second!.record, third!.record, fourth!.record]);
     const to = { sensorId: sensor.id };
     const signal = new AbortController().signal;
@@ -246,7 +246,7 @@ describe('planning rounds in a worker thread', () => {
     const s: RoundSettings = { ...SETTINGS, maxPoints: 10 };
     /** A batch as the worker hands it over (ids and points, no rows), recorded in the ledger. */
     const plannedJob = (): ReadingsBatch => {
-      const batch = planRoundSync(outbox, s, request(0)).batches[0]!;
+      const batch = planRoundSync(outbox.reader, s, request(0)).batches[0]!;
       batch.items = undefined;
       outbox.ledger.record([batch.record]);
       return batch;

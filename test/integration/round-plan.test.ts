@@ -51,10 +51,10 @@ describe('rounds planned ahead from a continuation', () => {
       const sent: Array<{ id: number; sensor: string }> = [];
       let planned = 0;
       let fromOldest = 0;
-      let current: RoundRows = readRound(o, s, { probe: false, excludeStreams: [] });
+      let current: RoundRows = readRound(o.reader, s, { probe: false, excludeStreams: [] });
       for (let guard = 0; current.readings.length > 0 && guard < 10_000; guard++) {
         // While `current` is on the wire, plan the next round from its continuation...
-        const next = current.next === null ? null : readRound(o, s, { probe: false, from: current.next, excludeStreams: [] });
+        const next = current.next === null ? null : readRound(o.reader, s, { probe: false, from: current.next, excludeStreams: [] });
         // ...then `current` is accepted and acknowledged.
         for (const r of current.readings) sent.push({ id: r.id, sensor: r.sensor });
         o.ack(current.readings.map((r) => r.id));
@@ -63,7 +63,7 @@ describe('rounds planned ahead from a continuation', () => {
           current = next;
         } else {
           fromOldest++;
-          current = readRound(o, s, { probe: false, excludeStreams: [] });
+          current = readRound(o.reader, s, { probe: false, excludeStreams: [] });
         }
       }
       expect(o.counts().depth).toBe(0);
@@ -88,12 +88,12 @@ describe('rounds planned ahead from a continuation', () => {
     for (let c = 0; c < 5; c++) {
       outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: sensors.map((sensor, k) => ({ sensor, measure: 'm', ts: 1_700_000_000_000 + c * 1000 + k, value: c })) }]);
     }
-    const wide = readRound(outbox, { lane: LIVE_LANE, maxPoints: 2, maxBytes: 1 << 20, concurrency: 64 }, { probe: false, excludeStreams: [] });
+    const wide = readRound(outbox.reader, { lane: LIVE_LANE, maxPoints: 2, maxBytes: 1 << 20, concurrency: 64 }, { probe: false, excludeStreams: [] });
     const windowEnd = 256; // ids 1-256: the widened window (128 sensors × 2 points)
     expect(wide.readings.filter((r) => r.id > windowEnd).length).toBeGreaterThan(64); // topped up past it
     expect(wide.next).toBeNull();
     // The same data with fewer sensors per round does continue.
-    const narrow = readRound(outbox, { lane: LIVE_LANE, maxPoints: 2, maxBytes: 1 << 20, concurrency: 8 }, { probe: false, excludeStreams: [] });
+    const narrow = readRound(outbox.reader, { lane: LIVE_LANE, maxPoints: 2, maxBytes: 1 << 20, concurrency: 8 }, { probe: false, excludeStreams: [] });
     expect(narrow.next).not.toBeNull();
     expect(narrow.next!.floor.size).toBeLessThanOrEqual(64);
   });
@@ -106,10 +106,10 @@ describe('rounds planned ahead from a continuation', () => {
       outbox.append([{ source: 'test', lane: LIVE_LANE, deadLetters: [], readings: Array.from({ length: count }, () => ({ sensor, measure: 'm', ts: 1_700_000_000_000 + ++n, value: n })) }]);
     }
     const s: RoundSettings = { lane: LIVE_LANE, maxPoints: 4, maxBytes: 1 << 20, concurrency: 2 };
-    const first = readRound(outbox, s, { probe: false, excludeStreams: [] });
+    const first = readRound(outbox.reader, s, { probe: false, excludeStreams: [] });
     expect(first.readings.map((r) => `${r.sensor}${r.id}`)).toEqual(['A1', 'A13', 'A14', 'A15', 'X2', 'X6', 'X7', 'X8', 'X9', 'X10', 'X11', 'X12']);
     expect(first.next!.afterId).toBe(2); // just before L3, the first row of the sensor left out
-    const next = readRound(outbox, s, { probe: false, from: first.next!, excludeStreams: [] });
+    const next = readRound(outbox.reader, s, { probe: false, from: first.next!, excludeStreams: [] });
     expect(next.readings.filter((r) => r.sensor === 'L').map((r) => r.id)).toEqual([3, 4, 5, 16, 17]);
     expect(next.readings.some((r) => first.readings.some((f) => f.id === r.id))).toBe(false);
   });
