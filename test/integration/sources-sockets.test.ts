@@ -150,12 +150,18 @@ describe('tcp source', () => {
       }
       c.end(() => (flushed = true));
     };
+    let stalls = 0;
+    const watching = source.stalls$!.subscribe(() => stalls++);
     pump();
-    await waitFor(() => h.uncommitted >= 4, 'the in-flight limit reached');
-    await new Promise((r) => setTimeout(r, 300));
+    // Preconditions, each a condition: the source says it waits for commits, and the sender's
+    // kernel buffers are full (write() refused more).
+    await waitFor(() => h.uncommitted >= 4 && stalls > 0, 'the in-flight limit reached, and the source waiting on it');
+    await waitFor(() => blocked, 'the sender held back by the kernel');
     const emitted = h.uncommitted;
     const sent = i;
+    // A stall is the absence of progress: it can only be watched for a while.
     await new Promise((r) => setTimeout(r, 300));
+    watching.unsubscribe();
     // Stalled: no more chunks, and the sender can hand the kernel nothing more.
     expect(h.uncommitted).toBe(emitted);
     expect(emitted).toBeLessThanOrEqual(4);
