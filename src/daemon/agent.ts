@@ -332,7 +332,7 @@ export class Agent implements AgentView {
   }
 
   deliveryStats() {
-    const s = this.shipper.stats;
+    const s = this.shipper.stats();
     return { delivered: s.delivered, spectraDelivered: s.spectraDelivered, rejected: s.rejected, retried: s.retried, throttled: s.throttled };
   }
 

@@ -67,12 +67,13 @@ interface Refusals {
 }
 
 export class BatchSender {
+  /** What this sender did (the shipper reports them with its own: Shipper.stats()). */
+  readonly counts: SenderStats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0 };
   constructor(
     private readonly outbox: Outbox,
     private readonly client: HubClient,
     private readonly gate: HubGate,
     private readonly log: Logger,
-    private readonly stats: SenderStats,
     private readonly onDelivered: (points: number) => void,
     /** A planned batch's points after the hub accepted them: their buffer may be reused. */
     private readonly recycle: (points: Uint8Array) => void = () => undefined,
@@ -119,7 +120,7 @@ export class BatchSender {
             record.batchId,
             signal,
           );
-    this.stats.requests++;
+    this.counts.requests++;
     if (outcome.kind === 'ok' || outcome.kind === 'conflict') this.gate.pacer?.onAccepted();
     else if (outcome.kind === 'retryable' && outcome.throttled) this.gate.pacer?.onThrottled();
     switch (outcome.kind) {
@@ -220,10 +221,10 @@ export class BatchSender {
     try {
       if (record.kind === 'readings') {
         this.outbox.ack(ids, record.batchId, record.lane);
-        this.stats.delivered += ids.length;
+        this.counts.delivered += ids.length;
       } else {
         this.outbox.ackSpectra(ids, record.batchId, record.lane);
-        this.stats.spectraDelivered += ids.length;
+        this.counts.spectraDelivered += ids.length;
       }
       return null;
     } catch (err) {
@@ -291,7 +292,7 @@ export class BatchSender {
       this.log.error({ event: 'outbox_reject_failed', batch_id: record.batchId, err }, why);
       return retryable('storage', null, why);
     }
-    this.stats.rejected++;
+    this.counts.rejected++;
     refusals.points += items.length;
     refusals.firstReason ??= reason;
     const item = items[0]!;

@@ -40,11 +40,12 @@ export interface RoundHost {
   sleep(ms: number, wakeOnNotify: boolean): Promise<void>;
   /** The lane was found empty: delivery is idle. */
   idle(): void;
-  readonly stats: Pick<ShipperStats, 'plannedAhead' | 'plannedInWorker'>;
   readonly waiting: WaitingSensors;
 }
 
 export class RoundSource {
+  /** Rounds planned ahead, and of those in the worker (reported by Shipper.stats()). */
+  readonly counts = { plannedAhead: 0, plannedInWorker: 0 };
   /** Send partial rounds at once instead of waiting max_wait for them to fill (used when draining). */
   flushNow = false;
   private readonly settings: RoundSettings;
@@ -166,7 +167,7 @@ export class RoundSource {
       }
     }
     if (!this.workerPlanner.ready) return this.inlinePlanner;
-    this.host.stats.plannedInWorker++;
+    this.counts.plannedInWorker++;
     return this.workerPlanner;
   }
 
@@ -180,7 +181,7 @@ export class RoundSource {
     this.planAfter = batches.length === plan.batches.length ? plan.next : null;
     this.lastLookFoundNothing = false;
     this.opts.outbox.ledger.record(batches.map((j) => j.record));
-    this.host.stats.plannedAhead++;
+    this.counts.plannedAhead++;
     return batches;
   }
 

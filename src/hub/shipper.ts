@@ -31,17 +31,8 @@ export type { ShipperOptions, ShipperStats } from './shipper-options.js';
 
 export class Shipper {
   state: DeliveryState = { state: 'idle' };
-  readonly stats: ShipperStats = {
-    delivered: 0,
-    spectraDelivered: 0,
-    rejected: 0,
-    requests: 0,
-    retried: 0,
-    throttled: 0,
-    plannedAhead: 0,
-    plannedInWorker: 0,
-    bodiesHandedBack: 0,
-  };
+  /** The loop's own counters; the sender and the round source keep theirs (stats()). */
+  private readonly counts = { retried: 0, throttled: 0, bodiesHandedBack: 0 };
   readonly gate: HubGate;
   private readonly waiting: WaitingSensors;
   private readonly sender: BatchSender;
@@ -86,12 +77,11 @@ export class Shipper {
       opts.client,
       this.gate,
       this.log,
-      this.stats,
       (n) => {
         this.logWindow.points += n;
       },
       (points) => {
-        if (this.rounds.recycle(points)) this.stats.bodiesHandedBack++;
+        if (this.rounds.recycle(points)) this.counts.bodiesHandedBack++;
       },
       poison,
     );
@@ -102,10 +92,14 @@ export class Shipper {
         this.setState({ state: 'idle' });
         this.flushLog(false);
       },
-      stats: this.stats,
       waiting: this.waiting,
     };
     this.rounds = new RoundSource(opts, host, poison, fullRounds);
+  }
+
+  /** What delivery did since start: a snapshot of the loop's, the sender's and the round source's counters. */
+  stats(): ShipperStats {
+    return { ...this.sender.counts, ...this.counts, ...this.rounds.counts };
   }
 
   /** Sensors whose readings wait (e.g. no permission to create them), with the reason. */
@@ -287,8 +281,8 @@ export class Shipper {
     const retryAfterMs = failure.kind === 'retryable' ? failure.retryAfterMs : undefined;
     const delay = retryDelay(this.attempt, retryAfterMs, this.opts.retry, this.opts.random);
     const throttled = failure.kind === 'retryable' && failure.throttled;
-    this.stats.retried++;
-    if (throttled) this.stats.throttled++;
+    this.counts.retried++;
+    if (throttled) this.counts.throttled++;
     // A throttling answer concerns every client of this hub: other processes on this state dir wait too.
     this.gate.pauseUntil(now + delay, throttled);
     this.setState({ state: throttled ? 'throttled' : 'retrying', until: now + delay, reason: failure.reason, since });
@@ -345,10 +339,10 @@ export class Shipper {
       {
         event: 'delivered',
         readings: w.points,
-        total_delivered: this.stats.delivered + this.stats.spectraDelivered,
+        total_delivered: this.sender.counts.delivered + this.sender.counts.spectraDelivered,
         ms: now - w.since,
-        requests: this.stats.requests,
-        planned_ahead: this.stats.plannedAhead,
+        requests: this.sender.counts.requests,
+        planned_ahead: this.rounds.counts.plannedAhead,
       },
       `delivered ${w.points} readings`,
     );

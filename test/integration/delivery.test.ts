@@ -58,7 +58,7 @@ describe('delivery engine', () => {
     for (let k = 0; k < 20; k++) rig.append(readings(2000, eight, k * 2000));
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
-    expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
+    expect(rig.shipper.stats().plannedAhead).toBeGreaterThan(3);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
     expectEachSensorInOrder(rig.hub, 8);
     expect(rig.outbox.ledger.list(0)).toEqual([]);
@@ -117,7 +117,7 @@ describe('delivery engine', () => {
     expect(reqs.filter((r) => r.receivedAt > throttled.finishedAt + ON_THE_WIRE_MS).length).toBeGreaterThan(0);
     expect(inside).toEqual([]);
     expect(rig.logs.some((l) => l.event === 'hub_throttled' && l.retry_after_ms === 1000)).toBe(true);
-    expect(rig.shipper.stats.throttled).toBe(1);
+    expect(rig.shipper.stats().throttled).toBe(1);
   });
 
   it('honours Retry-After as an HTTP date, and 503 the same way', async () => {

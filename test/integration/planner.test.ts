@@ -66,8 +66,7 @@ async function senderOnEmulator(rejectPoint: EmulatorOptions['rejectPoint'], eve
   const sensor = hub.store.createSensor({ name: 'a', ingest: 'timeseries' });
   const outbox = Outbox.inStateDir(tempDir());
   cleanup.push(() => outbox.close());
-  const stats = { delivered: 0, spectraDelivered: 0, rejected: 0, requests: 0 };
-  const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger(events), stats, () => undefined, recycle);
+  const sender = new BatchSender(outbox, client, new HubGate(null), quietLogger(events), () => undefined, recycle);
   return { hub, sensor, outbox, sender };
 }
 
@@ -188,7 +187,7 @@ describe('planning rounds in a worker thread', () => {
     for (let k = 0; k < 20; k++) rig.append(readings(2000, EIGHT, k * 2000));
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
-    expect(rig.shipper.stats.plannedAhead).toBeGreaterThan(3);
+    expect(rig.shipper.stats().plannedAhead).toBeGreaterThan(3);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 40_000, overwrites: 0 });
     expectEachSensorInOrder(rig.hub, 8);
     // Full requests but two: the probe first (the oldest sensor's rows of the first window, not
@@ -286,7 +285,7 @@ describe('planning rounds in a worker thread', () => {
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(heldBack).toBeGreaterThan(2);
-    expect(rig.shipper.stats.plannedAhead).toBe(0);
+    expect(rig.shipper.stats().plannedAhead).toBe(0);
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 20_000, overwrites: 0 });
   });
 
@@ -297,8 +296,8 @@ describe('planning rounds in a worker thread', () => {
     rig.shipper.start();
     await waitFor(() => rig!.outbox.counts().depth === 0, 'an empty outbox');
     expect(rig.logs.some((e) => e.event === 'planner_started')).toBe(true);
-    expect(rig.shipper.stats.plannedInWorker).toBeGreaterThan(0);
-    expect(rig.shipper.stats.bodiesHandedBack).toBeGreaterThan(0); // the worker's bodies go back to it once accepted
+    expect(rig.shipper.stats().plannedInWorker).toBeGreaterThan(0);
+    expect(rig.shipper.stats().bodiesHandedBack).toBeGreaterThan(0); // the worker's bodies go back to it once accepted
     expect(rig.hub.store.counters).toMatchObject({ datapointsAccepted: 80_000, overwrites: 0 });
     expectEachSensorInOrder(rig.hub, 8);
     expect(rig.logs.filter((e) => e.event === 'planner_failed' || e.event === 'planner_stopped')).toEqual([]);
