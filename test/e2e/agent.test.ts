@@ -2,24 +2,18 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
+import { describe, expect, it } from 'vitest';
+import { type HubEmulator } from '../../src/emulator/index.js';
 import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { jsonlReadings, key, receivedKeys, sorted, T0, toJsonl, type Expected } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { freshHubEachTest } from '../helpers/e2e-hooks.js';
 
 let hub: HubEmulator;
 let dir: string;
-const running: AgentProcess[] = [];
-
-beforeEach(async () => {
-  hub = await createHubEmulator();
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await hub.close();
+const running = freshHubEachTest((h, d) => {
+  hub = h;
+  dir = d;
 });
 
 function start(config: string): AgentProcess {

@@ -3,25 +3,19 @@
 // for a route or proxy problem, and /readyz, `status` and the metrics say what is going on.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
 import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { parsePrometheusText } from '../helpers/metrics-text.js';
 import { jsonlReadings, key, receivedKeys, sorted, toJsonl } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { freshHubEachTest } from '../helpers/e2e-hooks.js';
 
 let hub: HubEmulator;
 let dir: string;
-const running: AgentProcess[] = [];
-
-beforeEach(async () => {
-  hub = await createHubEmulator();
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await hub.close();
+const running = freshHubEachTest((h, d) => {
+  hub = h;
+  dir = d;
 });
 
 const N = 1000;

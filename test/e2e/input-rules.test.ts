@@ -6,25 +6,19 @@
 // refused line with its line number and reason, and `dlq replay` must bring none of them back.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
+import { describe, expect, it } from 'vitest';
+import { type HubEmulator } from '../../src/emulator/index.js';
 import type { DeadLetterRow } from '../../src/outbox/dead-letters.js';
-import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { runAgentCommand, spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { receivedKeys, sorted } from '../helpers/readings.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { freshHubEachTest } from '../helpers/e2e-hooks.js';
 
 let hub: HubEmulator;
 let dir: string;
-const running: AgentProcess[] = [];
-
-beforeEach(async () => {
-  hub = await createHubEmulator();
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await hub.close();
+const running = freshHubEachTest((h, d) => {
+  hub = h;
+  dir = d;
 });
 
 const TS = '2026-11-27T10:00:00Z';

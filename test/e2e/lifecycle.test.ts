@@ -5,20 +5,19 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { parse as parseYaml, stringify } from 'yaml';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
-import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { jsonlReadings, key, receivedKeys, toJsonl } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { stopAfterEachTest } from '../helpers/e2e-hooks.js';
 
 let hub: HubEmulator | undefined;
-const running: AgentProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await hub?.close();
-  hub = undefined;
-});
+const running = stopAfterEachTest(
+  () => hub,
+  () => (hub = undefined),
+);
 
 async function setup(extra: Record<string, unknown> = {}, readings = 20_000) {
   hub = await createHubEmulator({ latencyMs: 5 });

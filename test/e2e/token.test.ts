@@ -3,22 +3,21 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
-import { BIN, runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { BIN, runAgentCommand, spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { jsonlReadings, toJsonl } from '../helpers/readings.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { stopAfterEachTest } from '../helpers/e2e-hooks.js';
 
 const WRITE = 'Internal Hub Write';
 const CREATE = 'Internal Hub Create';
 let hub: HubEmulator | undefined;
-const running: AgentProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await hub?.close();
-  hub = undefined;
-});
+const running = stopAfterEachTest(
+  () => hub,
+  () => (hub = undefined),
+);
 
 describe('machine token in the running agent', () => {
   it('revoked at run time: delivery pauses, collection goes on; a replaced token file resumes it; SIGHUP reloads', async () => {
