@@ -44,8 +44,8 @@ const CASES = [
 ];
 
 export async function run(ctx) {
-  const readings = ctx.quick ? 50_000 : 1_000_000;
-  const runs = ctx.quick ? 3 : 5;
+  const readings = ctx.smoke ? 10_000 : ctx.quick ? 50_000 : 1_000_000;
+  const runs = ctx.smoke ? 2 : ctx.quick ? 3 : 5;
   const figures = [];
   await withScope(async (scope) => {
     const dir = scope.tempDir();

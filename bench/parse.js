@@ -44,8 +44,8 @@ const TARGETS = { jsonl: 1_000_000, 'senseye-csv': 1_000_000 };
 const CHUNK_BYTES = 256 * 1024;
 
 export async function run(ctx) {
-  const readings = ctx.quick ? 100_000 : 1_000_000;
-  const runs = ctx.quick ? 3 : 5;
+  const readings = ctx.smoke ? 10_000 : ctx.quick ? 100_000 : 1_000_000;
+  const runs = ctx.smoke ? 2 : ctx.quick ? 3 : 5;
   const figures = [];
   const details = {};
   await withScope(async (scope) => {

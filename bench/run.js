@@ -7,6 +7,7 @@
  * bench/RESULTS.md. Where a target is missed, one more profiled run says what bounds it.
  *
  * --quick       small sizes (a few seconds each); results are printed, not written (unless --write)
+ * --smoke       tiny sizes, only to show the benchmarks still run (test/integration/bench-smoke.test.ts)
  * --profile     profile every benchmark, met or not;  --no-profile: never
  * --write       write bench/results.json and bench/RESULTS.md (default for full-size runs)
  * --no-write    print only
@@ -31,6 +32,7 @@ function parseArgs(argv) {
   const opts = { quick: process.env.BENCH_QUICK === '1', profile: null, write: null, names: [] };
   for (const a of argv) {
     if (a === '--quick') opts.quick = true;
+    else if (a === '--smoke') opts.quick = opts.smoke = true;
     else if (a === '--profile') opts.profile = true;
     else if (a === '--no-profile') opts.profile = false;
     else if (a === '--write') opts.write = true;
@@ -76,7 +78,7 @@ async function main() {
     log(`\n== ${bench.title} ==  (${loadBefore})`);
     const started = nowMs();
     const entry = { name, title: bench.title, date: new Date().toISOString(), quick: opts.quick, loadBefore, figures: [], notes: [], profiles: [] };
-    const ctx = { quick: opts.quick, log };
+    const ctx = { quick: opts.quick, smoke: opts.smoke === true, log };
     try {
       const result = await bench.run(ctx);
       entry.figures = finishFigures(result.figures);

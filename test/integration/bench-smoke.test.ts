@@ -1,6 +1,6 @@
 /**
- * The benchmark suite still runs: `node bench/run.js --quick --no-write parse outbox` (the two
- * in-process benchmarks, quick sizes) exits 0 and prints a figure with median, min and max for
+ * The benchmark suite still runs: `node bench/run.js --smoke --no-write parse outbox` (the two
+ * in-process benchmarks, tiny sizes) exits 0 and prints a figure with median, min and max for
  * every format and outbox case. No timing is asserted here: timing goals live in bench/ and
  * bench/RESULTS.md (issue 8), never in tests. --no-write keeps bench/RESULTS.md untouched.
  */
@@ -20,7 +20,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 const FIGURE = /: [\d,.]+ readings\/s \(min [\d,.]+, max [\d,.]+, \d+ runs\)/;
 
 it('runs the quick parse and outbox benchmarks and prints their figures', { timeout: 100_000 }, async () => {
-  const { code, stdout, stderr } = await runBench(['--quick', '--no-write', 'parse', 'outbox']);
+  const { code, stdout, stderr } = await runBench(['--smoke', '--no-write', 'parse', 'outbox']);
   expect(stderr).toBe('');
   expect(code, stdout).toBe(0);
   for (const label of ['jsonl parse + validate', 'senseye-csv parse + validate', 'influx parse + validate', 'csv parse + validate', 'append, synchronous=full', 'claim + ack, synchronous=full']) {
