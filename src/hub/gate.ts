@@ -66,8 +66,10 @@ export class HubGate {
     return this.pausedUntil;
   }
 
-  /** Resolves when a request of `points` points may go out; rejects if `signal` aborts. */
-  /** Waits for the request's turn; either signal ends the wait (the stop, or the round's failure). */
+  /**
+   * Resolves when a request of `points` points may go out; rejects when either signal aborts (the
+   * stop, or the round's failure), also while it waits.
+   */
   async admit(points: number, signal?: AbortSignal, roundFailed?: AbortSignal): Promise<void> {
     for (;;) {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
@@ -94,7 +96,4 @@ export class HubGate {
     this.tokens = Math.min(this.maxRate, this.tokens + ((now - this.lastRefill) / 1000) * this.maxRate);
     this.lastRefill = now;
   }
-
-
-
 }
