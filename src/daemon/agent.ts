@@ -84,6 +84,8 @@ export class Agent implements AgentView {
       // Built below: read when the keeper looks, never in its constructor.
       keepsCheckpointRoom: () => this.capacity.keepsCheckpointRoom,
       writerBlocked: () => this.writer.blockedReason,
+      commitFailing: () => this.writer.commitFailing,
+      retryHeldCommit: () => this.writer.retryHeldCommit(),
       onLost: (reason) => this.fatal(reason, 75),
     });
     const sensorIds = sensorIdsOf(config.sensors);
