@@ -1,0 +1,373 @@
+/**
+ * `mqtt` source: messages from a broker's subscription, acknowledged only once their readings are
+ * committed.
+ *
+ * QoS 1 acknowledgement after commit: the `mqtt` package sends a PUBACK when `handleMessage`'s
+ * callback is called without an error, and takes the next packet off the socket only after that
+ * callback. Holding the callback until the commit would process one message per commit and hold
+ * up PINGRESPs too (a long commit would look like a dead connection). So the callback is called at
+ * once *with an error* (the package then sends no PUBACK and goes on with the next packet), and
+ * the PUBACK is written by us once the chunk holding the message is committed. Messages
+ * acknowledged in commit order, the broker's inflight window (Receive Maximum = `max_inflight`
+ * under MQTT 5; mosquitto's max_inflight_messages under 3.1.1) bounds what is held: when the
+ * outbox refuses writes (full, `when_full: block`) no PUBACK goes out and the broker stops sending.
+ *
+ * A connection lost with PUBACKs owed: the broker sends those messages again (DUP) under the same
+ * packet ids; redeliveries.ts recognises the ones already committed, also after a SIGKILL.
+ * A message that cannot be read is dead-lettered (topic, payload head, reason) and acknowledged
+ * with its chunk, so one bad message never blocks the session. QoS 0 messages are held up to
+ * `max_pending_messages` while the outbox does not take more; beyond it they are dropped, counted
+ * and logged (QoS 0 is at most once by contract).
+ */
+import { Observable, type Subscriber } from 'rxjs';
+import type { Logger } from 'pino';
+import { connect, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
+import type { FileCheckpoint } from '../../outbox/types.js';
+import type { LineParser, ParserOptions } from '../../parse/parser.js';
+import { backoffDelay } from '../../net/retry-policy.js';
+import { InFlightLimit, type LineChunk, type RefusedLine, type Source } from '../source.js';
+import { SourceStartError } from '../start-error.js';
+import { ClientOptionsError, clientOptionsOf, safeUrl } from './client-options.js';
+import { payloadHead, TextMessageReader, type MessageReader } from './message-reader.js';
+import { messageKey, Redeliveries } from './redeliveries.js';
+import { SparkplugReader } from './sparkplug/reader.js';
+
+/** The checkpoint row an mqtt source keeps (its redelivery ring), one per source. */
+export const MQTT_SESSION_KEY = 'mqtt-session';
+/** Messages taken into one batch of chunks at most. */
+const MAX_BATCH = 5000;
+const DROP_LOG_EVERY_MS = 10_000;
+/** Passed to handleMessage's callback: the package then sends no PUBACK (we send it after the commit). */
+const ACK_LATER = new Error('acknowledged after commit');
+
+interface Received {
+  topic: string;
+  payload: Buffer;
+  /** QoS 1: its redelivery key (and the PUBACK it is owed); QoS 0: null. */
+  key: string | null;
+  arrivedAt: number;
+}
+
+interface Group {
+  topic: string;
+  parser: LineParser | null;
+  whole: boolean;
+  lines: string[];
+  refused: RefusedLine[];
+}
+
+/** The package's private send, used for the one packet it must not send by itself: a deferred PUBACK. */
+type PacketSender = { _sendPacket(packet: object, cb?: () => void, cbStorePut?: () => void, noStore?: boolean): void };
+
+export interface MqttSourceContext {
+  lane: number;
+  logger: Logger;
+  parserOptions: ParserOptions;
+  checkpoints: FileCheckpoint[];
+  maxInFlight?: number;
+}
+
+export class MqttSource implements Source {
+  readonly name: string;
+  readonly chunks$: Observable<LineChunk>;
+  private readonly limit: InFlightLimit;
+  get stalls$(): Observable<void> {
+    return this.limit.waits$;
+  }
+  private readonly log: Logger;
+  private readonly reader: MessageReader;
+  private readonly redeliveries: Redeliveries;
+  private readonly url: string;
+  private client: MqttClient | null = null;
+  private subscriber: Subscriber<LineChunk> | null = null;
+  private queue: Received[] = [];
+  /** PUBACKs owed on the current connection: redelivery key → packet id. */
+  private readonly owed = new Map<string, number>();
+  private pumping: Promise<void> | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private stopping: Promise<void> | null = null;
+  private closing = false;
+  private startError: SourceStartError | null = null;
+  private done!: () => void;
+  private readonly completed = new Promise<void>((resolve) => (this.done = resolve));
+  private lastDropLog = 0;
+  private droppedUnlogged = 0;
+  /** Counts since start: messages taken, QoS 0 dropped, redeliveries recognised, retained skipped. */
+  messages = 0;
+  droppedTotal = 0;
+  redeliveriesSkipped = 0;
+  retainedSkipped = 0;
+  connected = false;
+  /** The subscription stands (made on this connection, or kept by the broker with the session). */
+  subscribedOnce = false;
+
+  constructor(
+    private readonly config: MqttSourceConfig,
+    private readonly ctx: MqttSourceContext,
+  ) {
+    this.name = config.name;
+    this.url = safeUrl(config.url);
+    this.limit = new InFlightLimit(ctx.maxInFlight ?? 4);
+    this.log = ctx.logger.child({ source: this.name });
+    const saved = ctx.checkpoints.find((c) => c.fileKey === MQTT_SESSION_KEY && c.headHash === (config.client_id ?? ''));
+    this.redeliveries = new Redeliveries(config.max_inflight, saved?.parserState ?? null);
+    this.reader =
+      config.format === 'sparkplug-b'
+        ? new SparkplugReader(config, ctx.parserOptions, this.log, (topic, payload) => this.publish(topic, payload))
+        : new TextMessageReader(config, ctx.parserOptions);
+    this.chunks$ = new Observable<LineChunk>((subscriber) => {
+      this.subscriber = subscriber;
+      this.start();
+      void this.completed.then(() => subscriber.complete());
+      return () => void this.stop(false);
+    });
+  }
+
+  whenStarted(): Promise<void> {
+    return this.startError === null ? Promise.resolve() : Promise.reject(this.startError);
+  }
+
+  isCaughtUp(): boolean {
+    return this.queue.length === 0 && this.limit.count === 0 && this.pumping === null;
+  }
+
+  drain(): Promise<void> {
+    return this.stop(true);
+  }
+
+  /** QoS 0 messages lost to max_pending_messages (the `backlog` count); the kernel drops none. */
+  drops(): { kernel: number | null; backlog: number } {
+    return { kernel: 0, backlog: this.droppedTotal };
+  }
+
+  private start(): void {
+    let options;
+    try {
+      options = clientOptionsOf(this.config);
+    } catch (err) {
+      const setting = err instanceof ClientOptionsError ? err.setting : 'url';
+      this.startError = new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``);
+      this.done();
+      return;
+    }
+    const client = connect(this.config.url, options);
+    this.client = client;
+    client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
+    client.on('connect', (connack) => this.onConnect(connack));
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => this.log.warn({ event: 'mqtt_error', url: this.url, err: err.message }, `MQTT: ${err.message}`));
+  }
+
+  private onConnect(connack: IConnackPacket): void {
+    this.connected = true;
+    this.attempt = 0;
+    this.log.info({ event: 'mqtt_connected', url: this.url, session_present: connack.sessionPresent }, `connected to ${this.url}`);
+    // A persistent session the broker kept still has its subscriptions; subscribing again would
+    // make the broker send its retained messages once more.
+    if (connack.sessionPresent && !this.config.clean_session) {
+      this.subscribedOnce = true;
+      return;
+    }
+    const topics = this.topicFilters();
+    this.client?.subscribe(topics, { qos: this.config.qos }, (err, granted) => {
+      if (err) return void this.log.error({ event: 'mqtt_subscribe_failed', topics, err: err.message }, `cannot subscribe: ${err.message}`);
+      const refused = (granted ?? []).filter((g) => g.qos === 128);
+      if (refused.length > 0) this.log.error({ event: 'mqtt_subscribe_refused', topics: refused.map((g) => g.topic) }, 'the broker refused subscriptions (its ACL?)');
+      this.subscribedOnce = true;
+      if (refused.length === 0) this.log.info({ event: 'mqtt_subscribed', topics, qos: this.config.qos }, `subscribed to ${topics.join(', ')}`);
+    });
+  }
+
+  topicFilters(): string[] {
+    return this.config.topics ?? [`spBv1.0/${this.config.sparkplug.group}/#`];
+  }
+
+  private onClose(): void {
+    // PUBACKs owed on a lost connection cannot be sent: the broker sends those messages again.
+    this.owed.clear();
+    if (this.connected) this.log.warn({ event: 'mqtt_disconnected', url: this.url }, `disconnected from ${this.url}`);
+    this.connected = false;
+    if (this.closing || this.reconnectTimer !== null) return;
+    const delay = backoffDelay(++this.attempt, { initialDelayMs: this.config.reconnect.initial_delay, maxDelayMs: this.config.reconnect.max_delay });
+    this.log.info({ event: 'mqtt_reconnect', attempt: this.attempt, delay_ms: delay }, `reconnecting to ${this.url} in ${delay} ms`);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.closing) this.client?.reconnect();
+    }, delay);
+  }
+
+  private onPublish(packet: IPublishPacket, callback: (err?: Error) => void): void {
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
+    const topic = packet.topic;
+    if (packet.retain && this.config.retained === false) {
+      // Retained: the broker's last value, sent because of our subscription, not a new reading.
+      this.retainedSkipped++;
+      if (this.retainedSkipped === 1) this.log.info({ event: 'mqtt_retained_skipped', topic }, 'retained messages are skipped (retained: false)');
+      return callback();
+    }
+    if (packet.qos === 0) {
+      if (this.stopping !== null || this.queue.length >= this.config.max_pending_messages) this.countDropped();
+      else this.take({ topic, payload, key: null, arrivedAt: Date.now() });
+      return callback();
+    }
+    if (this.stopping !== null) return callback(ACK_LATER); // never acknowledged: sent again next session
+    const key = messageKey(packet.messageId!, topic, payload);
+    if (packet.dup) {
+      const status = this.redeliveries.status(key);
+      if (status === 'committed') {
+        this.redeliveriesSkipped++;
+        return callback();
+      }
+      if (status === 'pending') {
+        this.redeliveriesSkipped++;
+        this.owed.set(key, packet.messageId!);
+        return callback(ACK_LATER);
+      }
+    }
+    this.owed.set(key, packet.messageId!);
+    this.take({ topic, payload, key, arrivedAt: Date.now() });
+    callback(ACK_LATER);
+  }
+
+  private take(message: Received): void {
+    this.messages++;
+    this.queue.push(message);
+    this.pump();
+  }
+
+  private countDropped(): void {
+    this.droppedTotal++;
+    this.droppedUnlogged++;
+    const now = Date.now();
+    if (now - this.lastDropLog >= DROP_LOG_EVERY_MS) {
+      this.log.warn(
+        { event: 'mqtt_qos0_dropped', count: this.droppedUnlogged, total: this.droppedTotal, max_pending_messages: this.config.max_pending_messages },
+        'outbox not keeping up: QoS 0 messages dropped (use qos: 1 to have the broker hold them instead)',
+      );
+      this.droppedUnlogged = 0;
+      this.lastDropLog = now;
+    }
+  }
+
+  private pump(): void {
+    if (this.pumping !== null) return;
+    this.pumping = this.pumpLoop().finally(() => {
+      this.pumping = null;
+      if (this.queue.length > 0 && this.subscriber !== null && !this.subscriber.closed) this.pump();
+    });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      await this.limit.acquire();
+      const batch = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH);
+      this.queue = this.queue.length <= MAX_BATCH ? [] : this.queue.slice(MAX_BATCH);
+      this.emit(batch);
+    }
+  }
+
+  /** One batch of messages → one chunk per topic; the last chunk's commit acknowledges them all. */
+  private emit(batch: Received[]): void {
+    if (this.subscriber === null || this.subscriber.closed) {
+      // Nobody commits any more (an abort): nothing is acknowledged, the broker sends them again.
+      this.limit.release();
+      return;
+    }
+    const groups = new Map<string, Group>();
+    const keys: string[] = [];
+    for (const m of batch) {
+      let g = groups.get(m.topic);
+      if (g === undefined) groups.set(m.topic, (g = { topic: m.topic, parser: null, whole: false, lines: [], refused: [] }));
+      const read = this.reader.read(m.topic, m.payload, m.arrivedAt);
+      if (read.ok) {
+        g.parser = read.parser;
+        g.whole = read.whole;
+        for (const line of read.lines) g.lines.push(line);
+      } else {
+        g.refused.push({ line: g.lines.length + g.refused.length + 1, raw: payloadHead(m.payload), reason: read.reason });
+      }
+      if (m.key !== null) {
+        keys.push(m.key);
+        this.redeliveries.handedOn(m.key);
+      }
+    }
+    const list = [...groups.values()];
+    const sent = this.messages;
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i]!;
+      const last = i === list.length - 1;
+      const parser = g.parser ?? NO_LINES;
+      this.subscriber.next({
+        source: this.name,
+        lane: this.ctx.lane,
+        origin: g.topic,
+        lines: g.lines,
+        firstLine: g.refused.length + 1,
+        parser: last && keys.length > 0 ? this.withSessionState(parser) : parser,
+        refused: g.refused.length > 0 ? g.refused : undefined,
+        whole: g.whole,
+        checkpoint:
+          last && keys.length > 0
+            ? { source: this.name, fileKey: MQTT_SESSION_KEY, path: this.url, offset: sent, line: sent, headLen: 0, headHash: this.config.client_id ?? '' }
+            : undefined,
+        ack: last ? () => this.committed(keys) : noop,
+      });
+    }
+  }
+
+  /** The chunk's parser, saving the redelivery ring as its state (stored with the commit). */
+  private withSessionState(parser: LineParser): LineParser {
+    return {
+      parseLine: (line) => parser.parseLine(line),
+      parseWhole: parser.parseWhole === undefined ? undefined : (text) => parser.parseWhole!(text),
+      saveState: () => this.redeliveries.state(),
+    };
+  }
+
+  private committed(keys: readonly string[]): void {
+    const client = this.client as unknown as PacketSender | null;
+    for (const key of keys) {
+      this.redeliveries.committedNow(key);
+      const messageId = this.owed.get(key);
+      if (messageId === undefined) continue;
+      this.owed.delete(key);
+      if (this.connected && client !== null) client._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 }, noop, noop, true);
+    }
+    this.limit.release();
+  }
+
+  private publish(topic: string, payload: Buffer): void {
+    if (!this.connected || this.client === null) return;
+    this.client.publish(topic, payload, { qos: 0 }, (err) => {
+      if (err) this.log.warn({ event: 'mqtt_publish_failed', topic, err: err.message }, `cannot publish to ${topic}: ${err.message}`);
+    });
+  }
+
+  private stop(graceful: boolean): Promise<void> {
+    this.stopping ??= (async () => {
+      if (graceful) {
+        this.pump();
+        while (this.pumping !== null) await this.pumping;
+        await this.limit.idle();
+      }
+      this.closing = true;
+      if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+      const client = this.client;
+      this.client = null;
+      if (client !== null) await client.endAsync(!graceful).catch(() => undefined);
+      this.log.info(
+        { event: 'mqtt_source_stopped', messages: this.messages, redeliveries_skipped: this.redeliveriesSkipped, qos0_dropped: this.droppedTotal, retained_skipped: this.retainedSkipped },
+        `took ${this.messages} messages from ${this.url}`,
+      );
+      this.done();
+    })();
+    return this.stopping;
+  }
+}
+
+function noop(): void {}
+
+/** The parser of a chunk whose messages were all refused: it is never asked to parse. */
+const NO_LINES: LineParser = { parseLine: () => ({ ok: true, readings: [] }), saveState: () => null };
