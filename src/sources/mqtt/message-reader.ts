@@ -16,7 +16,9 @@ import { FORMATS, type FormatName } from '../../parse/registry.js';
 import { invalidUtf8Reason } from '../utf8.js';
 import { TopicMap } from './topic-map.js';
 
-export type ReadMessage = { ok: true; parser: LineParser; lines: string[]; whole: boolean } | { ok: false; reason: string };
+export type ReadMessage =
+  | { ok: true; parser: LineParser; lines: string[]; whole: boolean; /** Parts of the message refused on their own (a Sparkplug metric). */ rejected?: Array<{ raw: string; reason: string }> }
+  | { ok: false; reason: string };
 
 export interface MessageReader {
   read(topic: string, payload: Buffer, arrivedAt: number): ReadMessage;

@@ -29,7 +29,7 @@ import { backoffDelay } from '../../net/retry-policy.js';
 import { InFlightLimit, type LineChunk, type RefusedLine, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { ClientOptionsError, clientOptionsOf, safeUrl } from './client-options.js';
-import { payloadHead, TextMessageReader, type MessageReader } from './message-reader.js';
+import { payloadHead, TextMessageReader, type MessageReader, type ReadMessage } from './message-reader.js';
 import { messageKey, Redeliveries } from './redeliveries.js';
 import { SparkplugReader } from './sparkplug/reader.js';
 
@@ -280,11 +280,18 @@ export class MqttSource implements Source {
     for (const m of batch) {
       let g = groups.get(m.topic);
       if (g === undefined) groups.set(m.topic, (g = { topic: m.topic, parser: null, whole: false, lines: [], refused: [] }));
-      const read = this.reader.read(m.topic, m.payload, m.arrivedAt);
+      let read: ReadMessage;
+      try {
+        read = this.reader.read(m.topic, m.payload, m.arrivedAt);
+      } catch (err) {
+        // A reader bug must not lose the message or stop the source: it becomes a dead letter.
+        read = { ok: false, reason: `reader failed: ${(err as Error).message}` };
+      }
       if (read.ok) {
         g.parser = read.parser;
         g.whole = read.whole;
         for (const line of read.lines) g.lines.push(line);
+        for (const r of read.rejected ?? []) g.refused.push({ line: g.lines.length + g.refused.length + 1, raw: r.raw, reason: r.reason });
       } else {
         g.refused.push({ line: g.lines.length + g.refused.length + 1, raw: payloadHead(m.payload), reason: read.reason });
       }
@@ -339,8 +346,9 @@ export class MqttSource implements Source {
   }
 
   private publish(topic: string, payload: Buffer): void {
-    if (!this.connected || this.client === null) return;
-    this.client.publish(topic, payload, { qos: 0 }, (err) => {
+    const client = this.client;
+    if (!this.connected || client === null) return;
+    client.publish(topic, payload, { qos: 0 }, (err) => {
       if (err) this.log.warn({ event: 'mqtt_publish_failed', topic, err: err.message }, `cannot publish to ${topic}: ${err.message}`);
     });
   }
