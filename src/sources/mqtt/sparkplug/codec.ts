@@ -35,10 +35,24 @@ export interface SparkplugPayload {
   metrics: SparkplugMetric[];
 }
 
+/** A decoded field that was on the wire: protobufjs puts defaults (0, "") on the prototype, not the message. */
+function present<T>(message: object, field: string, value: T): T | undefined {
+  return Object.prototype.hasOwnProperty.call(message, field) ? value : undefined;
+}
+
 export function decodePayload(bytes: Uint8Array): { ok: true; payload: SparkplugPayload } | { ok: false; reason: string } {
   try {
     const message = Payload.decode(bytes) as unknown as SparkplugPayload;
-    return { ok: true, payload: { timestamp: message.timestamp, seq: message.seq, metrics: message.metrics ?? [] } };
+    // Absent name, alias, timestamp and datatype must read as absent, not as 0 (datatype 0 is "Unknown").
+    const metrics = (message.metrics ?? []).map((m) => ({
+      ...m,
+      name: present(m, 'name', m.name),
+      alias: present(m, 'alias', m.alias),
+      timestamp: present(m, 'timestamp', m.timestamp),
+      datatype: m.datatype === 0 ? undefined : present(m, 'datatype', m.datatype),
+      isNull: present(m, 'isNull', m.isNull),
+    }));
+    return { ok: true, payload: { timestamp: present(message, 'timestamp', message.timestamp), seq: present(message, 'seq', message.seq), metrics } };
   } catch (err) {
     return { ok: false, reason: `not a Sparkplug B payload: ${(err as Error).message}` };
   }
