@@ -37,7 +37,7 @@ export const mqttSource = z
     /** Topic filters to subscribe to (`+` one level, `#` the rest). Sparkplug B: default spBv1.0/<group>/#. */
     topics: z.array(z.string().min(1)).min(1).optional(),
     /** 1: at least once, acknowledged after commit (default). 0: at most once. */
-    qos: z.union([z.literal(0), z.literal(1)]).default(1),
+    qos: z.union([z.literal(0), z.literal(1)], { error: 'expected 0 or 1 (QoS 2 is not supported)' }).default(1),
     /** Stable client id: the broker keeps the session (and the unacknowledged messages) under it. */
     client_id: z.string().min(1).max(256).optional(),
     /** false (default): a persistent session, messages published while the agent is down are kept for it. */
@@ -45,7 +45,7 @@ export const mqttSource = z
     /** MQTT 5: how long the broker keeps a persistent session (and its messages) while the agent is away. */
     session_expiry: duration.default(7 * 24 * 3600 * 1000),
     /** 4 (MQTT 3.1.1) or 5 (default). */
-    protocol_version: z.union([z.literal(4), z.literal(5)]).default(5),
+    protocol_version: z.union([z.literal(4), z.literal(5)], { error: 'expected 4 (MQTT 3.1.1) or 5' }).default(5),
     username: z.string().min(1).optional(),
     /** File holding the password (its first line); never the password itself in the config. */
     password_file: z.string().min(1).optional(),
