@@ -3,11 +3,12 @@
 // and started again. The broker sends again what was not acknowledged, the agent recognises what
 // it had already committed, and the hub ends with every reading, none ingested twice (a repeat
 // at the hub is only a batch sent again under its own batch id, as for every source).
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
-import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { HAS_MOSQUITTO, MOSQUITTO_MISSING, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { prng } from '../helpers/prng.js';
 import { jsonlReadings, key, receivedKeys } from '../helpers/readings.js';
@@ -94,3 +95,31 @@ it('delivers every QoS 1 message once across 3 SIGKILLs of the agent mid-stream'
   console.log(`mqtt crash test (seed ${seed}): ${total} messages, ${kills} SIGKILLs, ${received.length - expected.size} repeats at the hub, ${ingestedTwice} ingested twice; last run: ${JSON.stringify(skipped)}`);
   expect(ingestedTwice, `seed ${seed}: messages ingested twice`).toBe(0);
 }, 150_000);
+
+it('config check connects to the broker with the source\'s credentials and says what it found', async (ctx) => {
+  ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+  hub = await createHubEmulator();
+  broker = await startMosquitto({ users: { agent: 'right' } });
+  const dir = tempDir();
+  const tokenFile = path.join(dir, 'token');
+  writeFileSync(tokenFile, await hub.mintToken({ permissions: ['Internal Hub Write', 'Internal Hub Create'] }), { mode: 0o600 });
+  const password = (name: string, text: string) => (writeFileSync(path.join(dir, name), `${text}\n`), path.join(dir, name));
+  const mqtt = { type: 'mqtt', url: broker.url, client_id: 'agent-check', topics: ['plant/#'], format: 'jsonl', username: 'agent' };
+  const config = writeConfig(path.join(dir, 'agent.yaml'), {
+    hubUrl: hub.url,
+    stateDir: path.join(dir, 'state'),
+    hub: { token_file: tokenFile },
+    sources: [
+      { ...mqtt, name: 'good', password_file: password('right', 'right') },
+      { ...mqtt, name: 'wrong-password', password_file: password('wrong', 'wrong') },
+      { ...mqtt, name: 'nobody-there', url: 'mqtt://127.0.0.1:1', password_file: password('right2', 'right') },
+    ],
+  });
+  const r = await runAgentCommand(['config', 'check', '--config', config]);
+  expect(r.code, r.stdout + r.stderr).toBe(78);
+  expect(r.stdout).toContain(`ok       sources[0] (good): connected to ${broker.url} (MQTT 5`);
+  expect(r.stdout).toContain('ok       sources[0] (good): subscribed to plant/#; nothing published there in 1000 ms');
+  expect(r.stdout).toMatch(/PROBLEM  sources\[1\] \(wrong-password\): cannot connect to .*Not authorized/);
+  expect(r.stdout).toMatch(/PROBLEM  sources\[2\] \(nobody-there\): cannot connect to mqtt:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  expect(r.stdout).toContain('2 problems');
+});

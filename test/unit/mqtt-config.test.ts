@@ -34,7 +34,8 @@ describe('mqtt source settings', () => {
       {},
     );
     expect(c.sources[0]).toMatchObject({ qos: 1, clean_session: false, protocol_version: 5, max_inflight: 1000, keepalive: 30_000, password_file: '/etc/agent/pw', tls: { ca: '/etc/agent/ca.pem' }, retained: false });
-    expect(c.sources[1].type === 'mqtt' && c.sources[1].topics).toBe(undefined);
+    const spb = c.sources[1]!;
+    expect(spb.type === 'mqtt' ? spb.topics : 'not mqtt').toBe(undefined);
     expect(c.sources[1]).toMatchObject({ sparkplug: { group: '+', rebirth: true, rebirth_interval: 10_000 } });
   });
 
