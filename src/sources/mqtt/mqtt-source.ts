@@ -137,9 +137,9 @@ export class MqttSource implements Source {
     return this.stop(true);
   }
 
-  /** QoS 0 messages lost to max_pending_messages (the `backlog` count); the kernel drops none. */
+  /** QoS 0 messages lost to max_pending_messages (the `backlog` count; metric mqtt_qos0_messages_dropped_total). */
   drops(): { kernel: number | null; backlog: number } {
-    return { kernel: 0, backlog: this.droppedTotal };
+    return { kernel: null, backlog: this.droppedTotal };
   }
 
   private start(): void {
