@@ -89,7 +89,10 @@ export class MqttSource implements Source {
   private attempt = 0;
   private stopping: Promise<void> | null = null;
   private closing = false;
-  private startError: SourceStartError | null = null;
+  /** Settles once start() ran: rejected with a SourceStartError when a file of the settings cannot be read. */
+  private readonly started: Promise<void>;
+  private startedOk!: () => void;
+  private startedFailed!: (err: SourceStartError) => void;
   private done!: () => void;
   private readonly completed = new Promise<void>((resolve) => (this.done = resolve));
   private lastDropLog = 0;
@@ -117,6 +120,11 @@ export class MqttSource implements Source {
       config.format === 'sparkplug-b'
         ? new SparkplugReader(config, ctx.parserOptions, this.log, (topic, payload) => this.publish(topic, payload))
         : new TextMessageReader(config, ctx.parserOptions);
+    this.started = new Promise<void>((resolve, reject) => {
+      this.startedOk = resolve;
+      this.startedFailed = reject;
+    });
+    this.started.catch(() => undefined);
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
       this.start();
@@ -125,8 +133,9 @@ export class MqttSource implements Source {
     });
   }
 
+  /** Resolves once the client is made (a broker not reachable yet is retried, not a start error). */
   whenStarted(): Promise<void> {
-    return this.startError === null ? Promise.resolve() : Promise.reject(this.startError);
+    return this.started;
   }
 
   isCaughtUp(): boolean {
@@ -148,7 +157,7 @@ export class MqttSource implements Source {
       options = clientOptionsOf(this.config);
     } catch (err) {
       const setting = err instanceof ClientOptionsError ? err.setting : 'url';
-      this.startError = new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``);
+      this.startedFailed(new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``));
       this.done();
       return;
     }
@@ -158,6 +167,7 @@ export class MqttSource implements Source {
     client.on('connect', (connack) => this.onConnect(connack));
     client.on('close', () => this.onClose());
     client.on('error', (err) => this.log.warn({ event: 'mqtt_error', url: this.url, err: err.message }, `MQTT: ${err.message}`));
+    this.startedOk();
   }
 
   private onConnect(connack: IConnackPacket): void {
@@ -199,7 +209,7 @@ export class MqttSource implements Source {
   }
 
   private onPublish(packet: IPublishPacket, callback: (err?: Error) => void): void {
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const topic = packet.topic;
     if (packet.retain && this.config.retained === false) {
       // Retained: the broker's last value, sent because of our subscription, not a new reading.
