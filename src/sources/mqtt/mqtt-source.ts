@@ -174,9 +174,10 @@ export class MqttSource implements Source {
     this.connected = true;
     this.attempt = 0;
     this.log.info({ event: 'mqtt_connected', url: this.url, session_present: connack.sessionPresent }, `connected to ${this.url}`);
-    // A persistent session the broker kept still has its subscriptions; subscribing again would
-    // make the broker send its retained messages once more.
-    if (connack.sessionPresent && !this.config.clean_session) {
+    // A session the broker kept still has its subscriptions: on a reconnect they stand (subscribing
+    // again would make the broker send its retained messages once more). At start they are made
+    // again, so that topics added to the config since are subscribed.
+    if (connack.sessionPresent && this.subscribedOnce) {
       this.subscribedOnce = true;
       return;
     }
