@@ -7,6 +7,8 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mqttSource, type MqttSourceConfig } from '../../src/config/mqtt-schema.js';
 import { MqttSource } from '../../src/sources/mqtt/mqtt-source.js';
+import type { FileCheckpoint } from '../../src/outbox/types.js';
+import { parseChunk } from '../../src/pipeline/parse-chunk.js';
 import { parserOptionsOf } from '../../src/sources/parser-options.js';
 import { HAS_MOSQUITTO, MOSQUITTO_MISSING, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -111,6 +113,35 @@ describe('mqtt source', () => {
     await pub.publishAsync('m/a', line(21), { qos: 1 });
     await waitFor(() => h.readings.length === 22, 'the last one');
     expect(h.readings.map((r) => r.value)).toEqual([...Array(22).keys()]);
+  });
+
+  it('recognises a redelivery of messages committed before the agent died without acknowledging them', async (ctx) => {
+    ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+    const b = await broker();
+    const config = configOf({ url: b.url, topics: ['r/#'], format: 'jsonl', sensor: 'r' });
+    // First life: every chunk is committed (readings and the source's position row kept) but the
+    // process "dies" before any acknowledgement: ack() is never called.
+    const first = new MqttSource(config, { lane: 0, logger: quietLogger, parserOptions: parserOptionsOf(config), checkpoints: [], maxInFlight: 100 });
+    const kept: Array<{ value: unknown }> = [];
+    let position: FileCheckpoint | undefined;
+    const subscription = first.chunks$.subscribe((chunk) => {
+      const { batch } = parseChunk(chunk);
+      kept.push(...batch.readings);
+      position = batch.checkpoint ?? position;
+    });
+    await waitFor(() => first.subscribedOnce, 'the first subscription');
+    const pub = await publisher(b.url);
+    for (let i = 0; i < 10; i++) await pub.publishAsync('r/a', `{"measure":"n","ts":${1_700_000_000_000 + i},"value":${i}}`, { qos: 1 });
+    await waitFor(() => kept.length === 10, 'the 10 committed, none acknowledged');
+    subscription.unsubscribe();
+    // Second life, from what was committed: the broker sends the 10 again (DUP); none is ingested twice.
+    const h = newHarness();
+    h.checkpoints.set(position!.fileKey, position!);
+    const second = startSource(h, config);
+    await waitFor(() => second.redeliveriesSkipped === 10, `the 10 redeliveries recognised (${second.redeliveriesSkipped})`);
+    await pub.publishAsync('r/a', '{"measure":"n","ts":1700000000010,"value":10}', { qos: 1 });
+    await waitFor(() => h.readings.length === 1, 'the next message');
+    expect(h.readings.map((r) => r.value)).toEqual([10]);
   });
 
   it('holds at most max_inflight messages unacknowledged while nothing commits: the broker keeps the rest', async (ctx) => {

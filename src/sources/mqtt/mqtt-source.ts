@@ -7,7 +7,7 @@
  * callback. Holding the callback until the commit would process one message per commit and hold
  * up PINGRESPs too (a long commit would look like a dead connection). So the callback is called at
  * once *with an error* (the package then sends no PUBACK and goes on with the next packet), and
- * the PUBACK is written by us once the chunk holding the message is committed. Messages
+ * the PUBACK is written by us (connection.ts) once the chunk holding the message is committed. Messages
  * acknowledged in commit order, the broker's inflight window (Receive Maximum = `max_inflight`
  * under MQTT 5; mosquitto's max_inflight_messages under 3.1.1) bounds what is held: when the
  * outbox refuses writes (full, `when_full: block`) no PUBACK goes out and the broker stops sending.
@@ -21,14 +21,14 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
-import { connect, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
 import type { FileCheckpoint } from '../../outbox/types.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
-import { backoffDelay } from '../../net/retry-policy.js';
 import { InFlightLimit, type LineChunk, type RefusedLine, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
-import { ClientOptionsError, clientOptionsOf, safeUrl } from './client-options.js';
+import { ClientOptionsError } from './client-options.js';
+import { BrokerConnection } from './connection.js';
 import { payloadHead, TextMessageReader, type MessageReader, type ReadMessage } from './message-reader.js';
 import { messageKey, Redeliveries } from './redeliveries.js';
 import { SparkplugReader } from './sparkplug/reader.js';
@@ -57,9 +57,6 @@ interface Group {
   refused: RefusedLine[];
 }
 
-/** The package's private send, used for the one packet it must not send by itself: a deferred PUBACK. */
-type PacketSender = { _sendPacket(packet: object, cb?: () => void, cbStorePut?: () => void, noStore?: boolean): void };
-
 export interface MqttSourceContext {
   lane: number;
   logger: Logger;
@@ -78,17 +75,13 @@ export class MqttSource implements Source {
   private readonly log: Logger;
   private readonly reader: MessageReader;
   private readonly redeliveries: Redeliveries;
-  private readonly url: string;
-  private client: MqttClient | null = null;
+  private readonly connection: BrokerConnection;
   private subscriber: Subscriber<LineChunk> | null = null;
   private queue: Received[] = [];
   /** PUBACKs owed on the current connection: redelivery key → packet id. */
   private readonly owed = new Map<string, number>();
   private pumping: Promise<void> | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private attempt = 0;
   private stopping: Promise<void> | null = null;
-  private closing = false;
   /** Settles once start() ran: rejected with a SourceStartError when a file of the settings cannot be read. */
   private readonly started: Promise<void>;
   private startedOk!: () => void;
@@ -102,23 +95,31 @@ export class MqttSource implements Source {
   droppedTotal = 0;
   redeliveriesSkipped = 0;
   retainedSkipped = 0;
-  connected = false;
-  /** The subscription stands (made on this connection, or kept by the broker with the session). */
-  subscribedOnce = false;
+  get connected(): boolean {
+    return this.connection.connected;
+  }
+  /** The subscription stands (made since start, or kept by the broker with the session). */
+  get subscribedOnce(): boolean {
+    return this.connection.subscribedOnce;
+  }
 
   constructor(
     private readonly config: MqttSourceConfig,
     private readonly ctx: MqttSourceContext,
   ) {
     this.name = config.name;
-    this.url = safeUrl(config.url);
     this.limit = new InFlightLimit(ctx.maxInFlight ?? 4);
     this.log = ctx.logger.child({ source: this.name });
+    this.connection = new BrokerConnection(config, this.log, {
+      publish: (packet, callback) => this.onPublish(packet, callback),
+      // PUBACKs owed on a lost connection cannot be sent: the broker sends those messages again.
+      lost: () => this.owed.clear(),
+    });
     const saved = ctx.checkpoints.find((c) => c.fileKey === MQTT_SESSION_KEY && c.headHash === (config.client_id ?? ''));
     this.redeliveries = new Redeliveries(config.max_inflight, saved?.parserState ?? null);
     this.reader =
       config.format === 'sparkplug-b'
-        ? new SparkplugReader(config, ctx.parserOptions, this.log, (topic, payload) => this.publish(topic, payload))
+        ? new SparkplugReader(config, ctx.parserOptions, this.log, (topic, payload) => this.connection.publish(topic, payload))
         : new TextMessageReader(config, ctx.parserOptions);
     this.started = new Promise<void>((resolve, reject) => {
       this.startedOk = resolve;
@@ -152,61 +153,15 @@ export class MqttSource implements Source {
   }
 
   private start(): void {
-    let options;
     try {
-      options = clientOptionsOf(this.config);
+      this.connection.open();
     } catch (err) {
       const setting = err instanceof ClientOptionsError ? err.setting : 'url';
       this.startedFailed(new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``));
       this.done();
       return;
     }
-    const client = connect(this.config.url, options);
-    this.client = client;
-    client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
-    client.on('connect', (connack) => this.onConnect(connack));
-    client.on('close', () => this.onClose());
-    client.on('error', (err) => this.log.warn({ event: 'mqtt_error', url: this.url, err: err.message }, `MQTT: ${err.message}`));
     this.startedOk();
-  }
-
-  private onConnect(connack: IConnackPacket): void {
-    this.connected = true;
-    this.attempt = 0;
-    this.log.info({ event: 'mqtt_connected', url: this.url, session_present: connack.sessionPresent }, `connected to ${this.url}`);
-    // A session the broker kept still has its subscriptions: on a reconnect they stand (subscribing
-    // again would make the broker send its retained messages once more). At start they are made
-    // again, so that topics added to the config since are subscribed.
-    if (connack.sessionPresent && this.subscribedOnce) {
-      this.subscribedOnce = true;
-      return;
-    }
-    const topics = this.topicFilters();
-    this.client?.subscribe(topics, { qos: this.config.qos }, (err, granted) => {
-      if (err) return void this.log.error({ event: 'mqtt_subscribe_failed', topics, err: err.message }, `cannot subscribe: ${err.message}`);
-      const refused = (granted ?? []).filter((g) => g.qos === 128);
-      if (refused.length > 0) this.log.error({ event: 'mqtt_subscribe_refused', topics: refused.map((g) => g.topic) }, 'the broker refused subscriptions (its ACL?)');
-      this.subscribedOnce = true;
-      if (refused.length === 0) this.log.info({ event: 'mqtt_subscribed', topics, qos: this.config.qos }, `subscribed to ${topics.join(', ')}`);
-    });
-  }
-
-  topicFilters(): string[] {
-    return this.config.topics ?? [`spBv1.0/${this.config.sparkplug.group}/#`];
-  }
-
-  private onClose(): void {
-    // PUBACKs owed on a lost connection cannot be sent: the broker sends those messages again.
-    this.owed.clear();
-    if (this.connected) this.log.warn({ event: 'mqtt_disconnected', url: this.url }, `disconnected from ${this.url}`);
-    this.connected = false;
-    if (this.closing || this.reconnectTimer !== null) return;
-    const delay = backoffDelay(++this.attempt, { initialDelayMs: this.config.reconnect.initial_delay, maxDelayMs: this.config.reconnect.max_delay });
-    this.log.info({ event: 'mqtt_reconnect', attempt: this.attempt, delay_ms: delay }, `reconnecting to ${this.url} in ${delay} ms`);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (!this.closing) this.client?.reconnect();
-    }, delay);
   }
 
   private onPublish(packet: IPublishPacket, callback: (err?: Error) => void): void {
@@ -328,7 +283,7 @@ export class MqttSource implements Source {
         whole: g.whole,
         checkpoint:
           last && keys.length > 0
-            ? { source: this.name, fileKey: MQTT_SESSION_KEY, path: this.url, offset: sent, line: sent, headLen: 0, headHash: this.config.client_id ?? '' }
+            ? { source: this.name, fileKey: MQTT_SESSION_KEY, path: this.connection.url, offset: sent, line: sent, headLen: 0, headHash: this.config.client_id ?? '' }
             : undefined,
         ack: last ? () => this.committed(keys) : noop,
       });
@@ -345,23 +300,14 @@ export class MqttSource implements Source {
   }
 
   private committed(keys: readonly string[]): void {
-    const client = this.client as unknown as PacketSender | null;
     for (const key of keys) {
       this.redeliveries.committedNow(key);
       const messageId = this.owed.get(key);
       if (messageId === undefined) continue;
       this.owed.delete(key);
-      if (this.connected && client !== null) client._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 }, noop, noop, true);
+      this.connection.puback(messageId);
     }
     this.limit.release();
-  }
-
-  private publish(topic: string, payload: Buffer): void {
-    const client = this.client;
-    if (!this.connected || client === null) return;
-    client.publish(topic, payload, { qos: 0 }, (err) => {
-      if (err) this.log.warn({ event: 'mqtt_publish_failed', topic, err: err.message }, `cannot publish to ${topic}: ${err.message}`);
-    });
   }
 
   private stop(graceful: boolean): Promise<void> {
@@ -371,14 +317,10 @@ export class MqttSource implements Source {
         while (this.pumping !== null) await this.pumping;
         await this.limit.idle();
       }
-      this.closing = true;
-      if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
-      const client = this.client;
-      this.client = null;
-      if (client !== null) await client.endAsync(!graceful).catch(() => undefined);
+      await this.connection.close(!graceful);
       this.log.info(
         { event: 'mqtt_source_stopped', messages: this.messages, redeliveries_skipped: this.redeliveriesSkipped, qos0_dropped: this.droppedTotal, retained_skipped: this.retainedSkipped },
-        `took ${this.messages} messages from ${this.url}`,
+        `took ${this.messages} messages from ${this.connection.url}`,
       );
       this.done();
     })();
