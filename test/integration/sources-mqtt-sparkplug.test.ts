@@ -5,7 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
 import { mqttSource } from '../../src/config/mqtt-schema.js';
 import { MqttSource } from '../../src/sources/mqtt/mqtt-source.js';
-import { encodePayload, decodePayload } from '../../src/sources/mqtt/sparkplug/codec.js';
+import { loadSparkplugCodec } from '../../src/sources/mqtt/sparkplug/codec.js';
 import { parserOptionsOf } from '../../src/sources/parser-options.js';
 import { HAS_MOSQUITTO, MOSQUITTO_MISSING, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,14 +29,15 @@ it('reads births, data by name and alias, deaths, and asks for a rebirth when da
   await waitFor(() => source.subscribedOnce, 'the subscription');
   edge = await connectAsync(broker.url, { clientId: 'edge-1', protocolVersion: 4 });
   const commands: Array<{ topic: string; metrics: unknown }> = [];
+  const codec = await loadSparkplugCodec();
   edge.on('message', (topic, payload) => {
-    const d = decodePayload(payload);
+    const d = codec.decode(payload);
     if (d.ok) commands.push({ topic, metrics: d.payload.metrics.map((m) => ({ name: m.name, value: m.booleanValue })) });
   });
   await edge.subscribeAsync('spBv1.0/plant1/NCMD/edge-1', { qos: 0 });
   const t = 1_764_000_000_000;
   const pub = (type: string, metrics: Array<Record<string, unknown>>, device?: string) =>
-    edge!.publishAsync(`spBv1.0/plant1/${type}/edge-1${device === undefined ? '' : `/${device}`}`, encodePayload({ timestamp: t, seq: 0, metrics }), { qos: 1 });
+    edge!.publishAsync(`spBv1.0/plant1/${type}/edge-1${device === undefined ? '' : `/${device}`}`, codec.encode({ timestamp: t, seq: 0, metrics }), { qos: 1 });
 
   // Data before any birth: dead-lettered, and the node is asked to rebirth.
   await pub('NDATA', [{ alias: 1, timestamp: t, doubleValue: 1.5 }]);

@@ -4,7 +4,7 @@
  * session is neither taken over nor changed; subscribes to the source's topics at QoS 0 (the
  * grants show an ACL's refusals) and listens for a moment to tell whether anything is published.
  */
-import { connect, type IConnackPacket, type ISubscriptionGrant } from 'mqtt';
+import type { IConnackPacket, ISubscriptionGrant } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
 import { clientOptionsOf, safeUrl } from './client-options.js';
 
@@ -21,6 +21,7 @@ export async function probeBroker(config: MqttSourceConfig, listenMs = 1000, tim
   } catch (err) {
     return { ok: false, lines: [(err as Error).message] };
   }
+  const { connect } = await import('mqtt');
   const client = connect(config.url, {
     ...options,
     clientId: `${config.client_id ?? 'senseye-agent'}-check-${process.pid}`,

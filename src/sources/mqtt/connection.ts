@@ -10,7 +10,7 @@
  * again would bring its retained messages again).
  */
 import type { Logger } from 'pino';
-import { connect, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IConnackPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
 import { backoffDelay } from '../../net/retry-policy.js';
 import { clientOptionsOf, safeUrl } from './client-options.js';
@@ -43,9 +43,16 @@ export class BrokerConnection {
     this.url = safeUrl(config.url);
   }
 
-  /** Starts connecting (and retrying); throws a ClientOptionsError when a file of the settings cannot be read. */
-  open(): void {
-    const client = connect(this.config.url, clientOptionsOf(this.config));
+  /**
+   * Starts connecting (and retrying); rejects with a ClientOptionsError when a file of the settings
+   * cannot be read. The `mqtt` package is loaded here, not with the agent: agents without an mqtt
+   * source do not pay for it at start (docs/performance.md, bundle start-up).
+   */
+  async open(): Promise<void> {
+    const options = clientOptionsOf(this.config);
+    const { connect } = await import('mqtt');
+    if (this.closing) return;
+    const client = connect(this.config.url, options);
     this.client = client;
     client.handleMessage = (packet, callback) => this.events.publish(packet, callback);
     client.on('connect', (connack) => this.onConnect(connack));

@@ -21,6 +21,8 @@ export type ReadMessage =
   | { ok: false; reason: string };
 
 export interface MessageReader {
+  /** Loads what reading needs (a codec) before the first message; absent: nothing to load. */
+  ready?(): Promise<void>;
   read(topic: string, payload: Buffer, arrivedAt: number): ReadMessage;
 }
 

@@ -128,7 +128,7 @@ export class MqttSource implements Source {
     this.started.catch(() => undefined);
     this.chunks$ = new Observable<LineChunk>((subscriber) => {
       this.subscriber = subscriber;
-      this.start();
+      void this.start();
       void this.completed.then(() => subscriber.complete());
       return () => void this.stop(false);
     });
@@ -152,9 +152,10 @@ export class MqttSource implements Source {
     return { kernel: null, backlog: this.droppedTotal };
   }
 
-  private start(): void {
+  private async start(): Promise<void> {
     try {
-      this.connection.open();
+      await this.reader.ready?.();
+      await this.connection.open();
     } catch (err) {
       const setting = err instanceof ClientOptionsError ? err.setting : 'url';
       this.startedFailed(new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``));

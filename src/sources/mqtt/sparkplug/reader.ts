@@ -19,7 +19,7 @@ import type { MqttSourceConfig } from '../../../config/mqtt-schema.js';
 import type { LineParser, ParserOptions } from '../../../parse/parser.js';
 import { createJsonlParser } from '../../../parse/jsonl.js';
 import type { MessageReader, ReadMessage } from '../message-reader.js';
-import { decodePayload, metricValue, rebirthRequest, uint64, type SparkplugMetric } from './codec.js';
+import { loadSparkplugCodec, type SparkplugCodec, type SparkplugMetric } from './codec.js';
 
 const NAMESPACE = 'spBv1.0';
 
@@ -35,6 +35,7 @@ export class SparkplugReader implements MessageReader {
   /** Born edge nodes and devices: `group/node` and `group/node/device`. */
   private readonly born = new Map<string, Born>();
   private readonly lastRebirth = new Map<string, number>();
+  private codec: SparkplugCodec | null = null;
   /** Counts since start, for logs and tests. */
   rebirthsRequested = 0;
 
@@ -48,7 +49,17 @@ export class SparkplugReader implements MessageReader {
     this.parser = createJsonlParser({ ...options, epochUnit: 'ms', timezone: undefined, sensor: undefined, measure: undefined }, null);
   }
 
+  async ready(): Promise<void> {
+    this.codec = await loadSparkplugCodec();
+  }
+
+  private get loaded(): SparkplugCodec {
+    if (this.codec === null) throw new Error('SparkplugReader: read before ready()');
+    return this.codec;
+  }
+
   read(topic: string, payload: Buffer, arrivedAt: number): ReadMessage {
+    const codec = this.loaded;
     const levels = topic.split('/');
     if (levels[0] !== NAMESPACE) return { ok: false, reason: `not a Sparkplug B topic (${NAMESPACE}/<group>/<type>/<edge node>[/<device>])` };
     if (levels[1] === 'STATE' || levels.length < 4 || levels.length > 5) {
@@ -63,10 +74,10 @@ export class SparkplugReader implements MessageReader {
       this.log.info({ event: 'sparkplug_death', group, edge_node: node, device }, `Sparkplug ${type} from ${key}`);
       return this.nothing();
     }
-    const decoded = decodePayload(payload);
+    const decoded = codec.decode(payload);
     if (!decoded.ok) return decoded;
     const { metrics } = decoded.payload;
-    const payloadTs = uint64(decoded.payload.timestamp) ?? arrivedAt;
+    const payloadTs = codec.uint64(decoded.payload.timestamp) ?? arrivedAt;
     if (type === 'NBIRTH' || type === 'DBIRTH') {
       if (type === 'DBIRTH' && !this.born.has(nodeKey)) return this.beforeBirth(group, node, `DBIRTH from ${key} before its node's NBIRTH`);
       if (type === 'NBIRTH') this.forget(nodeKey, true);
@@ -75,7 +86,7 @@ export class SparkplugReader implements MessageReader {
         if (typeof m.name !== 'string' || m.name.length === 0) continue;
         const datatype = m.datatype ?? undefined;
         born.datatypes.set(m.name, datatype);
-        const alias = uint64(m.alias);
+        const alias = this.loaded.uint64(m.alias);
         if (alias !== null) born.aliases.set(alias, { name: m.name, datatype });
       }
       this.born.set(key, born);
@@ -96,7 +107,7 @@ export class SparkplugReader implements MessageReader {
     for (const m of metrics) {
       let name = typeof m.name === 'string' && m.name.length > 0 ? m.name : undefined;
       let datatype = m.datatype ?? undefined;
-      const alias = uint64(m.alias);
+      const alias = this.loaded.uint64(m.alias);
       if (name === undefined && alias !== null) {
         const known = born.aliases.get(alias);
         if (known === undefined) {
@@ -111,12 +122,12 @@ export class SparkplugReader implements MessageReader {
         continue;
       }
       datatype ??= born.datatypes.get(name);
-      const value = metricValue(m, datatype);
+      const value = this.loaded.value(m, datatype);
       if (!value.ok) {
         rejected.push({ raw: `${sensor} ${name}`, reason: value.reason });
         continue;
       }
-      const ts = uint64(m.timestamp) ?? payloadTs;
+      const ts = this.loaded.uint64(m.timestamp) ?? payloadTs;
       lines.push(JSON.stringify({ sensor, measure: name, ts, value: value.value }));
     }
     return { ok: true, parser: this.parser, lines, whole: false, rejected: rejected.length > 0 ? rejected : undefined };
@@ -138,7 +149,7 @@ export class SparkplugReader implements MessageReader {
     this.rebirthsRequested++;
     const topic = `${NAMESPACE}/${group}/NCMD/${node}`;
     this.log.info({ event: 'sparkplug_rebirth_requested', group, edge_node: node, topic }, `asked ${nodeKey} to rebirth`);
-    this.publish(topic, rebirthRequest(now));
+    this.publish(topic, this.loaded.rebirthRequest(now));
     return true;
   }
 
