@@ -175,7 +175,7 @@ function portFree(address: string): Promise<string | null> {
 
 const check: CommandModule<object, CheckArgs> = {
   command: 'check',
-  describe: 'Validate the config and everything it points to (token, state dir, listen addresses, input paths)',
+  describe: 'Validate the config and everything it points to (token, state dir, listen addresses, input paths, MQTT brokers)',
   builder: (y) => y.option('config', configOption),
   handler: async (args) => {
     const config = loadConfigOrReport(args.config);
