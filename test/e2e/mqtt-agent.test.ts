@@ -9,6 +9,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
 import { createHubEmulator, type HubEmulator } from '../../src/emulator/index.js';
 import { runAgentCommand, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { loadSparkplugCodec } from '../../src/sources/mqtt/sparkplug/codec.js';
 import { HAS_MOSQUITTO, MOSQUITTO_MISSING, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { prng } from '../helpers/prng.js';
 import { jsonlReadings, key, receivedKeys } from '../helpers/readings.js';
@@ -122,4 +123,28 @@ it('config check connects to the broker with the source\'s credentials and says 
   expect(r.stdout).toMatch(/PROBLEM  sources\[1\] \(wrong-password\): cannot connect to .*Not authorized/);
   expect(r.stdout).toMatch(/PROBLEM  sources\[2\] \(nobody-there\): cannot connect to mqtt:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
   expect(r.stdout).toContain('2 problems');
+});
+
+it('delivers Sparkplug B metrics through the built agent, with their own timestamps', async (ctx) => {
+  ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+  hub = await createHubEmulator();
+  broker = await startMosquitto();
+  const dir = tempDir();
+  const config = writeConfig(path.join(dir, 'agent.yaml'), {
+    hubUrl: hub.url,
+    stateDir: path.join(dir, 'state'),
+    sources: [{ name: 'spb', type: 'mqtt', url: broker.url, client_id: 'agent-spb-e2e', format: 'sparkplug-b', sparkplug: { group: 'g1' } }],
+  });
+  const agent = spawnAgent(['run', '--config', config, '--log-level', 'info'], { SENSEYE_TOKEN: hub.token });
+  running.push(agent);
+  await waitFor(() => agent.logs().find((l) => l.event === 'mqtt_subscribed'), 'the agent subscribed');
+  const codec = await loadSparkplugCodec();
+  pub = await connectAsync(broker.url, { protocolVersion: 4, clientId: 'edge-e2e' });
+  const t = Date.UTC(2026, 10, 27, 8);
+  await pub.publishAsync('spBv1.0/g1/NBIRTH/edge-7', codec.encode({ timestamp: t, seq: 0, metrics: [{ name: 'temperature', alias: 1, timestamp: t, datatype: 10, doubleValue: 20 }] }), { qos: 1 });
+  await pub.publishAsync('spBv1.0/g1/NDATA/edge-7', codec.encode({ timestamp: t + 1000, seq: 1, metrics: [{ alias: 1, timestamp: t + 500, doubleValue: 21.5 }] }), { qos: 1 });
+  await waitFor(() => receivedKeys(hub!).length >= 2, 'two readings at the hub');
+  expect(receivedKeys(hub).sort()).toEqual([`g1/edge-7|temperature|${new Date(t).toISOString()}|20`, `g1/edge-7|temperature|${new Date(t + 500).toISOString()}|21.5`]);
+  agent.child.kill('SIGTERM');
+  expect((await agent.exited).code).toBe(0);
 });
