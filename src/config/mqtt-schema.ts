@@ -112,6 +112,9 @@ export const mqttSource = z
     if (s.password_file !== undefined && s.username === undefined) {
       ctx.addIssue({ code: 'custom', path: ['username'], message: 'password_file needs username' });
     }
+    if (s.tls !== undefined && !/^(mqtts|wss):/i.test(s.url)) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: `applies to mqtts:// and wss:// URLs only, not ${s.url.split(':')[0]}://` });
+    }
     if (s.topic_pattern !== undefined) {
       const problem = topicPatternProblem(s.topic_pattern);
       if (problem !== null) ctx.addIssue({ code: 'custom', path: ['topic_pattern'], message: problem });

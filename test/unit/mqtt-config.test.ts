@@ -43,7 +43,7 @@ describe('mqtt source settings', () => {
     expect(
       problems(`
   - {name: m, type: mqtt, url: 'http://b', topics: [a], client_id: c, format: jsonl, qos: 2}
-  - {name: n, type: mqtt, url: 'mqtt://b', topics: [a], client_id: c, format: csv}
+  - {name: n, type: mqtt, url: 'mqtt://b', topics: [a], client_id: c, format: csv, tls: {ca: ca.pem}}
   - {name: o, type: mqtt, url: 'mqtt://b', topics: ['a/#/b', 'x+'], format: jsonl, sensor_from_topic: '{machine}', password_file: pw}
   - {name: p, type: mqtt, url: 'mqtt://b', client_id: c, format: influx, topic_pattern: 'a/+x/+x', measure_from_topic: 2}
 `),
@@ -52,6 +52,7 @@ describe('mqtt source settings', () => {
       'sources[0].qos: expected 0 or 1 (QoS 2 is not supported)',
       'sources[1].sensor: set `sensor`, or `columns.sensor` for the column that names it',
       'sources[1].header: MQTT messages are parsed one by one: set header: false and give columns by number',
+      'sources[1].tls: applies to mqtts:// and wss:// URLs only, not mqtt://',
       'sources[2].topics[0]: "a/#/b": # must be a whole level and the last one',
       'sources[2].topics[1]: "x+": + must be a whole level',
       'sources[2].client_id: a persistent session (clean_session: false, the default) needs a stable client_id, e.g. senseye-agent-line-3',
