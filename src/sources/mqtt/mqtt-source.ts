@@ -55,6 +55,8 @@ interface Group {
   whole: boolean;
   lines: string[];
   refused: RefusedLine[];
+  /** Redelivery keys of its QoS 1 messages. */
+  keys: string[];
 }
 
 export interface MqttSourceContext {
@@ -235,7 +237,11 @@ export class MqttSource implements Source {
     }
   }
 
-  /** One batch of messages → one chunk per topic; the last chunk's commit acknowledges them all. */
+  /**
+   * One batch of messages → one chunk per topic. Each chunk carries the redelivery ring as it stands
+   * with its own messages (saved in the transaction that commits them) and, once committed, sends
+   * their PUBACKs; the batch's slot is freed with its last chunk.
+   */
   private emit(batch: Received[]): void {
     if (this.subscriber === null || this.subscriber.closed) {
       // Nobody commits any more (an abort): nothing is acknowledged, the broker sends them again.
@@ -243,10 +249,9 @@ export class MqttSource implements Source {
       return;
     }
     const groups = new Map<string, Group>();
-    const keys: string[] = [];
     for (const m of batch) {
       let g = groups.get(m.topic);
-      if (g === undefined) groups.set(m.topic, (g = { topic: m.topic, parser: null, whole: false, lines: [], refused: [] }));
+      if (g === undefined) groups.set(m.topic, (g = { topic: m.topic, parser: null, whole: false, lines: [], refused: [], keys: [] }));
       let read: ReadMessage;
       try {
         read = this.reader.read(m.topic, m.payload, m.arrivedAt);
@@ -262,10 +267,7 @@ export class MqttSource implements Source {
       } else {
         g.refused.push({ line: g.lines.length + g.refused.length + 1, raw: payloadHead(m.payload), reason: read.reason });
       }
-      if (m.key !== null) {
-        keys.push(m.key);
-        this.redeliveries.handedOn(m.key);
-      }
+      if (m.key !== null) g.keys.push(m.key);
     }
     const list = [...groups.values()];
     const sent = this.messages;
@@ -273,20 +275,20 @@ export class MqttSource implements Source {
       const g = list[i]!;
       const last = i === list.length - 1;
       const parser = g.parser ?? NO_LINES;
+      // Parsed (and its state taken) inside next(): the ring then holds exactly the keys up to this chunk.
+      for (const key of g.keys) this.redeliveries.handedOn(key);
+      const qos1 = g.keys.length > 0;
       this.subscriber.next({
         source: this.name,
         lane: this.ctx.lane,
         origin: g.topic,
         lines: g.lines,
         firstLine: g.refused.length + 1,
-        parser: last && keys.length > 0 ? this.withSessionState(parser) : parser,
+        parser: qos1 ? this.withSessionState(parser) : parser,
         refused: g.refused.length > 0 ? g.refused : undefined,
         whole: g.whole,
-        checkpoint:
-          last && keys.length > 0
-            ? { source: this.name, fileKey: MQTT_SESSION_KEY, path: this.connection.url, offset: sent, line: sent, headLen: 0, headHash: this.config.client_id ?? '' }
-            : undefined,
-        ack: last ? () => this.committed(keys) : noop,
+        checkpoint: qos1 ? { source: this.name, fileKey: MQTT_SESSION_KEY, path: this.connection.url, offset: sent, line: sent, headLen: 0, headHash: this.config.client_id ?? '' } : undefined,
+        ack: () => this.committed(g.keys, last),
       });
     }
   }
@@ -300,7 +302,7 @@ export class MqttSource implements Source {
     };
   }
 
-  private committed(keys: readonly string[]): void {
+  private committed(keys: readonly string[], lastOfBatch: boolean): void {
     for (const key of keys) {
       this.redeliveries.committedNow(key);
       const messageId = this.owed.get(key);
@@ -308,7 +310,7 @@ export class MqttSource implements Source {
       this.owed.delete(key);
       this.connection.puback(messageId);
     }
-    this.limit.release();
+    if (lastOfBatch) this.limit.release();
   }
 
   private stop(graceful: boolean): Promise<void> {
@@ -328,8 +330,6 @@ export class MqttSource implements Source {
     return this.stopping;
   }
 }
-
-function noop(): void {}
 
 /** The parser of a chunk whose messages were all refused: it is never asked to parse. */
 const NO_LINES: LineParser = { parseLine: () => ({ ok: true, readings: [] }), saveState: () => null };
