@@ -83,11 +83,11 @@ describe('mqtt source', () => {
     expect(dead[2]!.reason).toMatch(/not valid JSON/);
   });
 
-  it('acknowledges a QoS 1 message only after its commit: a crash before it brings the message back, after it does not', async (ctx) => {
+  it.for([5, 4] as const)('acknowledges a QoS 1 message only after its commit: a crash before it brings the message back, after it does not (MQTT protocol %i)', async (version, ctx) => {
     ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
     const b = await broker();
     const h = newHarness();
-    const config = configOf({ url: b.url, topics: ['m/#'], format: 'jsonl', sensor: 'm1' });
+    const config = configOf({ url: b.url, topics: ['m/#'], format: 'jsonl', sensor: 'm1', protocol_version: version });
     let source = startSource(h, config);
     await waitFor(() => source.subscribedOnce, 'the subscription');
     const pub = await publisher(b.url);
