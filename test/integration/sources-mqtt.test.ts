@@ -164,6 +164,28 @@ describe('mqtt source', () => {
     expect(h.readings.filter((r) => r.measure === 'n').map((r) => r.value)).toEqual([...Array(50).keys()]);
   });
 
+  it('holds QoS 0 messages up to max_pending_messages while nothing commits, and counts what it drops beyond', async (ctx) => {
+    ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+    const b = await broker();
+    const h = newHarness();
+    h.autoCommit = false;
+    const config = configOf({ url: b.url, topics: ['z/#'], format: 'jsonl', sensor: 'z', qos: 0, max_pending_messages: 3 });
+    const source = new MqttSource(config, { lane: 0, logger: quietLogger, parserOptions: parserOptionsOf(config), checkpoints: [], maxInFlight: 1 });
+    h.start(source);
+    await waitFor(() => source.subscribedOnce, 'the subscription');
+    const pub = await publisher(b.url);
+    const line = (i: number) => `{"measure":"n","ts":${1_700_000_000_000 + i},"value":${i}}`;
+    await pub.publishAsync('z/a', line(0), { qos: 0 });
+    await waitFor(() => h.uncommitted === 1, 'the first message handed on (its one slot taken)');
+    for (let i = 1; i < 10; i++) await pub.publishAsync('z/a', line(i), { qos: 0 });
+    await waitFor(() => source.messages + source.droppedTotal === 10, `all 10 arrived (${source.messages} taken, ${source.droppedTotal} dropped)`);
+    expect(source.drops()).toEqual({ kernel: null, backlog: 6 });
+    h.autoCommit = true;
+    h.commit();
+    await waitFor(() => h.readings.length === 4, 'the 4 held');
+    expect(h.readings.map((r) => r.value)).toEqual([0, 1, 2, 3]);
+  });
+
   it('refuses to start when its password file cannot be read, naming the setting', async () => {
     const h = newHarness();
     const source = startSource(h, configOf({ url: 'mqtt://127.0.0.1:1', topics: ['a'], format: 'jsonl', username: 'u', password_file: '/nonexistent/password' }));
