@@ -27,18 +27,24 @@ afterEach(async () => {
   await broker?.stop();
 });
 
+/** A hub emulator, a broker, and an agent config with one mqtt source on that broker (closed after each test). */
+async function hubBrokerAndAgentConfig(source: Record<string, unknown>): Promise<{ hub: HubEmulator; broker: Mosquitto; config: string }> {
+  const started = { hub: await createHubEmulator(), broker: await startMosquitto() };
+  [hub, broker] = [started.hub, started.broker];
+  const dir = tempDir();
+  const config = writeConfig(path.join(dir, 'agent.yaml'), {
+    hubUrl: started.hub.url,
+    stateDir: path.join(dir, 'state'),
+    sources: [{ type: 'mqtt', url: started.broker.url, ...source }],
+  });
+  return { ...started, config };
+}
+
 it('delivers every QoS 1 message once across 3 SIGKILLs of the agent mid-stream', async (ctx) => {
   ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
   const seed = Number(process.env.MQTT_CRASH_SEED ?? Date.now() % 100_000);
   const random = prng(seed);
-  hub = await createHubEmulator();
-  broker = await startMosquitto();
-  const dir = tempDir();
-  const config = writeConfig(path.join(dir, 'agent.yaml'), {
-    hubUrl: hub.url,
-    stateDir: path.join(dir, 'state'),
-    sources: [{ name: 'plant', type: 'mqtt', url: broker.url, client_id: 'agent-crash-test', topics: ['plant/#'], format: 'jsonl', max_inflight: 200 }],
-  });
+  const { hub, broker, config } = await hubBrokerAndAgentConfig({ name: 'plant', client_id: 'agent-crash-test', topics: ['plant/#'], format: 'jsonl', max_inflight: 200 });
   pub = await connectAsync(broker.url, { protocolVersion: 4, clientId: 'crash-publisher' });
   const total = 6000;
   const readings = jsonlReadings(0, total);
@@ -127,14 +133,7 @@ it('config check connects to the broker with the source\'s credentials and says 
 
 it('delivers Sparkplug B metrics through the built agent, with their own timestamps', async (ctx) => {
   ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
-  hub = await createHubEmulator();
-  broker = await startMosquitto();
-  const dir = tempDir();
-  const config = writeConfig(path.join(dir, 'agent.yaml'), {
-    hubUrl: hub.url,
-    stateDir: path.join(dir, 'state'),
-    sources: [{ name: 'spb', type: 'mqtt', url: broker.url, client_id: 'agent-spb-e2e', format: 'sparkplug-b', sparkplug: { group: 'g1' } }],
-  });
+  const { hub, broker, config } = await hubBrokerAndAgentConfig({ name: 'spb', client_id: 'agent-spb-e2e', format: 'sparkplug-b', sparkplug: { group: 'g1' } });
   const agent = spawnAgent(['run', '--config', config, '--log-level', 'info'], { SENSEYE_TOKEN: hub.token });
   running.push(agent);
   await waitFor(() => agent.logs().find((l) => l.event === 'mqtt_subscribed'), 'the agent subscribed');

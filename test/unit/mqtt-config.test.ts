@@ -1,31 +1,15 @@
 // The mqtt source's settings (every problem named with its key before the agent runs) and the
 // topic → sensor/measure mapping they configure.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
 import { parseConfigText } from '../../src/config/load.js';
+import { CONFIG_BASE, sourceProblems } from '../helpers/config-problems.js';
 import { TopicMap } from '../../src/sources/mqtt/topic-map.js';
 
-const base = `
-hub:
-  url: http://127.0.0.1:1
-state_dir: /tmp/x
-sources:
-`;
-
-function problems(sources: string): string[] {
-  try {
-    parseConfigText(base + sources, 'agent.yaml', {});
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return [];
-}
 
 describe('mqtt source settings', () => {
   it('takes an mqtt source with its defaults and makes its file paths absolute', () => {
     const c = parseConfigText(
-      base +
+      CONFIG_BASE +
         `
   - {name: m, type: mqtt, url: 'mqtts://b:8883', topics: [plant/#], client_id: a1, format: jsonl, username: u, password_file: pw, tls: {ca: ca.pem}}
   - {name: s, type: mqtt, url: 'mqtt://b', client_id: a2, format: sparkplug-b}
@@ -41,7 +25,7 @@ describe('mqtt source settings', () => {
 
   it('names every problem with its key', () => {
     expect(
-      problems(`
+      sourceProblems(`
   - {name: m, type: mqtt, url: 'http://b', topics: [a], client_id: c, format: jsonl, qos: 2}
   - {name: n, type: mqtt, url: 'mqtt://b', topics: [a], client_id: c, format: csv, tls: {ca: ca.pem}}
   - {name: o, type: mqtt, url: 'mqtt://b', topics: ['a/#/b', 'x+'], format: jsonl, sensor_from_topic: '{machine}', password_file: pw}

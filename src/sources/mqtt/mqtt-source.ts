@@ -19,7 +19,9 @@
  * `max_pending_messages` while the outbox does not take more; beyond it they are dropped, counted
  * and logged (QoS 0 is at most once by contract).
  */
-import { Observable, type Subscriber } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { LogEvery } from '../../observability/log-every.js';
+import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
 import type { IPublishPacket } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
@@ -70,6 +72,7 @@ export interface MqttSourceContext {
 export class MqttSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
+  private readonly life = new PushLifecycle({ start: () => this.start(), stop: () => this.stop(false) });
   private readonly limit: InFlightLimit;
   get stalls$(): Observable<void> {
     return this.limit.waits$;
@@ -78,23 +81,15 @@ export class MqttSource implements Source {
   private readonly reader: MessageReader;
   private readonly redeliveries: Redeliveries;
   private readonly connection: BrokerConnection;
-  private subscriber: Subscriber<LineChunk> | null = null;
   private queue: Received[] = [];
   /** PUBACKs owed on the current connection: redelivery key → packet id. */
   private readonly owed = new Map<string, number>();
   private pumping: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
-  /** Settles once start() ran: rejected with a SourceStartError when a file of the settings cannot be read. */
-  private readonly started: Promise<void>;
-  private startedOk!: () => void;
-  private startedFailed!: (err: SourceStartError) => void;
-  private done!: () => void;
-  private readonly completed = new Promise<void>((resolve) => (this.done = resolve));
-  private lastDropLog = 0;
-  private droppedUnlogged = 0;
-  /** Counts since start: messages taken, QoS 0 dropped, redeliveries recognised, retained skipped. */
+  /** QoS 0 messages dropped: counted, logged at most every DROP_LOG_EVERY_MS. */
+  private readonly qos0Drops: LogEvery;
+  /** Counts since start: messages taken, redeliveries recognised, retained skipped (QoS 0 drops: droppedTotal). */
   messages = 0;
-  droppedTotal = 0;
   redeliveriesSkipped = 0;
   retainedSkipped = 0;
   get connected(): boolean {
@@ -112,6 +107,7 @@ export class MqttSource implements Source {
     this.name = config.name;
     this.limit = new InFlightLimit(ctx.maxInFlight ?? 4);
     this.log = ctx.logger.child({ source: this.name });
+    this.qos0Drops = new LogEvery(this.log, 'mqtt_qos0_dropped', 'outbox not keeping up: QoS 0 messages dropped (use qos: 1 to have the broker hold them instead)', DROP_LOG_EVERY_MS);
     this.connection = new BrokerConnection(config, this.log, {
       publish: (packet, callback) => this.onPublish(packet, callback),
       // PUBACKs owed on a lost connection cannot be sent: the broker sends those messages again.
@@ -123,22 +119,12 @@ export class MqttSource implements Source {
       config.format === 'sparkplug-b'
         ? new SparkplugReader(config, ctx.parserOptions, this.log, (topic, payload) => this.connection.publish(topic, payload))
         : new TextMessageReader(config, ctx.parserOptions);
-    this.started = new Promise<void>((resolve, reject) => {
-      this.startedOk = resolve;
-      this.startedFailed = reject;
-    });
-    this.started.catch(() => undefined);
-    this.chunks$ = new Observable<LineChunk>((subscriber) => {
-      this.subscriber = subscriber;
-      void this.start();
-      void this.completed.then(() => subscriber.complete());
-      return () => void this.stop(false);
-    });
+    this.chunks$ = this.life.chunks$;
   }
 
   /** Resolves once the client is made (a broker not reachable yet is retried, not a start error). */
   whenStarted(): Promise<void> {
-    return this.started;
+    return this.life.started;
   }
 
   isCaughtUp(): boolean {
@@ -160,11 +146,11 @@ export class MqttSource implements Source {
       await this.connection.open();
     } catch (err) {
       const setting = err instanceof ClientOptionsError ? err.setting : 'url';
-      this.startedFailed(new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``));
-      this.done();
+      this.life.startFailed(new SourceStartError(this.name, (err as Error).message, `check \`${setting}\``));
+      this.life.finish();
       return;
     }
-    this.startedOk();
+    this.life.startedOk();
   }
 
   private onPublish(packet: IPublishPacket, callback: (err?: Error) => void): void {
@@ -207,24 +193,19 @@ export class MqttSource implements Source {
   }
 
   private countDropped(): void {
-    this.droppedTotal++;
-    this.droppedUnlogged++;
-    const now = Date.now();
-    if (now - this.lastDropLog >= DROP_LOG_EVERY_MS) {
-      this.log.warn(
-        { event: 'mqtt_qos0_dropped', count: this.droppedUnlogged, total: this.droppedTotal, max_pending_messages: this.config.max_pending_messages },
-        'outbox not keeping up: QoS 0 messages dropped (use qos: 1 to have the broker hold them instead)',
-      );
-      this.droppedUnlogged = 0;
-      this.lastDropLog = now;
-    }
+    this.qos0Drops.hit({ max_pending_messages: this.config.max_pending_messages });
+  }
+
+  /** QoS 0 messages dropped beyond `max_pending_messages` since start. */
+  get droppedTotal(): number {
+    return this.qos0Drops.count;
   }
 
   private pump(): void {
     if (this.pumping !== null) return;
     this.pumping = this.pumpLoop().finally(() => {
       this.pumping = null;
-      if (this.queue.length > 0 && this.subscriber !== null && !this.subscriber.closed) this.pump();
+      if (this.queue.length > 0 && this.life.open) this.pump();
     });
   }
 
@@ -243,7 +224,8 @@ export class MqttSource implements Source {
    * their PUBACKs; the batch's slot is freed with its last chunk.
    */
   private emit(batch: Received[]): void {
-    if (this.subscriber === null || this.subscriber.closed) {
+    const subscriber = this.life.subscriber;
+    if (subscriber === null || subscriber.closed) {
       // Nobody commits any more (an abort): nothing is acknowledged, the broker sends them again.
       this.limit.release();
       return;
@@ -278,7 +260,7 @@ export class MqttSource implements Source {
       // Parsed (and its state taken) inside next(): the ring then holds exactly the keys up to this chunk.
       for (const key of g.keys) this.redeliveries.handedOn(key);
       const qos1 = g.keys.length > 0;
-      this.subscriber.next({
+      subscriber.next({
         source: this.name,
         lane: this.ctx.lane,
         origin: g.topic,
@@ -325,7 +307,7 @@ export class MqttSource implements Source {
         { event: 'mqtt_source_stopped', messages: this.messages, redeliveries_skipped: this.redeliveriesSkipped, qos0_dropped: this.droppedTotal, retained_skipped: this.retainedSkipped },
         `took ${this.messages} messages from ${this.connection.url}`,
       );
-      this.done();
+      this.life.finish();
     })();
     return this.stopping;
   }
