@@ -11,6 +11,10 @@
 #     compose `stop_grace_period` more than that (30 s).
 #
 # Build: docker build -t senseye-agent .      Run: see "Run in a container" in README.md.
+# Behind a TLS-inspecting proxy, give npm the proxy's CA as the BuildKit secret `build-ca`
+# (DOCKER_BUILDKIT=1 docker build --secret id=build-ca,src=/path/to/proxy-ca.pem ...): the
+# npm ci steps trust it through NODE_EXTRA_CA_CERTS; the file is mounted for those steps
+# only and nothing of it stays in any layer. Without the secret nothing changes.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -21,7 +25,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=build-ca \
+    if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
@@ -38,12 +44,15 @@ RUN apt-get update \
 ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN --mount=type=secret,id=build-ca \
+    if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3 \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
  && find node_modules/better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} + \
  && find node_modules/better-sqlite3/build/Release -mindepth 1 -maxdepth 1 ! -name better_sqlite3.node -exec rm -rf {} + \
- && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 
 # --- the image.
 FROM ${NODE_IMAGE}
