@@ -9,7 +9,8 @@
 #
 # Cached by its inputs: the image is tagged with a hash of this script and the versions below,
 # so a second run finds it and returns at once. Needs root (debootstrap), a Docker engine
-# (DOCKER_HOST, see engine.sh), debootstrap and npm. Prints the tag to use on its last line.
+# (DOCKER_HOST, see engine.sh), debootstrap and npm: without them (or root) it exits 3.
+# Prints the tag to use on its last line.
 #
 # Usage: scripts/container/base-image.sh        (env: DOCKER, DEBIAN_MIRROR, WORK_DIR)
 set -euo pipefail
@@ -37,9 +38,9 @@ if "$DOCKER" image inspect "$TAG_HASH" >/dev/null 2>&1; then
 fi
 
 for tool in debootstrap npm tar; do
-  command -v "$tool" >/dev/null || { echo "base-image: $tool is not installed" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "base-image: $tool is not installed" >&2; exit 3; }
 done
-[ "$(id -u)" -eq 0 ] || { echo "base-image: debootstrap needs root" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "base-image: debootstrap needs root" >&2; exit 3; }
 
 rm -rf "$WORK_DIR"
 mkdir -p "$WORK_DIR"

@@ -34,7 +34,9 @@ export DOCKER DOCKER_HOST
 
 args=(build --network host --tag "$tag")
 if [ "$official" = 0 ]; then
-  base=$("$here/base-image.sh" | tail -n 1)
+  # Exit 3 passes on "the base image cannot be made here" (a tool or root missing).
+  base=$("$here/base-image.sh") || exit $?
+  base=$(tail -n 1 <<<"$base")
   args+=(--build-arg "NODE_IMAGE=$base")
 fi
 if [ -n "$ca" ]; then
