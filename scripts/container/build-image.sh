@@ -10,7 +10,8 @@
 #
 # Usage: scripts/container/build-image.sh [--tag NAME] [--ca FILE] [--official-base]
 #   --official-base  build FROM node:20-bookworm-slim as pulled from Docker Hub (no stand-in)
-# Prints the image tag on its last line.
+# Prints the image tag on its last line. Exits 3 when the base image cannot be made here
+# (debootstrap or npm missing, not root), 1 on any other failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
