@@ -1,6 +1,7 @@
 # senseye-agent as a container. Invariants (test/unit/container-files.test.ts checks them
 # against the code's defaults, test/integration/container-entrypoint.test.ts runs the entrypoint
-# the same way: as an unprivileged user with only the state volume writable):
+# the same way: as an unprivileged user with only the state volume writable;
+# test/container/container.test.ts builds the image and runs it on a Docker engine):
 #   - the final image holds the compiled agent and its production dependencies only: no
 #     compiler, no dev dependencies, no package manager;
 #   - it runs as a fixed non-root user (10001) that can write /var/lib/senseye-agent and

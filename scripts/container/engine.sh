@@ -87,7 +87,13 @@ stop() {
   kill -TERM "$pid"
   # dockerd stops its containers (their own stop timeouts) before it exits.
   for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$OURS"; echo "engine: stopped dockerd $pid" >&2; return 0; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      # dockerd leaves its host network namespace bound here; nothing else uses it.
+      umount "$DIR/exec/netns/default" 2>/dev/null || true
+      rm -f "$OURS"
+      echo "engine: stopped dockerd $pid" >&2
+      return 0
+    fi
     sleep 0.5
   done
   echo "engine: dockerd $pid still running 60 s after SIGTERM" >&2
