@@ -264,7 +264,7 @@ describe('the container image', () => {
     for (const dev of Object.keys(pkg.devDependencies)) expect(installed).not.toContain(`node_modules/${dev}`);
   }, 60_000);
 
-  it('examples/compose: docker-compose brings up the emulator profile and the agent, which delivers; down removes it all', async (ctx) => {
+  it('examples/compose: docker-compose brings up the emulator profile and the agent, which delivers and passes its health check; down removes it all', async (ctx) => {
     skipUnlessEngine(ctx);
     ctx.skip((await docker.compose('probe', ROOT, ['version'])).code !== 0, "docker-compose is not installed (Debian's docker-compose package)");
     const dir = tempDir('senseye-compose-');
@@ -280,7 +280,8 @@ describe('the container image', () => {
     writeFileSync(path.join(dir, 'input', 'line-1.jsonl'), toJsonl(expected));
     const emulatorPort = await freePort();
     const hubUrl = `http://127.0.0.1:${emulatorPort}`;
-    const env = { SENSEYE_IMAGE: IMAGE, SENSEYE_EMULATOR_PORT: String(emulatorPort), SENSEYE_HUB_URL: hubUrl };
+    const healthPort = await freePort();
+    const env = { SENSEYE_IMAGE: IMAGE, SENSEYE_EMULATOR_PORT: String(emulatorPort), SENSEYE_HUB_URL: hubUrl, SENSEYE_HTTP_LISTEN: `127.0.0.1:${healthPort}` };
     const project = `${PREFIX}-compose`;
     const up = async (args: string[]) => {
       const r = await docker.compose(project, dir, args, env);
@@ -308,6 +309,10 @@ describe('the container image', () => {
       const summary = async () => (await (await fetch(`${hubUrl}/_emulator/snapshot?summary=1`)).json()) as { counters: { datapointsAccepted: number; overwrites: number } };
       await waitFor(async () => (await summary()).counters.datapointsAccepted >= expected.length, 'the compose agent to deliver', { timeoutMs: 60_000, intervalMs: 250 });
       expect((await summary()).counters).toMatchObject({ datapointsAccepted: expected.length, overwrites: 0 });
+      expect((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status).toBe(200);
+      // The agent's own health check, run as compose.yaml spells it out.
+      const probe = await docker.compose(project, dir, ['exec', '-T', 'senseye-agent', 'node', '/app/dist/observability/healthcheck.js'], env);
+      expect(probe.code, probe.stdout + probe.stderr).toBe(0);
     } finally {
       const down = await docker.compose(project, dir, ['--profile', 'emulator', 'down', '--volumes', '--timeout', '30'], env);
       expect(down.code, down.stderr).toBe(0);
