@@ -7,9 +7,8 @@
  * start, every test says why and skips. The first build takes minutes (the base image and
  * better-sqlite3's compile); later runs reuse the cached base and Docker's build cache.
  */
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -90,9 +89,7 @@ async function setup(theHub: HubEmulator, hubOptions: Record<string, unknown> = 
   });
   chmodSync(config, 0o644);
   const token = path.join(dir, 'senseye-token');
-  writeFileSync(token, `${theHub.token}\n`, { mode: 0o400 });
-  // Docker mounts a file secret as it is on the host: the agent's user must be able to read it.
-  chownSync(token, UID, UID);
+  secretFile(token, `${theHub.token}\n`);
   return { dir, config, token, input, port };
 }
 
@@ -106,21 +103,24 @@ function runArgs(s: Setup, volume: string, name: string): string[] {
   ];
 }
 
-/** The outbox's state, read from a copy of the volume's files (never opened in place: the next container must own them). */
+/** The outbox's state, read through the image itself (its better-sqlite3, as the agent's user): works on any engine. */
 async function outboxState(volume: string): Promise<{ integrity: unknown; cleanShutdown: unknown; counters: Record<string, number> }> {
-  const mountpoint = await docker.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', volume]);
-  const copy = tempDir('senseye-outbox-copy-');
-  for (const f of ['outbox.db', 'outbox.db-wal']) if (existsSync(path.join(mountpoint, f))) copyFileSync(path.join(mountpoint, f), path.join(copy, f));
-  const db = new Database(path.join(copy, 'outbox.db'), { readonly: true });
-  try {
-    return {
+  const script = `
+    const db = new (require('/app/node_modules/better-sqlite3'))('${INSTALL_PATHS.stateDir}/outbox.db', { readonly: true, fileMustExist: true });
+    console.log(JSON.stringify({
       integrity: db.pragma('integrity_check', { simple: true }),
       cleanShutdown: db.prepare("SELECT value FROM state WHERE key = 'clean_shutdown'").pluck().get(),
-      counters: Object.fromEntries((db.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value])),
-    };
-  } finally {
-    db.close();
-  }
+      counters: Object.fromEntries(db.prepare('SELECT name, value FROM counters').all().map((r) => [r.name, r.value])),
+    }));`;
+  const out = await docker.ok(['run', '--rm', '--label', LABEL, '--network', 'none', '--read-only', '--cap-drop', 'ALL', '-v', `${volume}:${INSTALL_PATHS.stateDir}`, '--entrypoint', 'node', IMAGE, '-e', script]);
+  return JSON.parse(out) as { integrity: unknown; cleanShutdown: unknown; counters: Record<string, number> };
+}
+
+/** A secret file as Docker mounts it (as it is on the host): readable by the agent's user only, when the test can chown. */
+function secretFile(file: string, content: string): void {
+  writeFileSync(file, content, { mode: 0o400 });
+  if (process.getuid?.() === 0) chownSync(file, UID, UID);
+  else chmodSync(file, 0o444); // a test token; a non-root test cannot give it to uid 10001
 }
 
 interface Inspected {
@@ -303,8 +303,7 @@ describe('the container image', () => {
         { timeoutMs: 30_000, intervalMs: 100 },
       );
       const secret = path.join(dir, compose.secrets[CREDENTIAL_NAME]!.file);
-      writeFileSync(secret, `${minted.token}\n`, { mode: 0o400 });
-      chownSync(secret, UID, UID);
+      secretFile(secret, `${minted.token}\n`);
       await up(['up', '-d', 'senseye-agent']);
       const summary = async () => (await (await fetch(`${hubUrl}/_emulator/snapshot?summary=1`)).json()) as { counters: { datapointsAccepted: number; overwrites: number } };
       await waitFor(async () => (await summary()).counters.datapointsAccepted >= expected.length, 'the compose agent to deliver', { timeoutMs: 60_000, intervalMs: 250 });
