@@ -23,16 +23,22 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # scripts/bundle.js), with dev dependencies. Neither tsc nor esbuild (its binary is an optional
 # dependency) needs an install script, so they are skipped here (better-sqlite3 is compiled
 # once, in prod-deps).
+# `npm ls` after each `npm ci`: npm 10 can exit 0 from an install that failed half-way ("Exit
+# handler never called", e.g. on a TLS error), and BuildKit would cache that half-empty
+# node_modules (a secret is not part of the cache key: a later build with build-ca would reuse
+# it). `npm ls` fails on any package missing; the lockfile's own tsc is called, never `npx tsc`
+# (which would download the unrelated registry package "tsc").
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=build-ca \
     if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
- && npm ci --ignore-scripts --no-audit --no-fund
+ && npm ci --ignore-scripts --no-audit --no-fund \
+ && npm ls --all >/dev/null
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json && node scripts/bundle.js
+RUN ./node_modules/.bin/tsc -p tsconfig.build.json && node scripts/bundle.js
 
 # --- prod-deps: exactly the lockfile's production dependencies. better-sqlite3 is built here
 # (a prebuilt binary when one downloads, else compiled: hence python3, make, g++ in this stage
@@ -48,6 +54,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=build-ca \
     if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm ls --all --omit=dev >/dev/null \
  && npm rebuild better-sqlite3 \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
  && find node_modules/better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} + \
