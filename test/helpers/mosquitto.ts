@@ -64,12 +64,15 @@ function run(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr ?? r.error?.message}`);
 }
 
-/** A CA and a server certificate for 127.0.0.1 and localhost, made with openssl in `dir`. */
-export function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+/**
+ * A CA and a server certificate made with openssl in `dir`, for `names` (subjectAltName entries:
+ * [localhost and 127.0.0.1]; a name only, e.g. DNS:broker.plant.test, to test a `tls.server_name`).
+ */
+export function makeCertificates(dir: string, names: string[] = ['DNS:localhost', 'IP:127.0.0.1']): { ca: string; cert: string; key: string } {
   const p = (f: string) => path.join(dir, f);
   run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=senseye test CA']);
-  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=localhost']);
-  writeFileSync(p('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', `/CN=${names[0]!.replace(/^[A-Z]+:/, '')}`]);
+  writeFileSync(p('ext.cnf'), `subjectAltName=${names.join(',')}\n`);
   run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', '2', '-extfile', p('ext.cnf')]);
   return { ca: p('ca.crt'), cert: p('server.crt'), key: p('server.key') };
 }

@@ -1,16 +1,20 @@
 // The mqtt source against a real Mosquitto on 127.0.0.1: topic mapping, bad payloads
 // dead-lettered, QoS 1 acknowledged only after commit (a crash before it brings the messages
-// back, after it does not), TLS with a password file, a broker restart, and a 100,000-message burst.
+// back, after it does not), TLS with a password file, a broker restart, ws:// and wss:// (through
+// test/helpers/mqtt-ws-bridge.ts: this mosquitto cannot listen on WebSockets itself), and a
+// 100,000-message burst.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mqttSource, type MqttSourceConfig } from '../../src/config/mqtt-schema.js';
+import { probeBroker } from '../../src/sources/mqtt/broker-probe.js';
 import { MqttSource } from '../../src/sources/mqtt/mqtt-source.js';
 import type { FileCheckpoint } from '../../src/outbox/types.js';
 import { parseChunk } from '../../src/pipeline/parse-chunk.js';
 import { parserOptionsOf } from '../../src/sources/parser-options.js';
-import { HAS_MOSQUITTO, MOSQUITTO_MISSING, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { HAS_MOSQUITTO, makeCertificates, MOSQUITTO_MISSING, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { startMqttWsBridge, type MqttWsBridge } from '../helpers/mqtt-ws-bridge.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { Harness, quietLogger } from './sources-harness.js';
@@ -18,9 +22,11 @@ import { Harness, quietLogger } from './sources-harness.js';
 const brokers: Mosquitto[] = [];
 const clients: MqttClient[] = [];
 const harnesses: Harness[] = [];
+const bridges: MqttWsBridge[] = [];
 afterEach(async () => {
   for (const h of harnesses.splice(0)) h.crash();
   for (const c of clients.splice(0)) await c.endAsync(true);
+  for (const w of bridges.splice(0)) await w.stop();
   for (const b of brokers.splice(0)) await b.stop();
 });
 
@@ -210,6 +216,43 @@ describe('mqtt source', () => {
     await waitFor(() => h.readings.length === 2, 'the reading after the restart');
     expect(h.readings.map((r) => r.value)).toEqual([21, 22]);
     expect(h.dead).toEqual([]);
+  });
+
+  it.for(['ws', 'wss'] as const)('over %s:// (a WebSocket bridge to the broker): QoS 1 messages arrive once, and those not committed before a crash come back', async (scheme, ctx) => {
+    ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+    const b = await broker();
+    // wss: the certificate names broker.plant.test only, so the source must check it against
+    // tls.server_name, not the URL's host (127.0.0.1).
+    const certs = scheme === 'wss' ? makeCertificates(tempDir(), ['DNS:broker.plant.test']) : undefined;
+    const bridge = await startMqttWsBridge(b.port, { tls: certs });
+    bridges.push(bridge);
+    expect(bridge.url).toMatch(new RegExp(`^${scheme}://127\\.0\\.0\\.1:\\d+/mqtt$`));
+    const tls = certs && { ca: certs.ca, server_name: 'broker.plant.test' };
+    const config = configOf({ url: bridge.url, topics: ['w/#'], format: 'jsonl', sensor: 'w', tls });
+    if (tls !== undefined) {
+      const refused = await probeBroker({ ...config, tls: { ca: tls.ca } }, 0);
+      expect(refused.lines.join('\n'), 'without the server name the certificate is refused').toMatch(/IP: 127\.0\.0\.1 is not in the cert's list/);
+    }
+    const h = newHarness();
+    let source = startSource(h, config);
+    await waitFor(() => source.subscribedOnce, `subscribed over ${scheme}://`);
+    expect(bridge.open).toBe(1);
+    const pub = await publisher(b.url); // plain TCP, straight to the broker
+    const line = (i: number) => `{"measure":"n","ts":${1_700_000_000_000 + i},"value":${i}}`;
+    for (let i = 0; i < 5; i++) await pub.publishAsync('w/a', line(i), { qos: 1 });
+    await waitFor(() => h.readings.length === 5, 'the first 5 committed');
+    h.autoCommit = false;
+    for (let i = 5; i < 10; i++) await pub.publishAsync('w/a', line(i), { qos: 1 });
+    await waitFor(() => source.messages === 10 && h.uncommitted > 0, 'messages 5..9 taken, not committed');
+    h.crash();
+    await waitFor(() => bridge.open === 0, 'the crashed source disconnected through the bridge');
+    h.autoCommit = true;
+    source = startSource(h, config);
+    await waitFor(() => h.readings.length === 10, `the 5 uncommitted ones sent again (have ${h.readings.length})`);
+    expect(h.readings.map((r) => r.value)).toEqual([...Array(10).keys()]);
+    // The PUBACKs of the first 5 went through the bridge: the broker did not send them again.
+    expect(source.redeliveriesSkipped).toBe(0);
+    expect(bridge.connections).toBe(2);
   });
 
   it('takes a burst of 100,000 QoS 1 messages, each once', async (ctx) => {

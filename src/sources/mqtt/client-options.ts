@@ -2,9 +2,11 @@
  * An mqtt source's settings → the `mqtt` package's client options. Files (password, CA,
  * certificate, key) are read here, once per connection attempt's configuration, so a file that
  * cannot be read is a start error naming the setting, and the password never sits in the config.
- * Reconnecting is ours (connection.ts: jittered, capped), so the package's own is off.
+ * Reconnecting is ours (connection.ts: jittered, capped), so the package's own is off. ws:// and
+ * wss:// take the same options (the package passes TLS ones on to its WebSocket client).
  */
 import { readFileSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
 import type { IClientOptions } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
 
@@ -52,7 +54,12 @@ export function clientOptionsOf(config: MqttSourceConfig): IClientOptions {
     if (tls.ca !== undefined) options.ca = readSetting('tls.ca', tls.ca, 'the CA file');
     if (tls.cert !== undefined) options.cert = readSetting('tls.cert', tls.cert, 'the certificate file');
     if (tls.key !== undefined) options.key = readSetting('tls.key', tls.key, 'the key file');
-    if (tls.server_name !== undefined) options.servername = tls.server_name;
+    if (tls.server_name !== undefined) {
+      options.servername = tls.server_name;
+      // wss://: the package hands the `ws` package only ca/cert/key/rejectUnauthorized, not servername.
+      const wsTls: RequestOptions = { servername: tls.server_name };
+      if (/^wss:/i.test(config.url)) options.wsOptions = wsTls;
+    }
     options.rejectUnauthorized = true;
   }
   return options;
