@@ -192,6 +192,7 @@ export async function runAgent(scope, kind, readings, input, log, variant = {}) 
   const sinkCpu0 = (await sink.state()).cpuSeconds;
   const agent = startAgent(scope, ['run', '--config', config, '--log-level', 'info'], {
     env: { SENSEYE_TOKEN: 'v4.local.opaque-benchmark-token', ...(variant.nodeOptions ? { NODE_OPTIONS: variant.nodeOptions } : {}) },
+    nodeArgs: variant.nodeArgs ?? [],
   });
   let t0 = agent.spawnedAt;
   let cpu0 = 0;
