@@ -10,6 +10,8 @@
  * BENCH_VS_RUNS (pairs of runs, default 2), BENCH_VS_SMALL=0 (skip the small-gateway variant),
  * BENCH_VS_EMULATOR=0 (skip measuring the emulator's own cost per reading).
  */
+import { threadLabel, threadProfilesIn } from './lib/agent.js';
+import { summarizeProfile } from './lib/profile.js';
 import { agentConfig, cpuSeconds, fileSourceConfig, spawnAgentRun, waitAccepted } from './lib/hub-run.js';
 import { startEmulator } from './lib/emulator.js';
 import { withScope } from './lib/scope.js';
@@ -26,8 +28,8 @@ export const bounds =
 /** The small-gateway setting of docs/performance.md ("Small gateways"). */
 export const SMALL_GATEWAY = {
   label: 'small gateway',
-  nodeOptions: '--max-semi-space-size=2 --max-old-space-size=48',
-  config: { hub: { planner_thread: false }, outbox: { cache_size: '2MiB' } },
+  nodeOptions: '--max-semi-space-size=2 --max-old-space-size=64',
+  config: { outbox: { cache_size: '2MiB' } },
 };
 
 const env = (k, d) => (process.env[k] === undefined ? d : Number(process.env[k]));
@@ -146,4 +148,20 @@ export async function run(ctx) {
       `${runs} pair(s) of runs, the order alternating; ratios per pair, then the median.`,
     notes: [emuNote],
   };
+}
+
+/** One profiled agent run per pipeline (node --cpu-prof): where the agent's CPU per reading goes. */
+export async function profile(ctx) {
+  const { tail, tcp } = sizes(ctx);
+  const out = [];
+  await withScope(async (scope) => {
+    const dir = scope.tempDir();
+    const inputs = { tail: writeInput(dir, 'agent.csv', inputBytes('agentCsv', tail)), tcp: inputBytes('agentJson', tcp) };
+    for (const kind of ['tail', 'tcp']) {
+      const profDir = scope.tempDir();
+      await withScope((s) => runAgent(s, kind, kind === 'tail' ? tail : tcp, inputs[kind], ctx.log, { label: 'profiled', cpuProfDir: profDir }));
+      for (const p of threadProfilesIn(profDir)) out.push({ label: `the agent, ${kind} (node --cpu-prof), ${threadLabel(p.thread)}`, summary: summarizeProfile(p.file) });
+    }
+  });
+  return out;
 }

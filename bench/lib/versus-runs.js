@@ -124,6 +124,7 @@ async function measureUntilDone(sink, readings, pid, t0, cpu0, sampler, what, is
     cpuUsPerReading: (1e6 * (p.cpuSeconds - cpu0)) / readings,
     peakRssMiB: Math.max(p.hwmKiB, sampler.hwmKiB) / 1024,
     peakAnonMiB: Math.max(sampler.peakAnonKiB, p.anonKiB) / 1024,
+    fileMiB: p.fileKiB / 1024,
     sinkCpuSeconds: s.cpuSeconds,
     requests: s.requests,
     duplicates: s.points - s.distinct - s.outOfRange,
@@ -193,6 +194,7 @@ export async function runAgent(scope, kind, readings, input, log, variant = {}) 
   const agent = startAgent(scope, ['run', '--config', config, '--log-level', 'info'], {
     env: { SENSEYE_TOKEN: 'v4.local.opaque-benchmark-token', ...(variant.nodeOptions ? { NODE_OPTIONS: variant.nodeOptions } : {}) },
     nodeArgs: variant.nodeArgs ?? [],
+    cpuProfDir: variant.cpuProfDir,
   });
   let t0 = agent.spawnedAt;
   let cpu0 = 0;
@@ -227,7 +229,7 @@ export async function runAgent(scope, kind, readings, input, log, variant = {}) 
 function line(r) {
   return (
     `${Math.round(r.rate).toLocaleString('en-US')} readings/s (${r.seconds.toFixed(1)} s), ${r.cpuUsPerReading.toFixed(2)} µs CPU/reading, ` +
-    `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, peak RssAnon ${r.peakAnonMiB.toFixed(0)} MiB; sink ${r.sinkCpuUsPerReading.toFixed(2)} µs/reading, ${r.requests} requests`
+    `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, peak RssAnon ${r.peakAnonMiB.toFixed(0)} MiB, RssFile ${r.fileMiB.toFixed(0)} MiB; sink ${r.sinkCpuUsPerReading.toFixed(2)} µs/reading, ${r.requests} requests`
   );
 }
 

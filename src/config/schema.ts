@@ -65,7 +65,7 @@ const hub = z.strictObject({
   /** After a 429, space requests to the rate the hub accepted, then speed up again while it accepts. */
   pace_after_throttling: z.boolean().default(true),
   /** Plan rounds (read and encode waiting rows) in a worker thread: a second V8 heap for a second core's work (docs/performance.md, "The planner thread"). */
-  planner_thread: z.boolean().default(true),
+  planner_thread: z.boolean().default(false),
   retry: z
     .strictObject({
       initial_delay: duration.default(1000),
@@ -137,6 +137,8 @@ export const configSchema = z
         when_full: z.enum(['block', 'drop_oldest']).default('block'),
         /** Free space to leave on the state directory's filesystem; below it the outbox counts as full. */
         min_free_disk: size.default(256 * 1024 ** 2),
+        /** SQLite's page cache per connection (memory, not durability: docs/performance.md "Small gateways"). */
+        cache_size: size.default(8000 * 1024),
       })
       .prefault({}),
     log: z
