@@ -8,6 +8,7 @@
  *
  * BENCH_VS_TAIL (readings in the file, default 2,000,000), BENCH_VS_TCP (default 1,000,000),
  * BENCH_VS_RUNS (pairs of runs, default 2), BENCH_VS_SMALL=0 (skip the small-gateway variant),
+ * BENCH_VS_INLINE=0 (skip the variant with the planner on the main thread),
  * BENCH_VS_EMULATOR=0 (skip measuring the emulator's own cost per reading).
  */
 import { threadLabel, threadProfilesIn } from './lib/agent.js';
@@ -29,8 +30,11 @@ export const bounds =
 export const SMALL_GATEWAY = {
   label: 'small gateway',
   nodeOptions: '--max-semi-space-size=2 --max-old-space-size=64',
-  config: { outbox: { cache_size: '2MiB' } },
+  config: { hub: { planner_thread: false }, outbox: { cache_size: '2MiB' } },
 };
+
+/** The defaults but rounds planned on the main thread: what the planner worker's heap costs and buys, in the same run. */
+export const INLINE_PLANNER = { label: 'planner on the main thread', config: { hub: { planner_thread: false } } };
 
 const env = (k, d) => (process.env[k] === undefined ? d : Number(process.env[k]));
 
@@ -65,8 +69,9 @@ export async function run(ctx) {
   }
   const { tail, tcp, runs } = sizes(ctx);
   const small = process.env.BENCH_VS_SMALL !== '0';
-  const variants = [{ key: 'agent', variant: {} }, ...(small ? [{ key: 'small', variant: SMALL_GATEWAY }] : [])];
-  const res = { tail: { fb: [], agent: [], small: [] }, tcp: { fb: [], agent: [], small: [] } };
+  const inline = process.env.BENCH_VS_INLINE !== '0';
+  const variants = [{ key: 'agent', variant: {} }, ...(inline ? [{ key: 'inline', variant: INLINE_PLANNER }] : []), ...(small ? [{ key: 'small', variant: SMALL_GATEWAY }] : [])];
+  const res = { tail: { fb: [], agent: [], inline: [], small: [] }, tcp: { fb: [], agent: [], inline: [], small: [] } };
   let emuUs = NaN;
   await withScope(async (scope) => {
     const dir = scope.tempDir();
@@ -110,6 +115,19 @@ export async function run(ctx) {
       [`${what}: peak RSS (MiB)`, med(ag, 'peakRssMiB'), med(fb, 'peakRssMiB'), med(ag, 'peakRssMiB') / med(fb, 'peakRssMiB'), '≤ 160 MiB', 'mib'],
       [`${what}: peak RssAnon (MiB)`, med(ag, 'peakAnonMiB'), med(fb, 'peakAnonMiB'), med(ag, 'peakAnonMiB') / med(fb, 'peakAnonMiB'), '≤ 110 MiB', 'mib'],
     );
+    if (inline) {
+      const il = res[kind].inline;
+      const ilRatio = il.map((a, i) => a.rate / fb[i].rate);
+      figures.push(
+        { key: `${kind}-inline-ratio`, label: `${what}: planner on the main thread / Fluent Bit readings/s`, unit: 'x', values: ilRatio, target: null,
+          extra: `${Math.round(med(il, 'rate')).toLocaleString('en-US')} readings/s, ${med(il, 'cpuUsPerReading').toFixed(2)} µs CPU per reading, peak RSS ${med(il, 'peakRssMiB').toFixed(0)} MiB, RssAnon ${med(il, 'peakAnonMiB').toFixed(0)} MiB (hub.planner_thread: false)` },
+      );
+      lead.push(
+        [`${what}, planner on the main thread: readings/s`, med(il, 'rate'), med(fb, 'rate'), summarize(ilRatio).median, '—', 'rate'],
+        [`${what}, planner on the main thread: CPU per reading (µs)`, med(il, 'cpuUsPerReading'), med(fb, 'cpuUsPerReading'), med(il, 'cpuUsPerReading') / med(fb, 'cpuUsPerReading'), '—', 'us'],
+        [`${what}, planner on the main thread: peak RSS (MiB)`, med(il, 'peakRssMiB'), med(fb, 'peakRssMiB'), med(il, 'peakRssMiB') / med(fb, 'peakRssMiB'), '—', 'mib'],
+      );
+    }
     if (small) {
       const sm = res[kind].small;
       const smRatio = sm.map((a, i) => a.rate / fb[i].rate);

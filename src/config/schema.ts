@@ -64,8 +64,8 @@ const hub = z.strictObject({
   max_rate: z.number().positive().nullable().default(null),
   /** After a 429, space requests to the rate the hub accepted, then speed up again while it accepts. */
   pace_after_throttling: z.boolean().default(true),
-  /** Plan rounds (read and encode waiting rows) in a worker thread: a second V8 heap for a second core's work (docs/performance.md, "The planner thread"). */
-  planner_thread: z.boolean().default(false),
+  /** Plan rounds (read and encode waiting rows) in a worker thread: a second V8 heap for a second core's work (docs/performance.md, "`hub.planner_thread`"). */
+  planner_thread: z.boolean().default(true),
   retry: z
     .strictObject({
       initial_delay: duration.default(1000),

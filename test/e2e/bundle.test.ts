@@ -31,12 +31,12 @@ describe.each([
     const file = path.join(dir, 'readings.jsonl');
     const readings = jsonlReadings(0, 30_000);
     writeFileSync(file, toJsonl(readings));
-    // Small requests: full rounds (4 × 500) from the start, so the planner worker (hub.planner_thread) is started.
+    // Small requests: full rounds (4 × 500) from the start, so the planner worker is started.
     const config = writeConfig(path.join(dir, 'agent.yaml'), {
       hubUrl: hub.url,
       stateDir: path.join(dir, 'state'),
       sources: [{ name: 'press', type: 'file', path: file, format: 'jsonl' }],
-      hub: { batch: { max_points: 500, max_wait: '50ms' }, planner_thread: true },
+      hub: { batch: { max_points: 500, max_wait: '50ms' } },
     });
     const agent = spawnAgent(['run', '--config', config], { SENSEYE_TOKEN: hub.token, ...env });
     running.push(agent);
