@@ -6,8 +6,7 @@
  * Backpressure: a chunk needs a free in-flight slot of the source; while none is free, lines
  * gather (coalescing many small writes into one chunk), and beyond `maxPendingBytes` of complete
  * lines the socket is paused, so the kernel's buffers fill and TCP slows the sender down. It
- * resumes as soon as the gathered lines went out. Lines of the reads one event-loop turn brings
- * make one chunk (pumpAfterThisTurn). Memory per connection is bounded by
+ * resumes as soon as the gathered lines went out. Memory per connection is bounded by
  * `maxPendingBytes` + `maxLineBytes` (the unfinished line) + one read.
  *
  * Invariants: every complete line is emitted once, in order; a line over `maxLineBytes` is
@@ -43,8 +42,6 @@ export class Connection {
   private pumping: Promise<void> | null = null;
   private paused = false;
   private ended = false;
-  /** A pump is due at the end of this event-loop turn (setImmediate). */
-  private pumpDue = false;
   /** Resolves once the connection closed and all its lines were handed out. */
   readonly finished: Promise<void>;
   private markFinished!: () => void;
@@ -74,7 +71,7 @@ export class Connection {
 
   /** Nothing is waiting to be handed out. */
   get idle(): boolean {
-    return this.pending.length === 0 && this.pumping === null && !this.pumpDue;
+    return this.pending.length === 0 && this.pumping === null;
   }
 
   /** Stops reading; an unfinished line is dead-lettered; resolves once all lines went out. */
@@ -98,21 +95,7 @@ export class Connection {
       this.socket.pause();
       this.deps.logger.debug({ event: 'connection_paused', peer: this.origin }, 'outbox not keeping up: reading paused');
     }
-    if (this.pending.length > 0) this.pumpAfterThisTurn();
-  }
-
-  /**
-   * Libuv hands a busy socket's reads over one after another in one turn (up to 32 reads of
-   * 64 KiB): pumping after each would make a small chunk of each read, with its own parse call,
-   * INSERT round and commit share. Pumping once the turn's reads are in makes one chunk of them.
-   */
-  private pumpAfterThisTurn(): void {
-    if (this.pumpDue) return;
-    this.pumpDue = true;
-    setImmediate(() => {
-      this.pumpDue = false;
-      if (this.pending.length > 0) this.pump();
-    });
+    if (this.pending.length > 0) this.pump();
   }
 
   private finish(why: string): void {
