@@ -1,6 +1,7 @@
 # senseye-agent as a container. Invariants (test/unit/container-files.test.ts checks them
 # against the code's defaults, test/integration/container-entrypoint.test.ts runs the entrypoint
-# the same way: as an unprivileged user with only the state volume writable):
+# the same way: as an unprivileged user with only the state volume writable;
+# test/container/container.test.ts builds the image and runs it on a Docker engine):
 #   - the final image holds the compiled agent and its production dependencies only: no
 #     compiler, no dev dependencies, no package manager;
 #   - it runs as a fixed non-root user (10001) that can write /var/lib/senseye-agent and
@@ -11,6 +12,10 @@
 #     compose `stop_grace_period` more than that (30 s).
 #
 # Build: docker build -t senseye-agent .      Run: see "Run in a container" in README.md.
+# Behind a TLS-inspecting proxy, give npm the proxy's CA as the BuildKit secret `build-ca`
+# (DOCKER_BUILDKIT=1 docker build --secret id=build-ca,src=/path/to/proxy-ca.pem ...): the
+# npm ci steps trust it through NODE_EXTRA_CA_CERTS; the file is mounted for those steps
+# only and nothing of it stays in any layer. Without the secret nothing changes.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -18,14 +23,22 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # scripts/bundle.js), with dev dependencies. Neither tsc nor esbuild (its binary is an optional
 # dependency) needs an install script, so they are skipped here (better-sqlite3 is compiled
 # once, in prod-deps).
+# `npm ls` after each `npm ci`: npm 10 can exit 0 from an install that failed half-way ("Exit
+# handler never called", e.g. on a TLS error), and BuildKit would cache that half-empty
+# node_modules (a secret is not part of the cache key: a later build with build-ca would reuse
+# it). `npm ls` fails on any package missing; the lockfile's own tsc is called, never `npx tsc`
+# (which would download the unrelated registry package "tsc").
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=build-ca \
+    if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund \
+ && npm ls --all >/dev/null
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json && node scripts/bundle.js
+RUN ./node_modules/.bin/tsc -p tsconfig.build.json && node scripts/bundle.js
 
 # --- prod-deps: exactly the lockfile's production dependencies. better-sqlite3 is built here
 # (a prebuilt binary when one downloads, else compiled: hence python3, make, g++ in this stage
@@ -38,12 +51,16 @@ RUN apt-get update \
 ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN --mount=type=secret,id=build-ca \
+    if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm ls --all --omit=dev >/dev/null \
  && npm rebuild better-sqlite3 \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
  && find node_modules/better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} + \
  && find node_modules/better-sqlite3/build/Release -mindepth 1 -maxdepth 1 ! -name better_sqlite3.node -exec rm -rf {} + \
- && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 
 # --- the image.
 FROM ${NODE_IMAGE}

@@ -1,5 +1,5 @@
 /**
- * Benchmark 10: side by side with Fluent Bit in one run (issue 17). The reference build in
+ * Benchmark 11: side by side with Fluent Bit in one run (issue 17). The reference build in
  * ../shared/reference/fluent-bit (or BENCH_FLUENT_BIT_DIR) runs its tail.conf and tcp.conf, and the
  * agent the same pipelines (file → outbox → HTTP; TCP JSON lines → outbox → HTTP), one after the
  * other, alternating which goes first, on inputs of the same readings, each against the same
@@ -20,7 +20,7 @@ import { summarize } from './lib/stats.js';
 import { FLUENT_BIT, fluentBitPresent, inputBytes, runAgent, runFluentBit, writeInput } from './lib/versus-runs.js';
 
 export const name = 'versus';
-export const title = '10. Side by side with Fluent Bit 5.1.1 (one run)';
+export const title = '11. Side by side with Fluent Bit 5.1.1 (one run)';
 export const bounds =
   'See "Side by side with Fluent Bit" in docs/performance.md: the agent\'s CPU per reading (JSON.parse / CSV split, ' +
   'one SQLite row per reading, one string per encoded point) and V8\'s heap (young generation and not-yet-collected ' +

@@ -69,13 +69,13 @@ function profileTable(p) {
   return lines.join('\n');
 }
 
-/** The side-by-side ratio table (benchmark 10), put first in RESULTS.md: agent, Fluent Bit, ratio, target. */
+/** The side-by-side ratio table (benchmark 11), put first in RESULTS.md: agent, Fluent Bit, ratio, target. */
 function leadTable(e) {
   const num = (v, kind) => (kind === 'rate' ? fmt(Math.round(v)) : kind === 'us' ? v.toFixed(2) : v.toFixed(0));
   const lines = [
     `## ${e.title}`,
     '',
-    `Measured ${e.date}${e.quick ? ' (quick sizes)' : ''}; load before \`${e.loadBefore}\`, after \`${e.loadAfter}\`. Details and method in [section 10](#${e.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')}) below.`,
+    `Measured ${e.date}${e.quick ? ' (quick sizes)' : ''}; load before \`${e.loadBefore}\`, after \`${e.loadAfter}\`. Details and method in [section ${e.title.split('.')[0]}](#${e.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')}) below.`,
     '',
     '| | agent | Fluent Bit | agent / Fluent Bit | target |',
     '| --- | ---: | ---: | ---: | --- |',

@@ -1,7 +1,7 @@
 /**
  * `senseye-agent config check --config FILE`: validates the config and everything it points to
  * (token readable and what it allows, hub.tls files readable, state dir writable, listen addresses free, input paths
- * present), printing every problem at once. Exit 0, or 78 when anything would stop the agent.
+ * present, MQTT brokers reachable with the source's credentials and what they publish), printing every problem at once. Exit 0, or 78 when anything would stop the agent.
  */
 import { accessSync, constants, existsSync, statSync, type Stats } from 'node:fs';
 import { createSocket } from 'node:dgram';
@@ -16,6 +16,7 @@ import { createCredentialProvider } from '../auth/credentials.js';
 import type { Config } from '../config/schema.js';
 import { hubTlsProblems } from '../net/tls.js';
 import { parseListen } from '../config/listen-address.js';
+import { probeBroker } from '../sources/mqtt/broker-probe.js';
 import { configOption, loadConfigOrReport } from './common.js';
 import { EXIT } from './exit-codes.js';
 
@@ -87,6 +88,9 @@ export async function checkConfig(config: Config, env: NodeJS.ProcessEnv): Promi
       } else out.push({ level: 'ok', what: `sources[${i}] (${s.name}): ${files.length} files match` });
     } else if (s.type === 'spool' && !existsSync(s.path)) {
       out.push({ level: 'problem', what: `sources[${i}] (${s.name}): spool folder ${s.path} does not exist` });
+    } else if (s.type === 'mqtt') {
+      const found = await probeBroker(s);
+      for (const line of found.lines) out.push({ level: found.ok ? 'ok' : 'problem', what: `sources[${i}] (${s.name}): ${line}` });
     } else if (s.type === 'tcp' && s.tls !== undefined) {
       for (const f of [s.tls.cert, s.tls.key, s.tls.client_ca].filter((x): x is string => x !== undefined)) {
         if (!existsSync(f)) out.push({ level: 'problem', what: `sources[${i}] (${s.name}): TLS file ${f} does not exist` });
@@ -171,7 +175,7 @@ function portFree(address: string): Promise<string | null> {
 
 const check: CommandModule<object, CheckArgs> = {
   command: 'check',
-  describe: 'Validate the config and everything it points to (token, state dir, listen addresses, input paths)',
+  describe: 'Validate the config and everything it points to (token, state dir, listen addresses, input paths, MQTT brokers)',
   builder: (y) => y.option('config', configOption),
   handler: async (args) => {
     const config = loadConfigOrReport(args.config);

@@ -87,6 +87,8 @@ const replay: CommandModule<object, DlqArgs> = {
         if (source === undefined) return null;
         // Its raw text has U+FFFD where the bad bytes were: parsed, it would be delivered altered.
         if (row.reason.startsWith(INVALID_UTF8)) return invalid(`${row.reason.split(':')[0]}: the raw text kept here is not what was written, so it cannot be replayed; fix the file's encoding and let the agent read it again`);
+        // A message's dead letter holds its topic and the head of its payload (binary for Sparkplug B), not always all of it.
+        if (source.type === 'mqtt') return invalid('an MQTT dead letter keeps the head of the message, not always all of it: publish the message again to the broker');
         // The source's own settings (sensor, precision, csv layout, input limits), as when it was read.
         return FORMATS[source.format](parserOptionsOf(source, sensorIdsOf(config.sensors)), null).parseLine(row.raw ?? '');
       });

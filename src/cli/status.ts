@@ -65,7 +65,11 @@ export function formatStatus(r: StatusReport): string {
   }
   if (r.sources.length > 0) {
     lines.push('sources');
-    for (const s of r.sources) lines.push(`  ${s.source}  ${s.path}  line ${s.line}, byte ${s.offset}  (${s.updatedAt})`);
+    for (const s of r.sources) {
+      // An mqtt source's row is its session (the broker holds the position): messages taken by its last run.
+      const where = /^(mqtts?|wss?):\/\//.test(s.path) ? `${s.line} messages taken by the last run` : `line ${s.line}, byte ${s.offset}`;
+      lines.push(`  ${s.source}  ${s.path}  ${where}  (${s.updatedAt})`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

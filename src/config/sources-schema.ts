@@ -6,84 +6,14 @@
  * docs/sources.md documents every key; defaults live here.
  */
 import { z } from 'zod';
-import { FORMAT_NAMES, hasHeader, type FormatName } from '../parse/registry.js';
-import { EPOCH_UNITS } from '../parse/timestamp.js';
-import { isValidTimeZone } from '../parse/timezone.js';
+import { checkFormat, formatSettings } from './format-settings.js';
 import { parseListen, type ListenAddress } from './listen-address.js';
-import { sourceInputSettings } from './input-schema.js';
+import { mqttSource } from './mqtt-schema.js';
 import { duration, name, size } from './primitives.js';
 
 const globs = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
   error: 'expected a glob (a string) or a list of globs',
 });
-
-const column = z.union([z.number().int().min(0), z.string().min(1)], { error: 'expected a column number (0-based) or a header name' });
-
-/** Settings of the record format, shared by every source type. */
-const formatSettings = {
-  format: z.enum(FORMAT_NAMES),
-  /** Sensor for records that do not name one. */
-  sensor: z.string().min(1).optional(),
-  /** IANA zone for timestamps written without an offset. */
-  timezone: z
-    .string()
-    .refine(isValidTimeZone, { message: 'expected an IANA time zone name such as Europe/Berlin or UTC' })
-    .optional(),
-  /** jsonl, csv: unit of numeric timestamps (default ms). */
-  epoch_unit: z.enum(EPOCH_UNITS).optional(),
-  /** influx: unit of line-protocol timestamps (default ns). */
-  precision: z.enum(EPOCH_UNITS).optional(),
-  /** influx: the tag naming the sensor (default `sensor`; without it the measurement is the sensor). */
-  sensor_tag: z.string().min(1).optional(),
-  /** csv: where ts, sensor, measure and value are. */
-  columns: z.strictObject({ ts: column, sensor: column.optional(), measure: column, value: column }).optional(),
-  /** csv: one character (default `,`). */
-  delimiter: z.string().length(1, 'expected one character, e.g. ";" or "\\t"').optional(),
-  /** csv: the first line is a header (default true). */
-  header: z.boolean().optional(),
-  /** This source's own max_name_length / time_window (else the top-level `input:`). */
-  input: sourceInputSettings.optional(),
-};
-
-const ONLY_FOR: Array<[key: string, formats: FormatName[]]> = [
-  ['epoch_unit', ['jsonl', 'csv']],
-  ['precision', ['influx']],
-  ['sensor_tag', ['influx']],
-  ['columns', ['csv']],
-  ['delimiter', ['csv']],
-  ['header', ['csv']],
-  ['timezone', ['jsonl', 'senseye-csv', 'senseye-json', 'spectrum-csv', 'csv']],
-];
-
-interface FormatSettings {
-  type: string;
-  format: FormatName;
-  sensor?: string | undefined;
-  columns?: { sensor?: number | string | undefined; ts: unknown; measure: unknown; value: unknown } | undefined;
-  header?: boolean | undefined;
-}
-
-function checkFormat(s: FormatSettings & Record<string, unknown>, ctx: z.RefinementCtx): void {
-  for (const [key, formats] of ONLY_FOR) {
-    if (s[key] !== undefined && !formats.includes(s.format)) {
-      ctx.addIssue({ code: 'custom', path: [key], message: `applies to format ${formats.join(', ')} only, not ${s.format}` });
-    }
-  }
-  if (s.format === 'spectrum-csv' && s.sensor === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['sensor'], message: 'spectrum-csv rows do not name their sensor: set `sensor`' });
-  }
-  if (s.format === 'csv' && s.sensor === undefined && s.columns?.sensor === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['sensor'], message: 'set `sensor`, or `columns.sensor` for the column that names it' });
-  }
-  if (s.format === 'csv' && s.header === false && s.columns !== undefined) {
-    for (const [k, v] of Object.entries(s.columns)) {
-      if (typeof v === 'string') ctx.addIssue({ code: 'custom', path: ['columns', k], message: 'a column name needs header: true; use a column number' });
-    }
-  }
-  if (s.type === 'udp' && hasHeader(s.format, s.header)) {
-    ctx.addIssue({ code: 'custom', path: ['format'], message: `UDP datagrams carry no header row: use jsonl, influx, senseye-json or csv with header: false, not ${s.format}` });
-  }
-}
 
 const maxLineBytes = size.pipe(z.number().int().min(1024, 'at least 1KiB')).default(1024 * 1024);
 
@@ -218,7 +148,7 @@ export const unixSource = z
   })
   .superRefine(checkFormat);
 
-export const sourceSchema = z.discriminatedUnion('type', [fileSource, spoolSource, tcpSource, udpSource, unixSource]);
+export const sourceSchema = z.discriminatedUnion('type', [fileSource, spoolSource, tcpSource, udpSource, unixSource, mqttSource]);
 
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type FileSourceConfig = Extract<SourceConfig, { type: 'file' }>;
@@ -226,6 +156,7 @@ export type SpoolSourceConfig = Extract<SourceConfig, { type: 'spool' }>;
 export type TcpSourceConfig = Extract<SourceConfig, { type: 'tcp' }>;
 export type UdpSourceConfig = Extract<SourceConfig, { type: 'udp' }>;
 export type UnixSourceConfig = Extract<SourceConfig, { type: 'unix' }>;
+export type { MqttSourceConfig } from './mqtt-schema.js';
 
 /** Makes every path of a source absolute (relative paths are relative to the config file). */
 export function resolveSourcePaths(source: SourceConfig, abs: (p: string) => string): SourceConfig {
@@ -246,5 +177,10 @@ export function resolveSourcePaths(source: SourceConfig, abs: (p: string) => str
         : { ...source, tls: { cert: abs(source.tls.cert), key: abs(source.tls.key), client_ca: source.tls.client_ca === undefined ? undefined : abs(source.tls.client_ca) } };
     case 'udp':
       return source;
+    case 'mqtt': {
+      const opt = (p: string | undefined) => (p === undefined ? undefined : abs(p));
+      const tls = source.tls === undefined ? undefined : { ...source.tls, ca: opt(source.tls.ca), cert: opt(source.tls.cert), key: opt(source.tls.key) };
+      return { ...source, password_file: opt(source.password_file), tls };
+    }
   }
 }

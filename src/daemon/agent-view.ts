@@ -25,8 +25,11 @@ export interface AgentView {
   sourceUnreadyAfterMs(): number;
   /** Readings received and inputs refused, per source name (since the outbox was created). */
   sourceCounters(): Array<{ source: string; received: number; invalid: number }>;
-  /** UDP sources: datagrams lost since start, by where (the kernel's receive buffer, or the source's backlog limit). */
-  sourceDrops?(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }>;
+  /**
+   * UDP sources: datagrams lost since start, by where (the kernel's receive buffer, or the source's backlog limit);
+   * MQTT sources (`mqtt: true`): QoS 0 messages dropped beyond max_pending_messages (`backlog`).
+   */
+  sourceDrops?(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number; mqtt?: boolean }>;
   /** File and spool sources' descriptors: each source's slots, and the budget all share (sources/descriptors.ts). */
   openFiles?(): { sources: SlotStats[]; budget: number };
   outboxCounts(): OutboxCounts;

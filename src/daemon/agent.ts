@@ -84,6 +84,8 @@ export class Agent implements AgentView {
       // Built below: read when the keeper looks, never in its constructor.
       keepsCheckpointRoom: () => this.capacity.keepsCheckpointRoom,
       writerBlocked: () => this.writer.blockedReason,
+      commitFailing: () => this.writer.commitFailing,
+      retryHeldCommit: () => this.writer.retryHeldCommit(),
       onLost: (reason) => this.fatal(reason, 75),
     });
     const sensorIds = sensorIdsOf(config.sensors);
@@ -272,13 +274,14 @@ export class Agent implements AgentView {
     }));
   }
 
-  sourceDrops(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }> {
-    const out: Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number }> = [];
+  sourceDrops(): Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number; mqtt?: boolean }> {
+    const out: Array<{ source: string; where: 'receive_buffer' | 'backlog'; count: number; mqtt?: boolean }> = [];
     for (const s of this.sources) {
       const d = s.drops?.();
       if (d === undefined) continue;
+      const mqtt = this.opts.config.sources.some((c) => c.name === s.name && c.type === 'mqtt');
       if (d.kernel !== null) out.push({ source: s.name, where: 'receive_buffer', count: d.kernel });
-      out.push({ source: s.name, where: 'backlog', count: d.backlog });
+      out.push({ source: s.name, where: 'backlog', count: d.backlog, mqtt });
     }
     return out;
   }

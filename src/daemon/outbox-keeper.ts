@@ -6,7 +6,8 @@
  *   the close at the end of that stop writes the open database back to its path (write-back.ts),
  *   so a restart goes on from the committed positions.
  * - While a disk-full or I/O fault lasts it tries a WAL checkpoint and a small write: once one
- *   succeeds the fault is over (the writer resumes, /readyz and the metric say so) without a restart.
+ *   succeeds, the writer tries the readings it holds, and the fault is over when they commit
+ *   (or at once when none wait), so /readyz and the metric never call a full disk healthy.
  * - close() never throws: a full disk or an I/O error while closing is logged and the stop goes
  *   on (without the clean mark the next start runs an integrity check; the WAL keeps what committed).
  */
@@ -26,6 +27,10 @@ export interface OutboxKeeperOptions {
   keepsCheckpointRoom: () => boolean;
   /** Why the writer holds its commits, or null. */
   writerBlocked: () => string | null;
+  /** The writer's last commit failed: it holds a group until one succeeds. */
+  commitFailing: () => boolean;
+  /** Try the held group now (a small write just succeeded). */
+  retryHeldCommit: () => void;
   /** The outbox file was lost: the owner stops in order (exit 75). */
   onLost: (reason: string) => void;
 }
@@ -72,10 +77,12 @@ export class OutboxKeeper {
     if (!failing) return;
     try {
       probeWrite(outbox); // throws while still failing
-      this.faults.writeSucceeded();
     } catch {
-      // Still failing: the fault stays as reported.
+      return; // still failing: the fault stays as reported
     }
+    // Readings wait: only their commit ends the fault (a small write can fit where they do not).
+    if (this.o.commitFailing()) this.o.retryHeldCommit();
+    else this.faults.writeSucceeded();
   }
 
   private lost(loss: IdentityLoss): void {

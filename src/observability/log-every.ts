@@ -18,10 +18,10 @@ export class LogEvery {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** One more occurrence; `fields` describe the latest one. */
-  hit(fields: Record<string, unknown> = {}): void {
-    this.since++;
-    this.total++;
+  /** `n` more occurrences (one by default); `fields` describe the latest one. */
+  hit(fields: Record<string, unknown> = {}, n = 1): void {
+    this.since += n;
+    this.total += n;
     const now = this.now();
     if (now - this.lastAt < this.intervalMs) return;
     this.lastAt = now;

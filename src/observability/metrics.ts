@@ -115,7 +115,10 @@ export function createMetrics(options: MetricsOptions): Registry {
     view.sourceHealth().map(({ source, health }) => [{ source }, health.restarts]),
   );
   counter('udp_datagrams_dropped_total', 'Datagrams of each UDP source lost: where="receive_buffer" dropped by the kernel (the socket\'s receive buffer was full), where="backlog" dropped by the agent (max_pending_bytes)', ['source', 'where'], () =>
-    (view.sourceDrops?.() ?? []).map((d) => [{ source: d.source, where: d.where }, d.count]),
+    (view.sourceDrops?.() ?? []).filter((d) => d.mqtt !== true).map((d) => [{ source: d.source, where: d.where }, d.count]),
+  );
+  counter('mqtt_qos0_messages_dropped_total', 'QoS 0 messages of each MQTT source dropped because the outbox was not taking more and max_pending_messages were held', ['source'], () =>
+    (view.sourceDrops?.() ?? []).filter((d) => d.mqtt === true).map((d) => [{ source: d.source }, d.count]),
   );
   // File descriptors of the file and spool sources (src/sources/descriptors.ts).
   const openFiles = () => view.openFiles?.().sources ?? [];

@@ -4,7 +4,8 @@
  * - spectra: `{"sensor":"vib-01","ts":"…","spectrum":{"amplitudeUnit","measurementType","spacing","end","number","speed","data"}}`.
  * `ts` is RFC 3339 with an offset (or without one when the source sets `timezone`), or an
  * epoch number (milliseconds unless the source sets `epoch_unit`); `value` a finite number,
- * string or boolean. `sensor` may be left out when the source sets `sensor`.
+ * string or boolean. `sensor` may be left out when the source sets `sensor`, `measure` when it sets
+ * a measure (an MQTT source's `measure_from_topic`).
  */
 import { DEFAULT_MAX_NAME_LENGTH, NameCheck } from './names.js';
 import type { LineParser, ParserFactory } from './parser.js';
@@ -15,6 +16,7 @@ import { isReadingValue, jsonTimestamp } from './values.js';
 
 export const createJsonlParser: ParserFactory = (options): LineParser => {
   const defaultSensor = options.sensor;
+  const defaultMeasure = options.measure;
   const zone = options.timezone === undefined ? undefined : new ZoneClock(options.timezone);
   const unit = options.epochUnit ?? 'ms';
   const window = options.timeWindow;
@@ -46,7 +48,7 @@ export const createJsonlParser: ParserFactory = (options): LineParser => {
       const badSensor = sensorName.problem(sensor);
       if (badSensor !== null) return invalid(badSensor);
       const isSpectrum = 'spectrum' in r;
-      const measure = r.measure;
+      const measure = r.measure ?? defaultMeasure;
       if (!isSpectrum && (typeof measure !== 'string' || measure.length === 0)) {
         return invalid(measure === undefined ? 'missing "measure"' : '"measure" must be a non-empty string');
       }

@@ -45,6 +45,8 @@ export interface CsvLayout {
 export interface ParserOptions {
   /** Sensor for formats whose records do not name one (senseye-csv), or a default for jsonl. */
   sensor?: string | undefined;
+  /** jsonl: measure for records that do not name one (an MQTT topic level). */
+  measure?: string | undefined;
   /** IANA zone for timestamps written without an offset; without it such timestamps are refused. */
   timezone?: string | undefined;
   /** Unit of numeric (epoch) timestamps: jsonl and csv (default ms), influx `precision` (default ns). */

@@ -10,7 +10,7 @@
  * and the failure is recorded as a storage fault; the first commit that succeeds clears both.
  * While a disk-full fault lasts, commits are not even tried: space that returns is left to the
  * checkpoint and to deleting delivered rows (which need it to make room) until the agent's
- * storage check (daemon/agent.ts) finds writes succeed again.
+ * storage check (daemon/outbox-keeper.ts) finds a small write succeeds and asks for one try.
  * A capacity check that throws (the state directory deleted) holds commits the same way.
  */
 import { backoffDelay } from '../net/retry-policy.js';
@@ -58,6 +58,22 @@ export class OutboxWriter {
   /** Resolves once everything handed in has committed. */
   async flushed(): Promise<void> {
     while (this.pending.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** True while the last commit failed (a storage fault holds the group), false once one succeeds. */
+  get commitFailing(): boolean {
+    return this.failedReason !== null;
+  }
+
+  /**
+   * A small write just succeeded (the agent's storage check): try the held group now, even
+   * while a disk-full fault is recorded. Only this commit ends the fault: a probe that fits
+   * where the group does not must not report the disk healthy while readings still wait.
+   */
+  retryHeldCommit(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.commit(true);
   }
 
   /** Stops retrying (used at a forced exit); uncommitted chunks stay unacknowledged and are re-read next start. */
@@ -117,7 +133,7 @@ export class OutboxWriter {
     this.retryLater(delayMs);
   }
 
-  private commit(): void {
+  private commit(afterProbe = false): void {
     const group = this.pending;
     if (group.length === 0) return;
     let room: boolean;
@@ -130,9 +146,9 @@ export class OutboxWriter {
       return;
     }
     if (!room) return;
-    if (this.failedReason !== null && this.outbox.storageFaults?.has('disk_full') === true) {
+    if (!afterProbe && this.failedReason !== null && this.outbox.storageFaults?.has('disk_full') === true) {
       // The disk is full: the space that returns goes to checkpointing and deleting delivered
-      // rows first; the agent's storage check clears the fault once a write succeeds again.
+      // rows first; the agent's storage check calls retryHeldCommit once a small write succeeds.
       this.retryLater(500);
       return;
     }

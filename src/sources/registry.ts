@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/sources-schema.js';
 import type { FileCheckpoint } from '../outbox/types.js';
 import { FileSource } from './file/file-source.js';
+import { MqttSource } from './mqtt/mqtt-source.js';
 import { parserOptionsOf } from './parser-options.js';
 import { createTcpSource } from './socket/tcp-source.js';
 import { UdpSource } from './socket/udp-source.js';
@@ -43,6 +44,8 @@ export function createSource(config: SourceConfig, ctx: SourceContext): Source {
       return new UdpSource(config, common);
     case 'unix':
       return createUnixSource(config, common);
+    case 'mqtt':
+      return new MqttSource(config, { ...common, checkpoints: ctx.checkpoints });
   }
 }
 

@@ -113,18 +113,25 @@ describe('full disk', () => {
       const fault = await waitFor(() => event(agent, 'storage_fault'), 'a storage fault as the disk fills', { timeoutMs: 20_000 });
       expect(fault.kind).toBe('disk_full');
       expect((await waitFor(() => event(agent, 'outbox_write_failed'), 'the failed commit logged')).code).toBe('SQLITE_FULL');
-      // Seen together in one look (the agent probes every 2 s and may clear the fault for a moment
-      // before the next commit fails again).
+      // Seen together in one look. The reason is the failed commit's, or, once the agent keeps room
+      // for its WAL checkpoint after the disk filled, the capacity guard's "0 bytes free".
+      let seen = '';
       await waitFor(async () => {
         const r = await readyz(base);
-        return (
-          r.status === 503 &&
-          /SQLITE_FULL|disk_full/.test(r.body.reasons.find((x) => x.check === 'outbox')?.reason ?? '') &&
-          (await metric(base, 'senseye_agent_outbox_blocked')) === 1 &&
-          (await metric(base, 'senseye_agent_storage_fault{reason="disk_full"}')) === 1
-        );
-      }, '/readyz 503 with the disk-full reason, outbox_blocked 1, storage_fault{reason="disk_full"} 1');
+        const reason = r.body.reasons.find((x) => x.check === 'outbox')?.reason ?? '';
+        const blocked = await metric(base, 'senseye_agent_outbox_blocked');
+        const fault = await metric(base, 'senseye_agent_storage_fault{reason="disk_full"}');
+        seen = `${r.status} ${JSON.stringify(reason)}, outbox_blocked ${blocked}, storage_fault ${fault}`;
+        return r.status === 503 && /SQLITE_FULL|disk_full| 0 bytes free/.test(reason) && blocked === 1 && fault === 1;
+      }, '/readyz 503 with the disk-full reason, outbox_blocked 1, storage_fault{reason="disk_full"} 1').catch((err: Error) => {
+        throw new Error(`${err.message}; last seen: ${seen}`);
+      });
       expect(await metric(base, 'senseye_agent_outbox_write_failures_total{operation="commit"}')).toBeGreaterThan(0);
+
+      // A probe write that fits while the held readings do not never ends the fault (it did, every
+      // 2 s, until the held commit failed again: /readyz and the metric flapped).
+      expect(events(agent, 'storage_fault_cleared')).toEqual([]);
+      expect(await metric(base, 'senseye_agent_storage_fault{reason="disk_full"}')).toBe(1);
 
       // The hub comes back while the disk is still full: deleting delivered rows may fail; the
       // agent must live on (a failed ack is a retry, not shipper_crashed).

@@ -157,6 +157,14 @@ describe('tcp source', () => {
     // kernel buffers are full (write() refused more).
     await waitFor(() => h.uncommitted >= 4 && stalls > 0, 'the in-flight limit reached, and the source waiting on it');
     await waitFor(() => blocked, 'the sender held back by the kernel');
+    // The kernel's buffers go on taking bytes for a while after the source stops reading (a busy
+    // machine drains them late): wait until the sender has stopped advancing, bytes still queued.
+    let last = -1;
+    let since = Date.now();
+    await waitFor(() => {
+      if (i !== last) [last, since] = [i, Date.now()];
+      return Date.now() - since >= 500 && c.writableLength > 0;
+    }, 'the sender stalled with bytes it cannot hand the kernel');
     const emitted = h.uncommitted;
     const sent = i;
     // A stall is the absence of progress: it can only be watched for a while.

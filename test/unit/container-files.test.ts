@@ -1,9 +1,10 @@
 /**
- * No Docker engine runs on the development machines, so the Dockerfile is checked as text
- * against the code: its paths, port, user and health check agree with the defaults the code
- * exports (never restated here as literals), its final stage carries no build tools or dev
- * dependencies, everything it copies is in the build context, and README's compose example
- * mounts the config, state and secret where the image and the code expect them.
+ * The Dockerfile checked as text against the code, in a second, on any machine (the image
+ * itself is built and run by test/container, where a Docker engine can start): its paths, port,
+ * user and health check agree with the defaults the code exports (never restated here as
+ * literals), its final stage carries no build tools or dev dependencies, everything it copies is
+ * in the build context, and examples/compose (README's "Run in a container") mounts the config,
+ * state and secret where the image and the code expect them, with the image's health check.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -155,18 +156,24 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('README compose example', () => {
+describe('examples/compose', () => {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Run in a container'));
-  const block = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => /^services:/m.test(b));
+  const compose = parseYaml(readFileSync(path.join(ROOT, 'examples/compose/compose.yaml'), 'utf8')) as {
+    services: Record<
+      string,
+      { volumes: string[]; secrets: string[]; stop_grace_period: string; network_mode?: string; ports?: string[]; healthcheck: Record<string, unknown>; profiles?: string[] }
+    >;
+    secrets: Record<string, { file: string }>;
+  };
+  const service = compose.services['senseye-agent']!;
+
+  it('is the compose file README\'s "Run in a container" uses', () => {
+    expect(section).toContain('](examples/compose/)');
+    expect(compose.services.emulator?.profiles).toEqual(['emulator']);
+  });
 
   it('puts config, state and the token where the image and the code look for them', () => {
-    expect(block, 'README has a "Run in a container" section with a ```yaml compose file').toBeDefined();
-    const compose = parseYaml(block!) as {
-      services: Record<string, { volumes: string[]; secrets: string[]; stop_grace_period: string; ports: string[] }>;
-      secrets: Record<string, { file: string }>;
-    };
-    const service = Object.values(compose.services)[0]!;
     const targets = service.volumes.map((v) => v.split(':')[1]);
     expect(targets).toContain(INSTALL_PATHS.stateDir);
     expect(targets).toContain(INSTALL_PATHS.configFile);
@@ -175,6 +182,15 @@ describe('README compose example', () => {
     expect(Object.keys(compose.secrets)).toEqual([CREDENTIAL_NAME]);
     expect(DOCKER_SECRET_PATH).toBe(`/run/secrets/${CREDENTIAL_NAME}`);
     expect(parseDuration(service.stop_grace_period)).toBeGreaterThan(shutdownTimeoutMs);
-    expect(service.ports.some((p) => p.endsWith(`:${listenPort()}`))).toBe(true);
+    // The health port: the host's own (host network), or published.
+    expect(service.network_mode === 'host' || (service.ports ?? []).some((p) => p.endsWith(`:${listenPort()}`))).toBe(true);
+  });
+
+  it('spells out the image\'s own health check', () => {
+    const hc = last(final, 'HEALTHCHECK')!;
+    expect(service.healthcheck.test).toEqual(['CMD', ...exec(hc.slice(hc.indexOf('CMD ') + 4))]);
+    for (const [flag, key] of [['interval', 'interval'], ['timeout', 'timeout'], ['start-period', 'start_period'], ['retries', 'retries']] as const) {
+      expect(String(service.healthcheck[key]), key).toBe(new RegExp(`--${flag}=(\\S+)`).exec(hc)![1]);
+    }
   });
 });

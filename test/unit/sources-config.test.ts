@@ -1,28 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
 import { parseConfigText } from '../../src/config/load.js';
+import { CONFIG_BASE, sourceProblems } from '../helpers/config-problems.js';
 
-const base = `
-hub:
-  url: http://127.0.0.1:1
-state_dir: /tmp/x
-sources:
-`;
-
-function problems(sources: string): string[] {
-  try {
-    parseConfigText(base + sources, 'agent.yaml', {});
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return [];
-}
 
 describe('source settings', () => {
   it('accepts every source type with its defaults', () => {
     const c = parseConfigText(
-      base +
+      CONFIG_BASE +
         `
   - {name: f, type: file, path: [a/*.log, b/*.log], exclude: '*.gz', format: influx, precision: ms, sensor_tag: host}
   - {name: s, type: spool, path: drop, format: senseye-json, after: move}
@@ -42,7 +26,7 @@ describe('source settings', () => {
 
   it('reports format settings given to formats that do not use them, and missing sensors', () => {
     expect(
-      problems(`
+      sourceProblems(`
   - {name: a, type: file, path: x, format: jsonl, precision: ms, columns: {ts: 0, measure: 1, value: 2}}
   - {name: b, type: tcp, listen: 1, format: spectrum-csv}
   - {name: c, type: udp, listen: 2, format: senseye-csv, sensor: s}

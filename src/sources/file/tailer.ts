@@ -9,7 +9,8 @@
  * - the position travels with the chunk and becomes durable with its readings (the outbox
  *   transaction), so a crash resumes exactly after the last committed chunk;
  * - a file whose content was replaced — it shrank below the position (truncation,
- *   copytruncate) or its first bytes changed (truncated and rewritten between two looks) — is
+ *   copytruncate) or its first bytes changed (truncated and rewritten between two looks, or
+ *   during a read: those bytes are dropped, never emitted as lines of the old content) — is
  *   read again from the start with a fresh parser; the old content's last position is kept
  *   under a `retired:` key first, so a copy of it (copytruncate's copy) continues from there;
  * - a line that is not valid UTF-8 is dead-lettered with its file offset, never decoded with
@@ -123,6 +124,9 @@ export class FileTailer {
       const want = Math.min(available, readSize);
       const buffer = Buffer.allocUnsafe(want);
       const { bytesRead } = await this.opts.handle.read(buffer, 0, want, this.offset);
+      // Truncated and rewritten between the stat above and this read (copytruncate under a busy
+      // writer): the bytes at the old offset belong to the new content. Drop them and look again.
+      if (this.offset > 0 && (await this.replacedDuringRead(size, mtimeMs))) continue;
       if (bytesRead === 0) {
         this.atEof = true;
         return;
@@ -262,6 +266,17 @@ export class FileTailer {
       'line longer than the limit: dead-lettered',
     );
     await this.emitLines([], scanned, [{ line: this.line + 1, raw, reason: overLongReason(scanned - 1, this.maxLineBytes) }], null);
+  }
+
+  /**
+   * True when the file shrank below the position or its first bytes changed since the stat
+   * that sized the read; the next look then starts it over. Costs one fstat per read, and a
+   * read of the head only when the file changed meanwhile (a growing file does, every time).
+   */
+  private async replacedDuringRead(size: number, mtimeMs: number): Promise<boolean> {
+    const now = await this.opts.handle.stat();
+    if (now.size === size && now.mtimeMs === mtimeMs) return false;
+    return now.size < this.offset || (await this.hashes.changed());
   }
 
   private async restart(why: string, size: number): Promise<void> {

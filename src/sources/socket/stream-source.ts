@@ -12,7 +12,8 @@
  */
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Observable, type Subscriber } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
 import { LogEvery } from '../../observability/log-every.js';
 import type { TcpSourceConfig, UnixSourceConfig } from '../../config/sources-schema.js';
@@ -66,6 +67,7 @@ export interface Listener {
 export class StreamSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
+  private readonly life = new PushLifecycle({ start: () => this.start(), stop: () => this.stop(false) });
   private readonly limit: InFlightLimit;
   get stalls$(): Observable<void> {
     return this.limit.waits$;
@@ -73,13 +75,7 @@ export class StreamSource implements Source {
   private readonly log: Logger;
   private readonly connections = new Set<Connection>();
   private server: Server | null = null;
-  private subscriber: Subscriber<LineChunk> | null = null;
-  private readonly started: Promise<void>;
-  private startedOk!: () => void;
-  private startedFailed!: (err: unknown) => void;
   private draining: Promise<void> | null = null;
-  private done!: () => void;
-  private readonly completed = new Promise<void>((resolve) => (this.done = resolve));
   /** Bound address, once listening (useful with port 0). */
   address: string | null = null;
 
@@ -90,21 +86,11 @@ export class StreamSource implements Source {
     this.name = opts.name;
     this.limit = new InFlightLimit(opts.maxInFlight ?? 4);
     this.log = opts.logger.child({ source: this.name });
-    this.started = new Promise<void>((resolve, reject) => {
-      this.startedOk = resolve;
-      this.startedFailed = reject;
-    });
-    this.started.catch(() => undefined);
-    this.chunks$ = new Observable<LineChunk>((subscriber) => {
-      this.subscriber = subscriber;
-      void this.start();
-      void this.completed.then(() => subscriber.complete());
-      return () => void this.stop(false);
-    });
+    this.chunks$ = this.life.chunks$;
   }
 
   whenStarted(): Promise<void> {
-    return this.started;
+    return this.life.started;
   }
 
   isCaughtUp(): boolean {
@@ -128,13 +114,13 @@ export class StreamSource implements Source {
       this.server = server;
       this.address = await this.listener.listen(server);
       this.log.info({ event: 'source_listening', address: this.address }, `listening on ${this.address}`);
-      this.startedOk();
+      this.life.startedOk();
     } catch (err) {
       const failure = err instanceof SourceStartError ? err : new SourceStartError(this.name, (err as Error).message, 'check the source settings');
-      this.startedFailed(failure);
+      this.life.startFailed(failure);
       this.server?.close();
       this.server = null;
-      this.done();
+      this.life.finish();
     }
   }
 
@@ -152,7 +138,7 @@ export class StreamSource implements Source {
       maxLineBytes: this.opts.maxLineBytes,
       maxPendingBytes: this.opts.maxPendingBytes ?? 256 * 1024,
       idleTimeoutMs: this.opts.idleTimeoutMs,
-      emit: (chunk) => deliver(this.subscriber, chunk),
+      emit: (chunk) => deliver(this.life.subscriber, chunk),
       logger: this.log,
     });
     this.connections.add(connection);
@@ -175,7 +161,7 @@ export class StreamSource implements Source {
       await closed;
       await this.listener.closed?.().catch(() => undefined);
       if (graceful) await this.limit.idle();
-      this.done();
+      this.life.finish();
     })();
     return this.draining;
   }

@@ -18,7 +18,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { isIPv6 } from 'node:net';
-import { Observable, type Subscriber } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { LogEvery } from '../../observability/log-every.js';
+import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
 import type { UdpSourceConfig } from '../../config/sources-schema.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
@@ -48,6 +50,7 @@ const FLUSH_MS = 50;
 export class UdpSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
+  private readonly life = new PushLifecycle({ start: () => this.start(), stop: () => this.stop(false) });
   private readonly limit: InFlightLimit;
   get stalls$(): Observable<void> {
     return this.limit.waits$;
@@ -57,18 +60,10 @@ export class UdpSource implements Source {
   private readonly backlog = new Map<string, PeerBacklog>();
   private backlogBytes = 0;
   private receiver: UdpReceiver | null = null;
-  private subscriber: Subscriber<LineChunk> | null = null;
   private pumping: Promise<void> | null = null;
-  private readonly started: Promise<void>;
-  private startedOk!: () => void;
-  private startedFailed!: (err: unknown) => void;
   private stopping: Promise<void> | null = null;
-  private done!: () => void;
-  private readonly completed = new Promise<void>((resolve) => (this.done = resolve));
-  /** Datagrams dropped for max_pending_bytes since the last log line, and in total. */
-  private dropped = 0;
-  droppedTotal = 0;
-  private lastDropLog = 0;
+  /** Datagrams dropped for max_pending_bytes: counted, logged at most every DROP_LOG_EVERY_MS. */
+  private readonly backlogDrops: LogEvery;
   /** Datagrams that reached the agent (dropped for max_pending_bytes or not) since start. */
   datagrams = 0;
   /** The socket's inode, to find its row in /proc/net/udp{,6}; null where it cannot be found. */
@@ -89,23 +84,19 @@ export class UdpSource implements Source {
     this.name = config.name;
     this.limit = new InFlightLimit(ctx.maxInFlight ?? 4);
     this.log = ctx.logger.child({ source: this.name });
+    this.backlogDrops = new LogEvery(
+      this.log,
+      'datagrams_dropped',
+      'outbox not keeping up and the UDP backlog is full: datagrams dropped (UDP cannot slow the sender down)',
+      DROP_LOG_EVERY_MS,
+    );
     // Formats allowed over UDP are stateless (no header): one parser serves every sender.
     this.parser = FORMATS[config.format](ctx.parserOptions, null);
-    this.started = new Promise<void>((resolve, reject) => {
-      this.startedOk = resolve;
-      this.startedFailed = reject;
-    });
-    this.started.catch(() => undefined);
-    this.chunks$ = new Observable<LineChunk>((subscriber) => {
-      this.subscriber = subscriber;
-      void this.start();
-      void this.completed.then(() => subscriber.complete());
-      return () => void this.stop(false);
-    });
+    this.chunks$ = this.life.chunks$;
   }
 
   whenStarted(): Promise<void> {
-    return this.started;
+    return this.life.started;
   }
 
   isCaughtUp(): boolean {
@@ -133,9 +124,9 @@ export class UdpSource implements Source {
       const code = (err as NodeJS.ErrnoException).code;
       const where = formatListen({ host, port });
       const hint = code === 'EADDRINUSE' ? 'another process listens there: stop it or choose another port' : code === 'EACCES' ? 'ports below 1024 need privileges' : 'check `listen`';
-      this.startedFailed(new SourceStartError(this.name, `cannot listen on udp ${where}: ${code ?? (err as Error).message}`, hint));
+      this.life.startFailed(new SourceStartError(this.name, `cannot listen on udp ${where}: ${code ?? (err as Error).message}`, hint));
       this.receiver = null;
-      this.done();
+      this.life.finish();
       return;
     }
     if (this.stopping !== null) return;
@@ -143,7 +134,7 @@ export class UdpSource implements Source {
     this.log.info({ event: 'source_listening', address: this.address }, `listening on udp ${this.address}`);
     this.reportReceiveBuffer(listening);
     this.watchKernelDrops(listening.inode);
-    this.startedOk();
+    this.life.startedOk();
   }
 
   /** Logs what the kernel granted for SO_RCVBUF: it caps the size at net.core.rmem_max. */
@@ -235,17 +226,12 @@ export class UdpSource implements Source {
   }
 
   private countDropped(n: number): void {
-    this.dropped += n;
-    this.droppedTotal += n;
-    const now = Date.now();
-    if (now - this.lastDropLog >= DROP_LOG_EVERY_MS) {
-      this.log.warn(
-        { event: 'datagrams_dropped', count: this.dropped, total: this.droppedTotal, max_pending_bytes: this.config.max_pending_bytes },
-        'outbox not keeping up and the UDP backlog is full: datagrams dropped (UDP cannot slow the sender down)',
-      );
-      this.dropped = 0;
-      this.lastDropLog = now;
-    }
+    this.backlogDrops.hit({ max_pending_bytes: this.config.max_pending_bytes }, n);
+  }
+
+  /** Datagrams dropped beyond `max_pending_bytes` since start. */
+  get droppedTotal(): number {
+    return this.backlogDrops.count;
   }
 
   private pump(): void {
@@ -269,7 +255,7 @@ export class UdpSource implements Source {
       for (let i = 0; i < parts.length; i++) {
         if (i > 0) await this.limit.acquire();
         const part = parts[i]!;
-        deliver(this.subscriber, {
+        deliver(this.life.subscriber, {
           source: this.name,
           lane: this.ctx.lane,
           origin,
@@ -304,7 +290,7 @@ export class UdpSource implements Source {
         { event: 'udp_source_stopped', datagrams: this.datagrams, kernel_drops: this.kernelDrops, backlog_drops: this.droppedTotal },
         `received ${this.datagrams} datagrams; dropped by the kernel: ${this.kernelDrops ?? 'unknown'}, by the backlog limit: ${this.droppedTotal}`,
       );
-      this.done();
+      this.life.finish();
     })();
     return this.stopping;
   }
