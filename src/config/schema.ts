@@ -137,7 +137,7 @@ export const configSchema = z
         when_full: z.enum(['block', 'drop_oldest']).default('block'),
         /** Free space to leave on the state directory's filesystem; below it the outbox counts as full. */
         min_free_disk: size.default(256 * 1024 ** 2),
-        /** SQLite's page cache per connection (memory, not durability: docs/performance.md "Small gateways"). */
+        /** SQLite's page cache of the outbox's write connection (memory, not durability: docs/performance.md "Small gateways"; the planner worker's read-only connection keeps SQLite's default 2 MiB). */
         cache_size: size.default(8000 * 1024),
       })
       .prefault({}),
