@@ -3,7 +3,7 @@
  * `npm run bench [-- [--quick] [--profile|--no-profile] [--write|--no-write] [NAME...]]`
  *
  * Runs the benchmarks of issue 8 (all, or those named: parse outbox e2e tcp catchup throttled
- * backlog crash udp mqtt, or their numbers 1-10), prints each figure (median, min, max), and writes
+ * backlog crash udp mqtt versus, or their numbers 1-11), prints each figure (median, min, max), and writes
  * bench/RESULTS.md. Where a target is missed, one more profiled run says what bounds it.
  *
  * --quick       small sizes (a few seconds each); results are printed, not written (unless --write)
@@ -23,7 +23,9 @@ import { DIST, ROOT } from './lib/paths.js';
 import { figureLine, finishFigures, loadStore, renderMarkdown, saveStore } from './lib/report.js';
 import { nowMs } from './lib/timing.js';
 
-const BENCHMARKS = ['parse', 'outbox', 'e2e', 'tcp', 'catchup', 'throttled', 'backlog', 'crash', 'udp', 'mqtt'];
+const BENCHMARKS = ['parse', 'outbox', 'e2e', 'tcp', 'catchup', 'throttled', 'backlog', 'crash', 'udp', 'mqtt', 'versus'];
+/** Modules whose file name is not the benchmark's name. */
+const FILES = { versus: 'versus-fluent-bit' };
 const RESULTS_JSON = path.join(ROOT, 'bench', 'results.json');
 const RESULTS_MD = path.join(ROOT, 'bench', 'RESULTS.md');
 const KEPT_MARKER = '<!-- recorded by hand: bench/run.js keeps everything from here on -->';
@@ -38,9 +40,9 @@ function parseArgs(argv) {
     else if (a === '--write') opts.write = true;
     else if (a === '--no-write') opts.write = false;
     else if (a === '--help' || a === '-h') opts.help = true;
-    else if (/^([1-9]|10)$/.test(a)) opts.names.push(BENCHMARKS[Number(a) - 1]);
+    else if (/^([1-9]|1[01])$/.test(a)) opts.names.push(BENCHMARKS[Number(a) - 1]);
     else if (BENCHMARKS.includes(a)) opts.names.push(a);
-    else throw new Error(`unknown benchmark or option "${a}"; benchmarks: ${BENCHMARKS.join(', ')} (or 1-10)`);
+    else throw new Error(`unknown benchmark or option "${a}"; benchmarks: ${BENCHMARKS.join(', ')} (or 1-11)`);
   }
   if (opts.names.length === 0) opts.names = [...BENCHMARKS];
   opts.write ??= !opts.quick;
@@ -56,7 +58,7 @@ async function main() {
     return 78;
   }
   if (opts.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--profile|--no-profile] [--write|--no-write] [${BENCHMARKS.join('|')}|1-10 ...]\n`);
+    process.stdout.write(`usage: npm run bench -- [--quick] [--profile|--no-profile] [--write|--no-write] [${BENCHMARKS.join('|')}|1-11 ...]\n`);
     return 0;
   }
   if (!existsSync(path.join(DIST, 'cli', 'main.js'))) {
@@ -73,7 +75,7 @@ async function main() {
   store.machine = machine;
   let failed = 0;
   for (const name of opts.names) {
-    const bench = await import(`./${name}.js`);
+    const bench = await import(`./${FILES[name] ?? name}.js`);
     const loadBefore = load();
     log(`\n== ${bench.title} ==  (${loadBefore})`);
     const started = nowMs();
@@ -85,6 +87,7 @@ async function main() {
       entry.method = result.method;
       entry.notes = result.notes ?? [];
       entry.bounds = bench.bounds ?? null;
+      entry.lead = result.lead ?? null;
       for (const f of entry.figures) log(`  ${figureLine(f)}${f.extra ? `\n      ${f.extra}` : ''}`);
       for (const n of entry.notes) log(`  note: ${n}`);
       // Profile what missed its target (and figures marked profileAlways: no target, but worth knowing).

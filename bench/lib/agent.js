@@ -17,8 +17,10 @@ import { waitFor } from './timing.js';
  * their defaults. `hub`, `pipeline`, `outbox` are merged over nothing: pass only what differs.
  */
 export function writeAgentConfig(file, { hubUrl, stateDir, sources, hub = {}, pipeline, outbox, extra = {} }) {
+  // BENCH_PLANNER_THREAD=true|false: hub.planner_thread for every agent a benchmark starts (A/B runs).
+  const planner = process.env.BENCH_PLANNER_THREAD === undefined ? {} : { planner_thread: process.env.BENCH_PLANNER_THREAD === 'true' };
   const config = {
-    hub: { url: hubUrl, ...hub },
+    hub: { url: hubUrl, ...planner, ...hub },
     state_dir: stateDir,
     sources,
     ...(pipeline ? { pipeline } : {}),

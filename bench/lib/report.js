@@ -69,6 +69,22 @@ function profileTable(p) {
   return lines.join('\n');
 }
 
+/** The side-by-side ratio table (benchmark 11), put first in RESULTS.md: agent, Fluent Bit, ratio, target. */
+function leadTable(e) {
+  const num = (v, kind) => (kind === 'rate' ? fmt(Math.round(v)) : kind === 'us' ? v.toFixed(2) : v.toFixed(0));
+  const lines = [
+    `## ${e.title}`,
+    '',
+    `Measured ${e.date}${e.quick ? ' (quick sizes)' : ''}; load before \`${e.loadBefore}\`, after \`${e.loadAfter}\`. Details and method in [section ${e.title.split('.')[0]}](#${e.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')}) below.`,
+    '',
+    '| | agent | Fluent Bit | agent / Fluent Bit | target |',
+    '| --- | ---: | ---: | ---: | --- |',
+  ];
+  for (const [label, agent, fb, ratio, target, kind] of e.lead) lines.push(`| ${esc(label)} | ${num(agent, kind)} | ${num(fb, kind)} | ${ratio.toFixed(2)}x | ${target} |`);
+  lines.push('');
+  return lines;
+}
+
 export function renderMarkdown(store, order) {
   const m = store.machine;
   const out = [];
@@ -92,6 +108,7 @@ export function renderMarkdown(store, order) {
     out.push('', '```', m.memory, '```', '');
   }
   const entries = order.filter((k) => store.benchmarks[k]).map((k) => store.benchmarks[k]);
+  for (const e of entries.filter((x) => x.lead)) out.splice(2, 0, ...leadTable(e));
   out.push('## Summary', '');
   out.push('| benchmark | figure | median | target | verdict |', '| --- | --- | ---: | --- | --- |');
   for (const e of entries) {

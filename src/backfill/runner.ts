@@ -89,7 +89,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
  * holds it. The clean-stop mark is the daemon's: a backfill never sets it.
  */
 function openBackfillOutbox(config: Config, logger: Logger): Outbox {
-  return openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous }, logger.child({ component: 'outbox' }), { owner: false }).outbox;
+  return openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, cacheBytes: config.outbox.cache_size }, logger.child({ component: 'outbox' }), { owner: false }).outbox;
 }
 
 async function deliverJob(o: BackfillOptions, outbox: Outbox, job: BackfillJob, started: number, tls: HubTlsMaterial | undefined): Promise<BackfillResult> {

@@ -64,6 +64,8 @@ const hub = z.strictObject({
   max_rate: z.number().positive().nullable().default(null),
   /** After a 429, space requests to the rate the hub accepted, then speed up again while it accepts. */
   pace_after_throttling: z.boolean().default(true),
+  /** Plan rounds (read and encode waiting rows) in a worker thread: a second V8 heap for a second core's work (docs/performance.md, "`hub.planner_thread`"). */
+  planner_thread: z.boolean().default(true),
   retry: z
     .strictObject({
       initial_delay: duration.default(1000),
@@ -135,6 +137,8 @@ export const configSchema = z
         when_full: z.enum(['block', 'drop_oldest']).default('block'),
         /** Free space to leave on the state directory's filesystem; below it the outbox counts as full. */
         min_free_disk: size.default(256 * 1024 ** 2),
+        /** SQLite's page cache of the outbox's write connection (memory, not durability: docs/performance.md "Small gateways"; the planner worker's read-only connection keeps SQLite's default 2 MiB). */
+        cache_size: size.default(8000 * 1024),
       })
       .prefault({}),
     log: z

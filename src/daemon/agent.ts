@@ -74,7 +74,7 @@ export class Agent implements AgentView {
     this.credentials = opts.credentials;
     // Before the outbox opens: an unreadable hub.tls file stops the start with nothing left open.
     const tls = readHubTls(config.hub.tls);
-    const checked = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true }, logger.child({ component: 'outbox' }));
+    const checked = openOutboxChecked(config.state_dir, { synchronous: config.outbox.synchronous, upgradeInUse: true, cacheBytes: config.outbox.cache_size }, logger.child({ component: 'outbox' }));
     this.outbox = checked.outbox;
     if (checked.damage?.positionsLost != null) this.reportFilesStartingAgain(checked.damage);
     this.keeper = new OutboxKeeper({

@@ -92,7 +92,7 @@ export class Engine {
       concurrency: hub.concurrency,
       maxRate: opts.delivery?.maxRate ?? hub.max_rate,
       paceAfterThrottling: hub.pace_after_throttling,
-      planInWorker: true,
+      planInWorker: hub.planner_thread,
       synchronous: config.outbox.synchronous,
       retry: { initialDelayMs: hub.retry.initial_delay, maxDelayMs: hub.retry.max_delay, maxAgeMs: hub.retry.max_age, poisonAfter: hub.retry.poison_after },
       ...(opts.delivery?.idlePollMs !== undefined ? { idlePollMs: opts.delivery.idlePollMs } : {}),

@@ -24,7 +24,12 @@ export interface OpenOptions {
    * running would fail on the new schema (upgradingIsSafe).
    */
   upgradeInUse?: boolean;
+  /** SQLite's page cache for this connection, in bytes (outbox.cache_size; default 8,000 KiB). */
+  cacheBytes?: number;
 }
+
+/** The page cache of each outbox connection unless outbox.cache_size says otherwise. */
+export const DEFAULT_CACHE_BYTES = 8000 * 1024;
 
 /**
  * The outbox's own refusals (SENSEYE_OUTBOX_*: cannot open, schema too old or too new, a failed
@@ -130,8 +135,8 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     db.close();
     throw new OutboxOpenError(`outbox ${file}: synchronous=${wanted} did not take (read back ${String(sync)})`, 'report this as a bug');
   }
-  // A bounded page cache keeps memory flat however large the backlog grows.
-  db.pragma('cache_size = -8000');
+  // A bounded page cache keeps memory flat however large the backlog grows (negative: KiB).
+  db.pragma(`cache_size = -${Math.max(64, Math.round((options.cacheBytes ?? DEFAULT_CACHE_BYTES) / 1024))}`);
   db.pragma('temp_store = MEMORY');
   try {
     if (options.upgradeInUse !== true) upgradingIsSafe(db, file);

@@ -5,7 +5,8 @@
  * fresh outbox is started, what is readable in the damaged file is recovered into it at once
  * (readings, then file positions and hub sensor ids: salvage-state.ts), and both are logged
  * loudly: a damaged outbox must neither lose what it held nor send everything again. The check
- * is skipped after a clean stop so a large backlog does not slow every start.
+ * is skipped after a clean stop, and bounded after one unclean stop (start-check.ts), so a large
+ * backlog does not slow every start.
  */
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
@@ -14,8 +15,11 @@ import { isOutboxRefusal, OutboxOpenError, type OpenOptions } from './db.js';
 import { Outbox, OUTBOX_FILE } from './outbox.js';
 import { recoverDamagedOutbox, type OutboxDamage } from './salvage-state.js';
 import { databaseOf } from './handle.js';
+import { checkAfterUncleanStop, type StartCheckOptions } from './start-check.js';
 
 const CLEAN_SHUTDOWN = 'clean_shutdown';
+/** Starts after an unclean stop in a row (0 after a clean stop): the second gets the whole check (start-check.ts). */
+const UNCLEAN_STARTS = 'unclean_starts';
 
 export interface CheckedOpen {
   outbox: Outbox;
@@ -29,7 +33,12 @@ export interface CheckedOpen {
  * `owner: false` (a backfill): the clean-stop mark is read, never written; it belongs to the
  * daemon, which may be running beside (then the mark says "not clean" and the check runs).
  */
-export function openOutboxChecked(stateDir: string, options: OpenOptions, log: Logger, { owner = true }: { owner?: boolean } = {}): CheckedOpen {
+export function openOutboxChecked(
+  stateDir: string,
+  options: OpenOptions,
+  log: Logger,
+  { owner = true, check }: { owner?: boolean; check?: StartCheckOptions } = {},
+): CheckedOpen {
   const file = path.join(stateDir, OUTBOX_FILE);
   let problem: string | null = null;
   const markUnclean = (outbox: Outbox) => {
@@ -39,11 +48,15 @@ export function openOutboxChecked(stateDir: string, options: OpenOptions, log: L
     try {
       const outbox = new Outbox(file, options);
       const clean = outbox.state.get<boolean>(CLEAN_SHUTDOWN)?.value === true;
+      const inARow = clean ? 0 : (outbox.state.get<number>(UNCLEAN_STARTS)?.value ?? 0) + 1;
       markUnclean(outbox);
+      if (owner) outbox.state.set(UNCLEAN_STARTS, inARow);
       if (clean) return { outbox, movedAside: null };
-      const result = databaseOf(outbox).pragma('quick_check', { simple: true });
+      const startedAt = Date.now();
+      const { result, scope } = checkAfterUncleanStop(databaseOf(outbox), owner ? inARow : 2, check);
+      log.info({ event: 'outbox_checked', scope, ms: Date.now() - startedAt, result: result === 'ok' ? 'ok' : 'damaged' }, `outbox checked after an unclean stop (${scope})`);
       if (result === 'ok') return { outbox, movedAside: null };
-      problem = `quick_check: ${String(result)}`;
+      problem = `quick_check: ${result}`;
       databaseOf(outbox).close();
     } catch (err) {
       const e = err as Error & { code?: string };

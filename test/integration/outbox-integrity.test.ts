@@ -71,6 +71,53 @@ describe('outbox integrity', () => {
     second.outbox.close();
   });
 
+  it('after one unclean stop checks a large outbox only where the stop wrote; the second in a row checks all of it', () => {
+    // A "large" outbox here is anything over fullUpToBytes: 0, with 300 readings read at each end.
+    const check = { fullUpToBytes: 0, edgeRows: 300 };
+    const leaves = (dir: string) => {
+      const db = new Database(path.join(dir, 'outbox.db'));
+      const pages = db.prepare("SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY path").pluck().all() as number[];
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.close();
+      return { pages, pageSize };
+    };
+    const damage = (dir: string, page: number, pageSize: number) => {
+      const fd = openSync(path.join(dir, 'outbox.db'), 'r+');
+      writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (page - 1) * pageSize);
+      closeSync(fd);
+    };
+    const fill = () => {
+      const dir = tempDir();
+      const o = openOutboxChecked(dir, {}, logger, { check }).outbox;
+      o.append([{ source: 's', lane: LIVE_LANE, readings: readings(20_000), deadLetters: [] }]);
+      sqlOf(o).pragma('wal_checkpoint(TRUNCATE)');
+      sqlOf(o).close(); // not stopped cleanly
+      return dir;
+    };
+    // Damage among the newest readings is found by the bounded check.
+    const atEnd = fill();
+    const end = leaves(atEnd);
+    expect(end.pages.length).toBeGreaterThan(20);
+    damage(atEnd, end.pages.at(-1)!, end.pageSize);
+    const found = openOutboxChecked(atEnd, {}, logger, { check });
+    expect(found.movedAside).toMatch(/outbox\.db\.damaged-/);
+    found.outbox.close();
+
+    // Damage in the middle of the backlog: the first unclean start reads past it; the second in a row finds it.
+    const inMiddle = fill();
+    const mid = leaves(inMiddle);
+    damage(inMiddle, mid.pages[Math.floor(mid.pages.length / 2)]!, mid.pageSize);
+    logs.length = 0;
+    const first = openOutboxChecked(inMiddle, {}, logger, { check });
+    expect(first.movedAside).toBeNull();
+    expect(logs.find((l) => l.event === 'outbox_checked')).toMatchObject({ scope: 'bounded', result: 'ok' });
+    sqlOf(first.outbox).close(); // unclean again
+    const second = openOutboxChecked(inMiddle, {}, logger, { check });
+    expect(logs.filter((l) => l.event === 'outbox_checked').at(-1)).toMatchObject({ scope: 'full', result: 'damaged' });
+    expect(second.movedAside).toMatch(/outbox\.db\.damaged-/);
+    second.outbox.close();
+  });
+
   it('salvages readings and dead letters from a moved-aside copy', () => {
     const dir = tempDir();
     const old = Outbox.inStateDir(dir);

@@ -1,5 +1,6 @@
 // Commits that may skip their fsync (acknowledgements, informational state) run with
-// synchronous=NORMAL and put FULL back afterwards, even when the work throws.
+// synchronous=NORMAL and put FULL back afterwards, even when the work throws; outbox.cache_size
+// sets the write connection's page cache.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, withoutFsync } from '../../src/outbox/db.js';
@@ -29,5 +30,16 @@ describe('withoutFsync', () => {
     const db = openDatabase(path.join(tempDir(), 'outbox.db'));
     db.transaction(() => expect(withoutFsync(db, () => syncOf(db))).toBe(2))();
     db.close();
+  });
+});
+
+describe('outbox.cache_size', () => {
+  it('sets the page cache of the write connection (KiB), 8,000 KiB unless told', () => {
+    const db = openDatabase(path.join(tempDir(), 'outbox.db'));
+    expect(db.pragma('cache_size', { simple: true })).toBe(-8000);
+    db.close();
+    const small = openDatabase(path.join(tempDir(), 'outbox.db'), { cacheBytes: 2 * 1024 * 1024 });
+    expect(small.pragma('cache_size', { simple: true })).toBe(-2048);
+    small.close();
   });
 });
