@@ -12,6 +12,7 @@ import { startEmulator } from './lib/emulator.js';
 import { acceptedWindow, agentConfig, agentUsage, cpuSeconds, E2E_SHAPE, spawnAgentRun, waitAccepted } from './lib/hub-run.js';
 import { summarizeProfile } from './lib/profile.js';
 import { withScope } from './lib/scope.js';
+import { writeAll } from './lib/tcp-send.js';
 
 export const name = 'tcp';
 export const title = '4. TCP ingest: 4 connections → agent → emulator';
@@ -32,19 +33,7 @@ function send(port, buffers) {
         new Promise((resolve, reject) => {
           const sock = net.connect({ port, host: '127.0.0.1' });
           sock.once('error', reject);
-          sock.once('connect', () => {
-            let off = 0;
-            const pump = () => {
-              while (off < buf.length) {
-                const end = Math.min(off + 64 * 1024, buf.length);
-                const more = sock.write(buf.subarray(off, end));
-                off = end;
-                if (!more) return void sock.once('drain', pump);
-              }
-              sock.end(() => resolve(Date.now()));
-            };
-            pump();
-          });
+          sock.once('connect', () => writeAll(sock, buf).then(resolve, reject));
         }),
     ),
   ).then((times) => Math.max(...times));

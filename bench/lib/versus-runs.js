@@ -15,6 +15,7 @@ import { startAgent, writeAgentConfig } from './agent.js';
 import { ROOT } from './paths.js';
 import { readProc, sampleProcess } from './procfs.js';
 import { sleep, waitFor, within } from './timing.js';
+import { writeAll } from './tcp-send.js';
 
 export const FLUENT_BIT_DIR = process.env.BENCH_FLUENT_BIT_DIR ?? path.resolve(ROOT, '..', 'shared', 'reference', 'fluent-bit');
 export const FLUENT_BIT = path.join(FLUENT_BIT_DIR, 'fluent-bit');
@@ -83,20 +84,7 @@ async function connectAndSend(port, buf, deadlineMs) {
     });
     if (ok) {
       const connectedAt = Date.now();
-      const sent = new Promise((resolve, reject) => {
-        sock.on('error', reject);
-        let off = 0;
-        const pump = () => {
-          while (off < buf.length) {
-            const end = Math.min(off + 64 * 1024, buf.length);
-            const more = sock.write(buf.subarray(off, end));
-            off = end;
-            if (!more) return void sock.once('drain', pump);
-          }
-          sock.end(() => resolve(Date.now()));
-        };
-        pump();
-      });
+      const sent = writeAll(sock, buf);
       return { connectedAt, sent };
     }
     sock.destroy();
