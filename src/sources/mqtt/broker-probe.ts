@@ -7,6 +7,7 @@
 import type { IConnackPacket, ISubscriptionGrant } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
 import { clientOptionsOf, safeUrl } from './client-options.js';
+import { loadMqtt } from './mqtt-package.js';
 
 export interface BrokerFindings {
   ok: boolean;
@@ -21,7 +22,7 @@ export async function probeBroker(config: MqttSourceConfig, listenMs = 1000, tim
   } catch (err) {
     return { ok: false, lines: [(err as Error).message] };
   }
-  const { connect } = await import('mqtt');
+  const { connect } = await loadMqtt();
   const client = connect(config.url, {
     ...options,
     clientId: `${config.client_id ?? 'senseye-agent'}-check-${process.pid}`,

@@ -14,6 +14,7 @@ import type { IConnackPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
 import { backoffDelay } from '../../net/retry-policy.js';
 import { clientOptionsOf, safeUrl } from './client-options.js';
+import { loadMqtt } from './mqtt-package.js';
 
 /** The package's private send, used for the one packet it must not send by itself: a deferred PUBACK. */
 type PacketSender = { _sendPacket(packet: object, cb?: () => void, cbStorePut?: () => void, noStore?: boolean): void };
@@ -50,7 +51,7 @@ export class BrokerConnection {
    */
   async open(): Promise<void> {
     const options = clientOptionsOf(this.config);
-    const { connect } = await import('mqtt');
+    const { connect } = await loadMqtt();
     if (this.closing) return;
     const client = connect(this.config.url, options);
     this.client = client;
