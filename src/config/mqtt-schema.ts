@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { checkFormat, formatSettings } from './format-settings.js';
-import { duration, name } from './primitives.js';
+import { duration, name, size } from './primitives.js';
 import { topicPatternProblem, templateProblem, topicFilterProblem } from './mqtt-topic-syntax.js';
 
 export const MQTT_FORMATS = ['jsonl', 'senseye-json', 'influx', 'csv', 'sparkplug-b'] as const;
@@ -71,6 +71,8 @@ export const mqttSource = z
      * recognise a redelivery after a crash.
      */
     max_inflight: z.number().int().min(1).max(65_535).default(1000),
+    /** A message larger than this is dead-lettered (topic, head, size) and acknowledged, never parsed. */
+    max_message_bytes: size.pipe(z.number().int().min(1024, 'at least 1KiB')).default(16 * 1024 * 1024),
     /** QoS 0 messages held while the outbox is not taking more; beyond this they are dropped and counted. */
     max_pending_messages: z.number().int().min(1).max(10_000_000).default(100_000),
     /** Ingest retained messages (the broker's last value, sent on subscribing); default: skipped and counted. */

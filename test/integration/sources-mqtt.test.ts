@@ -89,6 +89,25 @@ describe('mqtt source', () => {
     expect(dead[2]!.reason).toMatch(/not valid JSON/);
   });
 
+  it('dead-letters a message over max_message_bytes with its size and head, unread, and goes on', async (ctx) => {
+    ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+    const b = await broker();
+    const h = newHarness();
+    const source = startSource(h, configOf({ url: b.url, topics: ['big/#'], format: 'jsonl', sensor: 'big', max_message_bytes: '2KiB' }));
+    await waitFor(() => source.subscribedOnce, 'the subscription');
+    const pub = await publisher(b.url);
+    const list = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ measure: 'n', ts: 1_700_000_000_000 + i, value: i })));
+    const huge = list(3000); // ~150 KB of valid readings
+    await pub.publishAsync('big/a', huge, { qos: 1 });
+    await pub.publishAsync('big/a', list(3), { qos: 1 });
+    await waitFor(() => h.dead.length === 1 && h.readings.length === 3, `1 dead letter and the next message's 3 readings (have ${h.dead.length}, ${h.readings.length})`);
+    expect(h.dead[0]!.origin).toBe('big/a');
+    expect(h.dead[0]!.reason).toBe(`message of ${Buffer.byteLength(huge)} bytes, over max_message_bytes (2048): not read`);
+    expect(huge.startsWith(String(h.dead[0]!.raw))).toBe(true);
+    expect(String(h.dead[0]!.raw).length).toBeLessThanOrEqual(2048);
+    await h.stop();
+  });
+
   it.for([5, 4] as const)('acknowledges a QoS 1 message only after its commit: a crash before it brings the message back, after it does not (MQTT protocol %i)', async (version, ctx) => {
     ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
     const b = await broker();

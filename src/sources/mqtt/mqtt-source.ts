@@ -40,12 +40,17 @@ export const MQTT_SESSION_KEY = 'mqtt-session';
 /** Messages taken into one batch of chunks at most. */
 const MAX_BATCH = 5000;
 const DROP_LOG_EVERY_MS = 10_000;
+/** Bytes of an oversize payload kept for its dead letter (payloadHead keeps at most this much). */
+const OVERSIZE_HEAD_BYTES = 16 * 1024;
 /** Passed to handleMessage's callback: the package then sends no PUBACK (we send it after the commit). */
 const ACK_LATER = new Error('acknowledged after commit');
 
 interface Received {
   topic: string;
+  /** The payload; for one over max_message_bytes, only its head (it is dead-lettered, not read). */
   payload: Buffer;
+  /** Set when the payload was over max_message_bytes: its size in bytes. */
+  oversize?: number;
   /** QoS 1: its redelivery key (and the PUBACK it is owed); QoS 0: null. */
   key: string | null;
   arrivedAt: number;
@@ -187,6 +192,12 @@ export class MqttSource implements Source {
   }
 
   private take(message: Received): void {
+    const max = this.config.max_message_bytes;
+    if (message.payload.length > max) {
+      // Held until its dead letter commits: only the head is kept, so a queue of huge messages stays small.
+      message.oversize = message.payload.length;
+      message.payload = Buffer.from(message.payload.subarray(0, Math.min(max, OVERSIZE_HEAD_BYTES)));
+    }
     this.messages++;
     this.queue.push(message);
     this.pump();
@@ -236,7 +247,10 @@ export class MqttSource implements Source {
       if (g === undefined) groups.set(m.topic, (g = { topic: m.topic, parser: null, whole: false, lines: [], refused: [], keys: [] }));
       let read: ReadMessage;
       try {
-        read = this.reader.read(m.topic, m.payload, m.arrivedAt);
+        read =
+          m.oversize !== undefined
+            ? { ok: false, reason: `message of ${m.oversize} bytes, over max_message_bytes (${this.config.max_message_bytes}): not read` }
+            : this.reader.read(m.topic, m.payload, m.arrivedAt);
       } catch (err) {
         // A reader bug must not lose the message or stop the source: it becomes a dead letter.
         read = { ok: false, reason: `reader failed: ${(err as Error).message}` };
