@@ -108,7 +108,7 @@ export function createMetrics(options: MetricsOptions): Registry {
     view.sourceCounters().map((s) => [{ source: s.source }, s.invalid]),
   );
 
-  gauge('source_up', 'Whether each source runs (1) or is down, failed and waiting to restart or restarted and not yet stable (0)', ['source'], () =>
+  gauge('source_up', 'Whether each source runs (1) or is down (0): failed and waiting to restart, restarted and not yet stable, or without the broker connection it reads through', ['source'], () =>
     view.sourceHealth().map(({ source, health }) => [{ source }, bool(health.state === 'running')]),
   );
   counter('source_restarts_total', 'Times each source was restarted after an unexpected failure, since start', ['source'], () =>

@@ -58,6 +58,14 @@ export interface Source {
    * where the kernel's count cannot be read) and by the source's own backlog limit; undefined: it counts none.
    */
   drops?(): { kernel: number | null; backlog: number } | undefined;
+  /**
+   * Sources that read through a connection of their own to a peer (a broker): since when it has
+   * been lost (or not yet made) and why; null while connected. A source without a connection
+   * gets no data, so supervision reports it down (/readyz, `status`, `source_up`).
+   */
+  disconnected?(): { since: number; reason: string } | null;
+  /** Emits when `disconnected()` may have changed. */
+  readonly connectionChanges$?: Observable<void>;
 }
 
 /**

@@ -6,8 +6,8 @@
  * the outbox, so nothing is read twice and nothing is skipped.
  *
  * The wrapper is itself a Source, so the pipeline needs no knowledge of it. `health()` says
- * whether the source is up, and since when it has been down: /readyz, `status` and the metrics
- * read it. A source counts as up again once its new instance has run for `settledAfterMs`
+ * whether the source is up, and since when it has been down (failed, or running without the
+ * connection it reads through): /readyz, `status` and the metrics read it. A source counts as up again once its new instance has run for `settledAfterMs`
  * without failing, or has emitted a chunk.
  */
 import { concatMap, defer, EMPTY, filter, from, Observable, retry, Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
@@ -19,7 +19,9 @@ export type SourceHealth =
   | { state: 'running'; restarts: number }
   | { state: 'restarting'; restarts: number; downSince: number; reason: string; retryAt: number }
   /** Restarted, and not yet up for long enough to count as healthy. */
-  | { state: 'recovering'; restarts: number; downSince: number; reason: string };
+  | { state: 'recovering'; restarts: number; downSince: number; reason: string }
+  /** Running, but without the connection it reads through (a broker unreachable): no data comes. */
+  | { state: 'disconnected'; restarts: number; downSince: number; reason: string };
 
 export interface SupervisionOptions {
   backoff: BackoffSettings;
@@ -39,6 +41,7 @@ export class SupervisedSource implements Source {
   private current: Source;
   private readonly stallsOut = new Subject<void>();
   private stallsSub: Subscription | null = null;
+  private connectionSub: Subscription | null = null;
   private readonly stopping = new Subject<void>();
   private draining = false;
   private restarts = 0;
@@ -69,7 +72,10 @@ export class SupervisedSource implements Source {
 
   health(): SourceHealth {
     const f = this.failure;
-    if (f === null) return { state: 'running', restarts: this.restarts };
+    if (f === null) {
+      const lost = this.current.disconnected?.() ?? null;
+      return lost === null ? { state: 'running', restarts: this.restarts } : { state: 'disconnected', restarts: this.restarts, downSince: lost.since, reason: lost.reason };
+    }
     return f.retryAt === null
       ? { state: 'recovering', restarts: this.restarts, downSince: f.downSince, reason: f.reason }
       : { state: 'restarting', restarts: this.restarts, downSince: f.downSince, reason: f.reason, retryAt: f.retryAt };
@@ -144,6 +150,8 @@ export class SupervisedSource implements Source {
   private follow(instance: Source): void {
     this.stallsSub?.unsubscribe();
     this.stallsSub = (instance.stalls$ ?? EMPTY).subscribe(() => this.stallsOut.next());
+    this.connectionSub?.unsubscribe();
+    this.connectionSub = (instance.connectionChanges$ ?? EMPTY).subscribe(() => this.opts.onHealth?.(this.health()));
   }
 
   private markRecovering(): void {

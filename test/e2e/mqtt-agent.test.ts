@@ -147,3 +147,30 @@ it('delivers Sparkplug B metrics through the built agent, with their own timesta
   agent.child.kill('SIGTERM');
   expect((await agent.exited).code).toBe(0);
 });
+
+it('says on /readyz, in its metrics and in status that an mqtt source is down while its broker cannot be reached', async () => {
+  const emulator = await createHubEmulator();
+  hub = emulator;
+  const dir = tempDir();
+  const url = 'mqtt://127.0.0.1:1'; // nothing listens there
+  const config = writeConfig(path.join(dir, 'agent.yaml'), {
+    hubUrl: emulator.url,
+    stateDir: path.join(dir, 'state'),
+    sources: [{ name: 'plant', type: 'mqtt', url, client_id: 'agent-down', topics: ['plant/#'], format: 'jsonl', reconnect: { initial_delay: '100ms', max_delay: '500ms' } }],
+    extra: { http: { listen: '127.0.0.1:0' }, supervision: { unready_after: '1s' } },
+  });
+  const agent = spawnAgent(['run', '--config', config, '--log-level', 'info'], { SENSEYE_TOKEN: emulator.token });
+  running.push(agent);
+  const listening = await waitFor(() => agent.logs().find((l) => l.event === 'http_listening'), 'the health endpoint');
+  const base = String(listening.url);
+  const reason = await waitFor(async () => {
+    const res = await fetch(`${base}/readyz`);
+    const body = (await res.json()) as { reasons: Array<{ check: string; reason: string }> };
+    return res.status === 503 ? body.reasons.find((r) => r.check === 'sources')?.reason : undefined;
+  }, '/readyz 503 naming the source');
+  expect(reason).toMatch(/^source plant down since \S+ \(0 restarts\): not connected to mqtt:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  expect(metrics).toContain('senseye_agent_source_up{source="plant"} 0');
+  const status = await runAgentCommand(['status', '--config', config]);
+  expect(status.stdout).toMatch(/source down\s+plant since \S+ \(0 restarts, disconnected\): not connected to mqtt:\/\/127\.0\.0\.1:1/);
+});

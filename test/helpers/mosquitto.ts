@@ -34,6 +34,8 @@ export interface Mosquitto {
   /** Stops it (SIGTERM: it saves its persistence file) and starts it again on the same port. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** Starts it again after stop(), on the same port and with its persistence. */
+  start(): Promise<void>;
   log(): string;
 }
 
@@ -142,6 +144,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await launch();
     },
     stop,
+    start: launch,
     log: () => log,
   };
 }

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mqttSource, type MqttSourceConfig } from '../../src/config/mqtt-schema.js';
 import { probeBroker } from '../../src/sources/mqtt/broker-probe.js';
 import { MqttSource } from '../../src/sources/mqtt/mqtt-source.js';
+import { SupervisedSource, type SourceHealth } from '../../src/sources/supervised-source.js';
 import type { FileCheckpoint } from '../../src/outbox/types.js';
 import { parseChunk } from '../../src/pipeline/parse-chunk.js';
 import { parserOptionsOf } from '../../src/sources/parser-options.js';
@@ -235,6 +236,33 @@ describe('mqtt source', () => {
     await waitFor(() => h.readings.length === 2, 'the reading after the restart');
     expect(h.readings.map((r) => r.value)).toEqual([21, 22]);
     expect(h.dead).toEqual([]);
+  });
+
+  it('counts as down while the broker cannot be reached (supervision: source_up, /readyz, status), and up again once it can', async (ctx) => {
+    ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+    const b = await broker();
+    const h = newHarness();
+    const config = configOf({ url: b.url, topics: ['d/#'], format: 'jsonl', sensor: 'd' });
+    const reported: SourceHealth[] = [];
+    const supervised = new SupervisedSource('plant', () => new MqttSource(config, { lane: 0, logger: quietLogger, parserOptions: parserOptionsOf(config), checkpoints: [] }), {
+      logger: quietLogger,
+      settle: async () => undefined,
+      onHealth: (health) => reported.push(health),
+      backoff: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
+    h.start(supervised);
+    await waitFor(() => supervised.health().state === 'running', 'connected: running');
+    await b.stop();
+    await waitFor(() => supervised.health().state === 'disconnected', 'down while the broker is away');
+    // The reconnects that follow are refused: the reason says so, and the change is reported.
+    await waitFor(() => {
+      const last = reported.at(-1);
+      return last?.state === 'disconnected' && last.reason.startsWith(`not connected to ${b.url}: `) && last.reason.includes('ECONNREFUSED');
+    }, 'the refused reconnect reported as the reason');
+    await b.start();
+    await waitFor(() => supervised.health().state === 'running', 'up again once the broker is back', { timeoutMs: 15_000 });
+    expect(reported.at(-1)?.state).toBe('running');
+    expect(supervised.health().restarts, 'a lost broker is not a failure: no restart').toBe(0);
   });
 
   it.for(['ws', 'wss'] as const)('over %s:// (a WebSocket bridge to the broker): QoS 1 messages arrive once, and those not committed before a crash come back', async (scheme, ctx) => {

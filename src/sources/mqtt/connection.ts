@@ -24,6 +24,8 @@ export interface ConnectionEvents {
   publish(packet: IPublishPacket, callback: (err?: Error) => void): void;
   /** The connection is gone: PUBACKs owed on it can no longer be sent. */
   lost(): void;
+  /** Connected, or not any more (downSince changed). */
+  changed(): void;
 }
 
 export class BrokerConnection {
@@ -33,6 +35,10 @@ export class BrokerConnection {
   private attempt = 0;
   private closing = false;
   connected = false;
+  /** Since when there has been no connection (from the start until the first connect), or null while connected. */
+  downSince: number | null = Date.now();
+  /** The last error the client reported (a refused connection, bad credentials), for the down reason. */
+  lastError: string | null = null;
   /** The subscription stands (made since start, or kept by the broker with the session). */
   subscribedOnce = false;
 
@@ -58,7 +64,11 @@ export class BrokerConnection {
     client.handleMessage = (packet, callback) => this.events.publish(packet, callback);
     client.on('connect', (connack) => this.onConnect(connack));
     client.on('close', () => this.onClose());
-    client.on('error', (err) => this.log.warn({ event: 'mqtt_error', url: this.url, err: err.message }, `MQTT: ${err.message}`));
+    client.on('error', (err) => {
+      this.lastError = err.message;
+      this.log.warn({ event: 'mqtt_error', url: this.url, err: err.message }, `MQTT: ${err.message}`);
+      if (!this.connected) this.events.changed(); // the down reason now names the error
+    });
   }
 
   topicFilters(): string[] {
@@ -90,7 +100,10 @@ export class BrokerConnection {
 
   private onConnect(connack: IConnackPacket): void {
     this.connected = true;
+    this.downSince = null;
+    this.lastError = null;
     this.attempt = 0;
+    this.events.changed();
     this.log.info({ event: 'mqtt_connected', url: this.url, session_present: connack.sessionPresent }, `connected to ${this.url}`);
     if (connack.sessionPresent && this.subscribedOnce) return;
     const topics = this.topicFilters();
@@ -107,6 +120,10 @@ export class BrokerConnection {
     this.events.lost();
     if (this.connected) this.log.warn({ event: 'mqtt_disconnected', url: this.url }, `disconnected from ${this.url}`);
     this.connected = false;
+    if (this.downSince === null) {
+      this.downSince = Date.now();
+      this.events.changed();
+    }
     if (this.closing || this.reconnectTimer !== null) return;
     const delay = backoffDelay(++this.attempt, { initialDelayMs: this.config.reconnect.initial_delay, maxDelayMs: this.config.reconnect.max_delay });
     this.log.info({ event: 'mqtt_reconnect', attempt: this.attempt, delay_ms: delay }, `reconnecting to ${this.url} in ${delay} ms`);

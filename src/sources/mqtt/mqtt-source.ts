@@ -19,7 +19,7 @@
  * `max_pending_messages` while the outbox does not take more; beyond it they are dropped, counted
  * and logged (QoS 0 is at most once by contract).
  */
-import type { Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { LogEvery } from '../../observability/log-every.js';
 import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
@@ -77,6 +77,8 @@ export interface MqttSourceContext {
 export class MqttSource implements Source {
   readonly name: string;
   readonly chunks$: Observable<LineChunk>;
+  private readonly connectionChanged = new Subject<void>();
+  readonly connectionChanges$: Observable<void> = this.connectionChanged.asObservable();
   private readonly life = new PushLifecycle({ start: () => this.start(), stop: () => this.stop(false) });
   private readonly limit: InFlightLimit;
   get stalls$(): Observable<void> {
@@ -117,6 +119,7 @@ export class MqttSource implements Source {
       publish: (packet, callback) => this.onPublish(packet, callback),
       // PUBACKs owed on a lost connection cannot be sent: the broker sends those messages again.
       lost: () => this.owed.clear(),
+      changed: () => this.connectionChanged.next(),
     });
     const saved = ctx.checkpoints.find((c) => c.fileKey === MQTT_SESSION_KEY && c.headHash === (config.client_id ?? ''));
     this.redeliveries = new Redeliveries(config.max_inflight, saved?.parserState ?? null);
@@ -125,6 +128,14 @@ export class MqttSource implements Source {
         ? new SparkplugReader(config, ctx.parserOptions, this.log, (topic, payload) => this.connection.publish(topic, payload))
         : new TextMessageReader(config, ctx.parserOptions);
     this.chunks$ = this.life.chunks$;
+  }
+
+  /** Not connected to the broker (not yet, or lost): since when and why; null while connected or stopping. */
+  disconnected(): { since: number; reason: string } | null {
+    const since = this.connection.downSince;
+    if (since === null || this.stopping !== null) return null;
+    const why = this.connection.lastError;
+    return { since, reason: `not connected to ${this.connection.url}${why === null ? '' : `: ${why}`}` };
   }
 
   /** Resolves once the client is made (a broker not reachable yet is retried, not a start error). */
