@@ -59,12 +59,12 @@ export interface Source {
    */
   drops?(): { kernel: number | null; backlog: number } | undefined;
   /**
-   * Sources that read through a connection of their own to a peer (a broker): since when it has
-   * been lost (or not yet made) and why; null while connected. A source without a connection
-   * gets no data, so supervision reports it down (/readyz, `status`, `source_up`).
+   * Sources that read through a connection of their own to a peer (a broker): since when they
+   * have been cut off and why (no connection: not yet made, or lost); null while they receive. Such a source gets no data, so supervision reports it down (/readyz,
+   * `status`, `source_up`), though it has not failed and is not restarted.
    */
-  disconnected?(): { since: number; reason: string } | null;
-  /** Emits when `disconnected()` may have changed. */
+  notReceiving?(): { since: number; reason: string } | null;
+  /** Emits when `notReceiving()` may have changed. */
   readonly connectionChanges$?: Observable<void>;
 }
 

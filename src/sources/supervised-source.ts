@@ -20,8 +20,8 @@ export type SourceHealth =
   | { state: 'restarting'; restarts: number; downSince: number; reason: string; retryAt: number }
   /** Restarted, and not yet up for long enough to count as healthy. */
   | { state: 'recovering'; restarts: number; downSince: number; reason: string }
-  /** Running, but without the connection it reads through (a broker unreachable): no data comes. */
-  | { state: 'disconnected'; restarts: number; downSince: number; reason: string };
+  /** Running, but cut off from what it reads (a broker unreachable): no data comes. */
+  | { state: 'not receiving'; restarts: number; downSince: number; reason: string };
 
 export interface SupervisionOptions {
   backoff: BackoffSettings;
@@ -73,8 +73,8 @@ export class SupervisedSource implements Source {
   health(): SourceHealth {
     const f = this.failure;
     if (f === null) {
-      const lost = this.current.disconnected?.() ?? null;
-      return lost === null ? { state: 'running', restarts: this.restarts } : { state: 'disconnected', restarts: this.restarts, downSince: lost.since, reason: lost.reason };
+      const lost = this.current.notReceiving?.() ?? null;
+      return lost === null ? { state: 'running', restarts: this.restarts } : { state: 'not receiving', restarts: this.restarts, downSince: lost.since, reason: lost.reason };
     }
     return f.retryAt === null
       ? { state: 'recovering', restarts: this.restarts, downSince: f.downSince, reason: f.reason }

@@ -172,5 +172,5 @@ it('says on /readyz, in its metrics and in status that an mqtt source is down wh
   const metrics = await (await fetch(`${base}/metrics`)).text();
   expect(metrics).toContain('senseye_agent_source_up{source="plant"} 0');
   const status = await runAgentCommand(['status', '--config', config]);
-  expect(status.stdout).toMatch(/source down\s+plant since \S+ \(0 restarts, disconnected\): not connected to mqtt:\/\/127\.0\.0\.1:1/);
+  expect(status.stdout).toMatch(/source down\s+plant since \S+ \(0 restarts, not receiving\): not connected to mqtt:\/\/127\.0\.0\.1:1/);
 });

@@ -253,11 +253,11 @@ describe('mqtt source', () => {
     h.start(supervised);
     await waitFor(() => supervised.health().state === 'running', 'connected: running');
     await b.stop();
-    await waitFor(() => supervised.health().state === 'disconnected', 'down while the broker is away');
+    await waitFor(() => supervised.health().state === 'not receiving', 'down while the broker is away');
     // The reconnects that follow are refused: the reason says so, and the change is reported.
     await waitFor(() => {
       const last = reported.at(-1);
-      return last?.state === 'disconnected' && last.reason.startsWith(`not connected to ${b.url}: `) && last.reason.includes('ECONNREFUSED');
+      return last?.state === 'not receiving' && last.reason.startsWith(`not connected to ${b.url}: `) && last.reason.includes('ECONNREFUSED');
     }, 'the refused reconnect reported as the reason');
     await b.start();
     await waitFor(() => supervised.health().state === 'running', 'up again once the broker is back', { timeoutMs: 15_000 });

@@ -130,12 +130,11 @@ export class MqttSource implements Source {
     this.chunks$ = this.life.chunks$;
   }
 
-  /** Not connected to the broker (not yet, or lost): since when and why; null while connected or stopping. */
-  disconnected(): { since: number; reason: string } | null {
-    const since = this.connection.downSince;
-    if (since === null || this.stopping !== null) return null;
-    const why = this.connection.lastError;
-    return { since, reason: `not connected to ${this.connection.url}${why === null ? '' : `: ${why}`}` };
+  /** Cut off: not connected to the broker (not yet, or lost); null while connected or stopping. */
+  notReceiving(): { since: number; reason: string } | null {
+    const { downSince, lastError, url } = this.connection;
+    if (downSince === null || this.stopping !== null) return null;
+    return { since: downSince, reason: `not connected to ${url}${lastError === null ? '' : `: ${lastError}`}` };
   }
 
   /** Resolves once the client is made (a broker not reachable yet is retried, not a start error). */
