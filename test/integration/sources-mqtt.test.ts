@@ -265,6 +265,32 @@ describe('mqtt source', () => {
     expect(supervised.health().restarts, 'a lost broker is not a failure: no restart').toBe(0);
   });
 
+  it('takes a DUP of a message still waiting in its queue (the broker resent it after a reconnect while nothing committed) once', async (ctx) => {
+    ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
+    const b = await broker();
+    const h = newHarness();
+    h.autoCommit = false; // the outbox holds: the in-flight limit fills and the rest waits in the queue
+    const source = startSource(h, configOf({ url: b.url, topics: ['q/#'], format: 'jsonl', sensor: 'q' }));
+    await waitFor(() => source.subscribedOnce, 'the subscription');
+    const pub = await publisher(b.url);
+    const total = 40;
+    const send = (i: number) => pub.publishAsync('q/a', JSON.stringify({ measure: 'n', ts: 1_700_000_000_000 + i, value: i }), { qos: 1 });
+    // One message per batch until the 4 in-flight slots are taken: then the others wait in the queue.
+    for (let i = 0; i < 4; i++) {
+      await send(i);
+      await waitFor(() => h.uncommitted === i + 1, `batch ${i + 1} handed on`);
+    }
+    for (let i = 4; i < total; i++) await send(i);
+    await waitFor(() => source.messages === total, 'all taken, 36 of them waiting in the queue');
+    expect(h.uncommitted, 'nothing more handed on: the slots are full').toBe(4);
+    await b.restart(); // the broker keeps the session and sends the unacknowledged ones again, as DUP
+    await waitFor(() => source.connected && source.redeliveriesSkipped === total, `every one sent again and recognised (${source.redeliveriesSkipped} of ${total})`, { timeoutMs: 15_000 });
+    h.autoCommit = true;
+    h.commit();
+    await waitFor(() => h.readings.length >= total && source.isCaughtUp(), 'everything committed');
+    expect(h.readings.map((r) => r.value)).toEqual([...Array(total).keys()]);
+  });
+
   it.for(['ws', 'wss'] as const)('over %s:// (a WebSocket bridge to the broker): QoS 1 messages arrive once, and those not committed before a crash come back', async (scheme, ctx) => {
     ctx.skip(!HAS_MOSQUITTO, MOSQUITTO_MISSING);
     const b = await broker();

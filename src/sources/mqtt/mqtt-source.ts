@@ -197,6 +197,7 @@ export class MqttSource implements Source {
       }
     }
     this.owed.set(key, packet.messageId!);
+    this.redeliveries.taken(key);
     this.take({ topic, payload, key, arrivedAt: Date.now() });
     callback(ACK_LATER);
   }
@@ -248,6 +249,7 @@ export class MqttSource implements Source {
     const subscriber = this.life.subscriber;
     if (subscriber === null || subscriber.closed) {
       // Nobody commits any more (an abort): nothing is acknowledged, the broker sends them again.
+      for (const m of batch) if (m.key !== null) this.redeliveries.forget(m.key);
       this.limit.release();
       return;
     }

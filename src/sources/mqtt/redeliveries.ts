@@ -22,6 +22,8 @@ export class Redeliveries {
   private readonly committed = new Set<string>();
   /** Keys handed to the pipeline and not yet committed. */
   private readonly pending = new Set<string>();
+  /** Keys of messages taken and still waiting in the source's queue (not yet handed on). */
+  private readonly waiting = new Set<string>();
   private snapshot: string | null = null;
 
   constructor(
@@ -40,13 +42,26 @@ export class Redeliveries {
 
   /** committed: its readings are durable; pending: handed on, commit to come; new: ingest it. */
   status(key: string): 'committed' | 'pending' | 'new' {
-    if (this.pending.has(key)) return 'pending';
+    // Waiting in the queue counts as pending: a DUP of it (sent again after a reconnect while the
+    // outbox held the queue) must be acknowledged with it, not queued a second time.
+    if (this.pending.has(key) || this.waiting.has(key)) return 'pending';
     if (this.committed.has(key)) return 'committed';
     return 'new';
   }
 
+  /** A message taken into the source's queue. */
+  taken(key: string): void {
+    this.waiting.add(key);
+  }
+
+  /** A taken message dropped unread (the source stops): the broker sends it again next session. */
+  forget(key: string): void {
+    this.waiting.delete(key);
+  }
+
   /** A message handed to the pipeline: its key is saved with the chunk that carries it. */
   handedOn(key: string): void {
+    this.waiting.delete(key);
     this.pending.add(key);
     this.remember(key);
   }
