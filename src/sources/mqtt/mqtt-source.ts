@@ -20,13 +20,13 @@
  * and logged (QoS 0 is at most once by contract).
  */
 import { Subject, type Observable } from 'rxjs';
-import { LogEvery } from '../../observability/log-every.js';
-import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
 import type { IPublishPacket } from 'mqtt';
 import type { MqttSourceConfig } from '../../config/mqtt-schema.js';
+import { LogEvery } from '../../observability/log-every.js';
 import type { FileCheckpoint } from '../../outbox/types.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
+import { PushLifecycle } from '../push-lifecycle.js';
 import { InFlightLimit, type LineChunk, type RefusedLine, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { ClientOptionsError } from './client-options.js';

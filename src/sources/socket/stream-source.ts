@@ -13,12 +13,12 @@
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
-import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
 import { LogEvery } from '../../observability/log-every.js';
 import type { TcpSourceConfig, UnixSourceConfig } from '../../config/sources-schema.js';
 import type { ParserOptions } from '../../parse/parser.js';
 import { FORMATS, type FormatName } from '../../parse/registry.js';
+import { PushLifecycle } from '../push-lifecycle.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { Connection } from './connection.js';

@@ -19,14 +19,14 @@
 import { isUtf8 } from 'node:buffer';
 import { isIPv6 } from 'node:net';
 import type { Observable } from 'rxjs';
-import { LogEvery } from '../../observability/log-every.js';
-import { PushLifecycle } from '../push-lifecycle.js';
 import type { Logger } from 'pino';
 import type { UdpSourceConfig } from '../../config/sources-schema.js';
+import { LogEvery } from '../../observability/log-every.js';
 import type { LineParser, ParserOptions } from '../../parse/parser.js';
 import { FORMATS } from '../../parse/registry.js';
 import { chunkParts } from '../chunk-parts.js';
 import type { SplitItem } from '../line-splitter.js';
+import { PushLifecycle } from '../push-lifecycle.js';
 import { InFlightLimit, deliver, type LineChunk, type Source } from '../source.js';
 import { SourceStartError } from '../start-error.js';
 import { invalidUtf8Reason } from '../utf8.js';
